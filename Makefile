@@ -1,0 +1,44 @@
+# Two commands from a fresh clone: `make run` and `make test`. Each sets itself up.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+CHROMIUM ?= /usr/bin/chromium
+HOST ?= 127.0.0.1
+PORT ?= 5006
+
+.PHONY: run test setup browser bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "IndexLab needs Python >= 3.11, found " + sys.version.split()[0]'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+# Debian's Chromium for the browser tests (Playwright's own download does not work offline).
+browser:
+	@if [ -x "$(CHROMIUM)" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing Debian's chromium with apt-get ..."; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium </dev/null; \
+	else \
+		echo "Chromium is missing at $(CHROMIUM). Install it as root: apt-get install chromium" >&2; \
+		echo "(or point CHROMIUM=/path/to/chromium at another build)." >&2; exit 1; \
+	fi
+
+run: $(STAMP)
+	$(VENV)/bin/indexlab serve --address $(HOST) --port $(PORT)
+
+test: $(STAMP) browser
+	INDEXLAB_CHROMIUM=$(CHROMIUM) $(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) bench/make_catalog.py
+	$(PY) bench/plan.py
+
+clean:
+	rm -rf $(VENV) var artifacts .pytest_cache

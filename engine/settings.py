@@ -1,0 +1,65 @@
+"""The settings snapshot frozen into a batch at plan time.
+
+A batch always runs with the settings it was planned with, whatever the operator changes
+afterwards, so a resumed or restored batch behaves exactly as previewed.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class Profile(str, Enum):
+    FAST = "fast"
+    STANDARD = "standard"
+    THOROUGH = "thorough"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+# Seconds one product run takes per profile, used for estimates until the store has history.
+# fast: a couple of sources; standard: every source; thorough: every source plus LLM calls.
+PROFILE_SECONDS_PER_PRODUCT: dict[Profile, tuple[float, float]] = {
+    Profile.FAST: (2.0, 8.0),
+    Profile.STANDARD: (6.0, 20.0),
+    Profile.THOROUGH: (20.0, 60.0),
+}
+
+# Profiles that call the LLM provider and so need its API key.
+PROFILES_NEEDING_PROVIDER = frozenset({Profile.THOROUGH})
+
+
+class BatchSettings(BaseModel):
+    """Everything a batch needs to run, frozen at plan time."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
+
+    profile: Profile = Field(Profile.STANDARD, description="How hard each product run works: fast | standard | thorough.")
+    runner: str = Field("harvest", min_length=1, max_length=64, description="The product job: harvest, noop or command.")
+    command: list[str] | None = Field(None, description="argv of the external program, for runner=command.")
+    llm_provider: str = Field("openai", min_length=1, max_length=64, description="Name of the LLM provider (rate limits are per provider).")
+    llm_model: str = Field("gpt-4o-mini", min_length=1, max_length=128, description="Model asked by the thorough profile.")
+    llm_base_url: str = Field("https://api.openai.com/v1", min_length=1, max_length=512, description="OpenAI-compatible endpoint.")
+    llm_api_key_env: str = Field("OPENAI_API_KEY", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="Env var holding the provider key (the key itself is never stored).")
+    workers: int = Field(2, ge=1, le=64, description="Products run at once.")
+    max_run_seconds: float = Field(600.0, gt=0, le=86_400, description="Per product attempt; past it the attempt is cancelled and fails.")
+    max_attempts: int = Field(3, ge=1, le=20, description="Attempts per product before it is failed.")
+    retry_backoff_seconds: float = Field(5.0, ge=0, le=3_600, description="Base of the exponential backoff (full jitter) between attempts.")
+    retry_backoff_max_seconds: float = Field(300.0, ge=0, le=86_400, description="Cap of the backoff between attempts.")
+    domain_cooldown_seconds: float = Field(1.0, ge=0, le=3_600, description="Minimum gap between request starts to one domain.")
+    domain_concurrency: int = Field(2, ge=1, le=64, description="Requests in flight to one domain at once.")
+    provider_rate_per_minute: float = Field(60.0, gt=0, le=100_000, description="LLM calls per minute per provider.")
+    fail_fast_failures: int = Field(20, ge=0, le=100_000, description="Pause the batch after this many consecutive failures (0: never).")
+
+    @model_validator(mode="after")
+    def _command_needs_argv(self) -> "BatchSettings":
+        if self.runner == "command" and not self.command:
+            raise ValueError("runner 'command' needs a command (argv list), e.g. ['python', 'my_job.py']")
+        return self
+
+    @property
+    def needs_provider_key(self) -> bool:
+        return self.profile in PROFILES_NEEDING_PROVIDER

@@ -1,0 +1,332 @@
+"""DuckDB persistence: the schema, its migrations, and every SQL statement of IndexLab.
+
+One process owns the database file. This module holds its only read-write connection;
+every operation takes its own cursor, and writes are serialised by one lock so a
+transition and its event land in one transaction. Timestamps are stored as naive UTC
+``TIMESTAMP`` and handed out as timezone-aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from engine.errors import NotFound, SchemaTooNew, StoreError, StoreLocked
+
+# --------------------------------------------------------------------------- schema
+# Position in this list is the schema version (1-based). Never edit a released entry:
+# append a new one. Each is applied in its own transaction with its version row.
+MIGRATIONS: list[tuple[str, ...]] = [
+    (  # 1: batches, their items and the audit trail
+        """CREATE TABLE batches (
+            batch_run_id VARCHAR PRIMARY KEY,
+            state VARCHAR NOT NULL,
+            profile VARCHAR NOT NULL,
+            runner VARCHAR NOT NULL,
+            item_count INTEGER NOT NULL,
+            created_at TIMESTAMP NOT NULL,
+            updated_at TIMESTAMP NOT NULL,
+            started_at TIMESTAMP,
+            finished_at TIMESTAMP,
+            catalog_source VARCHAR,
+            settings JSON NOT NULL,
+            plan JSON NOT NULL
+        )""",
+        """CREATE TABLE batch_items (
+            batch_run_id VARCHAR NOT NULL,
+            seq INTEGER NOT NULL,
+            product_id VARCHAR NOT NULL,
+            category VARCHAR NOT NULL,
+            brand VARCHAR NOT NULL,
+            model VARCHAR NOT NULL,
+            variant VARCHAR NOT NULL,
+            state VARCHAR NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error VARCHAR,
+            phase VARCHAR,
+            queued_at TIMESTAMP,
+            started_at TIMESTAMP,
+            finished_at TIMESTAMP,
+            duration_s DOUBLE,
+            outcome JSON,
+            PRIMARY KEY (batch_run_id, seq)
+        )""",
+        "CREATE SEQUENCE batch_event_ids START 1",
+        """CREATE TABLE batch_events (
+            event_id BIGINT NOT NULL DEFAULT nextval('batch_event_ids'),
+            batch_run_id VARCHAR NOT NULL,
+            seq INTEGER,
+            occurred_at TIMESTAMP NOT NULL,
+            kind VARCHAR NOT NULL,
+            from_state VARCHAR,
+            to_state VARCHAR,
+            attempt INTEGER,
+            actor VARCHAR,
+            reason VARCHAR,
+            data JSON
+        )""",
+    ),
+    (  # 2: per-product outcomes: the quality summary and every field with its evidence
+        """CREATE TABLE product_outcomes (
+            batch_run_id VARCHAR NOT NULL,
+            seq INTEGER NOT NULL,
+            product_id VARCHAR NOT NULL,
+            attempt INTEGER NOT NULL,
+            recorded_at TIMESTAMP NOT NULL,
+            coverage DOUBLE,
+            confidence DOUBLE,
+            conflicts INTEGER,
+            summary JSON,
+            PRIMARY KEY (batch_run_id, seq)
+        )""",
+        """CREATE TABLE outcome_fields (
+            batch_run_id VARCHAR NOT NULL,
+            seq INTEGER NOT NULL,
+            product_id VARCHAR NOT NULL,
+            field VARCHAR NOT NULL,
+            value VARCHAR,
+            unit VARCHAR,
+            confidence DOUBLE,
+            tier VARCHAR,
+            source_url VARCHAR,
+            snippet_id VARCHAR,
+            conflict BOOLEAN NOT NULL DEFAULT FALSE
+        )""",
+    ),
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+CREATE_VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_version (
+    version INTEGER PRIMARY KEY, applied_at TIMESTAMP NOT NULL)"""
+SELECT_VERSION = "SELECT coalesce(max(version), 0) FROM schema_version"
+INSERT_VERSION = "INSERT INTO schema_version VALUES (?, ?)"
+
+# --------------------------------------------------------------------------- statements
+INSERT_BATCH = """INSERT INTO batches (batch_run_id, state, profile, runner, item_count, created_at,
+    updated_at, catalog_source, settings, plan) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+INSERT_ITEMS_FROM_ARROW = """INSERT INTO batch_items (batch_run_id, seq, product_id, category, brand,
+    model, variant, state, attempts, queued_at)
+    SELECT ?, seq, product_id, category, brand, model, variant, ?, 0, ? FROM plan_items"""
+INSERT_EVENT = """INSERT INTO batch_events (batch_run_id, seq, occurred_at, kind, from_state, to_state,
+    attempt, actor, reason, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+BATCH_COLUMNS = """batch_run_id, state, profile, runner, item_count, created_at, updated_at,
+    started_at, finished_at, catalog_source, settings, plan"""
+SELECT_BATCH = f"SELECT {BATCH_COLUMNS} FROM batches WHERE batch_run_id = ?"
+SELECT_BATCHES = f"SELECT {BATCH_COLUMNS} FROM batches ORDER BY batch_run_id DESC LIMIT ? OFFSET ?"
+SELECT_LATEST_BATCH_IN = f"""SELECT {BATCH_COLUMNS} FROM batches
+    WHERE list_contains(?, state) ORDER BY batch_run_id DESC LIMIT 1"""
+ITEM_COLUMNS = """batch_run_id, seq, product_id, category, brand, model, variant, state, attempts,
+    last_error, phase, queued_at, started_at, finished_at, duration_s, outcome"""
+# Optional filters as "? IS NULL OR ..." keep one parameterised statement per query.
+ITEM_FILTER = """batch_run_id = ? AND (?::VARCHAR IS NULL OR state = ?)
+    AND (?::VARCHAR IS NULL OR lower(brand) = lower(?))"""
+SELECT_ITEMS = f"SELECT {ITEM_COLUMNS} FROM batch_items WHERE {ITEM_FILTER} ORDER BY seq LIMIT ? OFFSET ?"
+COUNT_ITEMS = f"SELECT count(*) FROM batch_items WHERE {ITEM_FILTER}"
+COUNT_ITEMS_BY_STATE = "SELECT state, count(*) FROM batch_items WHERE batch_run_id = ? GROUP BY state"
+SELECT_EVENTS = """SELECT event_id, batch_run_id, seq, occurred_at, kind, from_state, to_state, attempt, actor,
+    reason, data FROM batch_events WHERE batch_run_id = ? ORDER BY event_id LIMIT ? OFFSET ?"""
+COUNT_EVENTS = "SELECT count(*) FROM batch_events WHERE batch_run_id = ?"
+# Recent durations of completed products run with a profile: the basis of runtime estimates.
+SELECT_COMPLETED_DURATIONS = """SELECT i.duration_s FROM batch_items i JOIN batches b USING (batch_run_id)
+    WHERE b.profile = ? AND b.runner = ? AND i.state = 'completed' AND i.duration_s IS NOT NULL
+    ORDER BY i.finished_at DESC LIMIT ?"""
+
+_LOCK_PID = re.compile(r"PID (\d+)")
+
+
+def utcnow() -> datetime:
+    """Naive UTC now, the form stored in TIMESTAMP columns."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """A stored naive-UTC timestamp as an aware UTC datetime (what callers and JSON see)."""
+    if value is None or pd.isna(value):
+        return None
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Store:
+    """The IndexLab database: open it once per process and share it."""
+
+    def __init__(self, path: str | Path, *, target_version: int = SCHEMA_VERSION) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._con = duckdb.connect(str(self.path))
+        except duckdb.IOException as exc:
+            raise _open_error(self.path, exc) from None
+        except duckdb.Error as exc:
+            raise StoreError(f"cannot open database {self.path}: {exc}") from None
+        self._write_lock = threading.RLock()
+        try:
+            self.version = self._migrate(target_version)
+        except BaseException:
+            self._con.close()
+            raise
+
+    # ------------------------------------------------------------------ plumbing
+    def close(self) -> None:
+        with self._write_lock:
+            self._con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        cur = self._con.cursor()
+        try:
+            yield cur
+        finally:
+            cur.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A write transaction: all or nothing, one writer at a time."""
+        with self._write_lock, self._cursor() as cur:
+            cur.begin()
+            try:
+                yield cur
+            except BaseException:
+                cur.rollback()
+                raise
+            cur.commit()
+
+    def _migrate(self, target: int) -> int:
+        with self._write_lock, self._cursor() as cur:
+            cur.execute(CREATE_VERSION_TABLE)
+            current = cur.execute(SELECT_VERSION).fetchone()[0]
+        if current > SCHEMA_VERSION:
+            raise SchemaTooNew(
+                f"database {self.path} has schema version {current}, but this IndexLab knows only up to "
+                f"version {SCHEMA_VERSION}: upgrade indexlab, or use another --db"
+            )
+        for version in range(current + 1, target + 1):
+            with self._transaction() as cur:
+                for statement in MIGRATIONS[version - 1]:
+                    cur.execute(statement)
+                cur.execute(INSERT_VERSION, [version, utcnow()])
+        return max(current, target)
+
+    # ------------------------------------------------------------------ plans
+    def save_plan(self, batch: dict[str, Any], items: pa.Table, *, actor: str, reason: str) -> None:
+        """Create a planned batch, its queued items (set-based, one statement) and its event, atomically.
+
+        ``items`` carries seq, product_id, category, brand, model, variant in run order.
+        """
+        now = utcnow()
+        with self._transaction() as cur:
+            cur.execute(INSERT_BATCH, [
+                batch["batch_run_id"], batch["state"], batch["profile"], batch["runner"],
+                batch["item_count"], now, now, batch.get("catalog_source"),
+                json.dumps(batch["settings"]), json.dumps(batch["plan"]),
+            ])
+            cur.register("plan_items", items)
+            try:
+                cur.execute(INSERT_ITEMS_FROM_ARROW, [batch["batch_run_id"], "queued", now])
+            finally:
+                cur.unregister("plan_items")
+            cur.execute(INSERT_EVENT, [
+                batch["batch_run_id"], None, now, "batch_transition", None, batch["state"], None,
+                actor, reason, json.dumps({"items": batch["item_count"]}),
+            ])
+
+    # ------------------------------------------------------------------ reads
+    def get_batch(self, batch_run_id: str) -> dict[str, Any]:
+        with self._cursor() as cur:
+            row = cur.execute(SELECT_BATCH, [batch_run_id]).fetchone()
+            names = [d[0] for d in cur.description]
+        if row is None:
+            raise NotFound(f"no batch {batch_run_id!r} in {self.path}", field="batch_run_id")
+        return _batch_row(names, row)
+
+    def list_batches(self, *, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
+        with self._cursor() as cur:
+            rows = cur.execute(SELECT_BATCHES, [limit, offset]).fetchall()
+            names = [d[0] for d in cur.description]
+        return [_batch_row(names, r) for r in rows]
+
+    def latest_batch(self, states: Sequence[str] | None = None) -> dict[str, Any] | None:
+        """The newest batch, or the newest in one of ``states``."""
+        if states is None:
+            batches = self.list_batches(limit=1)
+            return batches[0] if batches else None
+        with self._cursor() as cur:
+            row = cur.execute(SELECT_LATEST_BATCH_IN, [list(states)]).fetchone()
+            names = [d[0] for d in cur.description]
+        return None if row is None else _batch_row(names, row)
+
+    def items(self, batch_run_id: str, *, state: str | None = None, brand: str | None = None,
+              offset: int = 0, limit: int | None = None) -> pd.DataFrame:
+        """Items of a batch in run order (``seq``), optionally filtered by state and brand."""
+        params = [batch_run_id, state, state, brand, brand, limit, offset]
+        with self._cursor() as cur:
+            frame = cur.execute(SELECT_ITEMS, params).df()
+        for column in ("queued_at", "started_at", "finished_at"):
+            frame[column] = pd.to_datetime(frame[column]).dt.tz_localize("UTC")
+        return frame
+
+    def count_items(self, batch_run_id: str, *, state: str | None = None, brand: str | None = None) -> int:
+        with self._cursor() as cur:
+            return cur.execute(COUNT_ITEMS, [batch_run_id, state, state, brand, brand]).fetchone()[0]
+
+    def counts_by_state(self, batch_run_id: str) -> dict[str, int]:
+        with self._cursor() as cur:
+            return dict(cur.execute(COUNT_ITEMS_BY_STATE, [batch_run_id]).fetchall())
+
+    def events(self, batch_run_id: str, *, offset: int = 0, limit: int = 100) -> list[dict[str, Any]]:
+        with self._cursor() as cur:
+            rows = cur.execute(SELECT_EVENTS, [batch_run_id, limit, offset]).fetchall()
+            names = [d[0] for d in cur.description]
+        events = [dict(zip(names, r)) for r in rows]
+        for event in events:
+            event["occurred_at"] = as_utc(event["occurred_at"])
+            event["data"] = json.loads(event["data"]) if event["data"] else None
+        return events
+
+    def count_events(self, batch_run_id: str) -> int:
+        with self._cursor() as cur:
+            return cur.execute(COUNT_EVENTS, [batch_run_id]).fetchone()[0]
+
+    def completed_durations(self, profile: str, runner: str, *, limit: int = 500) -> list[float]:
+        with self._cursor() as cur:
+            return [r[0] for r in cur.execute(SELECT_COMPLETED_DURATIONS, [profile, runner, limit]).fetchall()]
+
+
+def _batch_row(names: list[str], row: tuple) -> dict[str, Any]:
+    batch = dict(zip(names, row))
+    for key in ("created_at", "updated_at", "started_at", "finished_at"):
+        batch[key] = as_utc(batch[key])
+    batch["settings"] = json.loads(batch["settings"])
+    batch["plan"] = json.loads(batch["plan"])
+    return batch
+
+
+def _open_error(path: Path, exc: duckdb.IOException) -> StoreError:
+    text = str(exc)
+    if "lock" in text.lower():
+        match = _LOCK_PID.search(text)
+        pid = int(match.group(1)) if match else None
+        holder = f"process {pid}" if pid else "another process"
+        return StoreLocked(
+            f"database {path} is in use by {holder}: one IndexLab process owns a database at a time. "
+            f"Stop that process, talk to it through its API (indexlab batch ... --url), or use another --db.",
+            pid=pid,
+        )
+    return StoreError(f"cannot open database {path}: {text}")
