@@ -1,0 +1,49 @@
+"""The ``indexlab`` console script: the engine's headless commands plus ``serve``."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from engine import cli as engine_cli
+from engine.errors import IndexLabError
+
+
+def _is_loopback(address: str) -> bool:
+    if address == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    if not _is_loopback(args.address):
+        raise IndexLabError(
+            f"refusing to serve on {args.address}: only loopback addresses are allowed until API and "
+            "dashboard authentication are configured", field="--address")
+    from dashboard.server import serve  # Panel loads only for this command
+
+    serve(db=args.db, catalog=args.catalog, address=args.address, port=args.port)
+    return engine_cli.EXIT_OK
+
+
+def _add_serve(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="serve the dashboard (and API) on one port")
+    p.add_argument("--db", type=Path, default=None, help="DuckDB file (default: $INDEXLAB_DB or var/indexlab.duckdb)")
+    p.add_argument("--catalog", type=Path, default=None, help="catalog path (default: the embedded fixtures catalog)")
+    p.add_argument("--address", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=5006, help="port (default 5006; 0 picks a free one)")
+    p.set_defaults(handler=cmd_serve)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return engine_cli.main(argv, extend=_add_serve)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,252 @@
+"""Headless command line: ``indexlab catalog | plan | items``.
+
+Conventions: human text on stdout, or with ``--json`` exactly one JSON document on stdout;
+errors on stderr as one clear sentence, never a traceback. Exit codes: 0 done, 1 the
+request failed (bad catalog, invalid plan, unknown batch, database in use), 2 bad
+arguments, 3 (``catalog`` only) the catalog loaded but some entries were rejected.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from engine.catalog import Catalog, default_catalog_path, load_catalog
+from engine.errors import IndexLabError
+from engine.plan import PlanRequest, PlanSummary, Selection
+from engine.service import BatchService
+from engine.settings import BatchSettings, Profile
+from engine.states import ItemState
+from engine.store import Store
+
+DEFAULT_DB = Path("var/indexlab.duckdb")
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CATALOG_PROBLEMS = 0, 1, 2, 3
+
+
+def default_db() -> Path:
+    return Path(os.environ.get("INDEXLAB_DB") or DEFAULT_DB)
+
+
+# --------------------------------------------------------------------------- output
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def emit_json(document: Any) -> None:
+    json.dump(document, sys.stdout, default=_json_default, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")
+
+
+def _warn(message: str) -> None:
+    print(f"indexlab: warning: {message}", file=sys.stderr)
+
+
+# --------------------------------------------------------------------------- shared options
+def _add_db(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--db", type=Path, default=None, help="DuckDB file (default: $INDEXLAB_DB or var/indexlab.duckdb)")
+
+
+def _add_catalog(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--catalog", type=Path, default=None, help="catalog path (default: the embedded fixtures catalog)")
+    p.add_argument("--strict", action="store_true", help="refuse a catalog with any problem instead of skipping bad entries")
+
+
+def _open_catalog(args: argparse.Namespace) -> Catalog:
+    catalog = load_catalog(args.catalog or default_catalog_path(), strict=args.strict)
+    if catalog.problems:
+        _warn(f"catalog {catalog.source}: {len(catalog.problems)} entries rejected "
+              f"(see: indexlab catalog {catalog.source})")
+    return catalog
+
+
+def _open_store(args: argparse.Namespace) -> Store:
+    return Store(args.db or default_db())
+
+
+# --------------------------------------------------------------------------- catalog
+def cmd_catalog(args: argparse.Namespace) -> int:
+    catalog = load_catalog(args.path or default_catalog_path(), strict=False)
+    summary = catalog.summary()
+    if args.json:
+        emit_json({**summary, "problem_list": [p.__dict__ for p in catalog.problems]})
+    else:
+        print(f"catalog   {summary['source']}")
+        print(f"products  {summary['products']}")
+        print(f"brands    {summary['brands']}")
+        cats = ", ".join(f"{k} {v}" for k, v in summary["category_counts"].items())
+        print(f"categories {len(summary['category_counts'])}: {cats}")
+        print(f"problems  {len(catalog.problems)}")
+        for problem in catalog.problems:
+            print(f"  {problem}")
+    return EXIT_CATALOG_PROBLEMS if catalog.problems else EXIT_OK
+
+
+# --------------------------------------------------------------------------- plan
+def _read_ids_file(path: Path) -> list[str]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise IndexLabError(f"cannot read ids file {path}: {exc}", field="--ids-file") from None
+    ids = [line.strip() for line in text.splitlines()]
+    return [i for i in ids if i and not i.startswith("#")]
+
+
+def _split_csv(values: Sequence[str] | None) -> list[str]:
+    return [part.strip() for value in values or () for part in value.split(",") if part.strip()]
+
+
+def plan_request_from_args(args: argparse.Namespace) -> PlanRequest:
+    ids = list(args.product_id or [])
+    if args.ids_file:
+        ids += _read_ids_file(args.ids_file)
+    overrides = {k: v for k, v in {"profile": args.profile, "workers": args.workers}.items() if v is not None}
+    try:
+        return PlanRequest(
+            selection=Selection(all=args.all, product_ids=ids, brands=args.brand or [],
+                                categories=args.category or [], search=args.search),
+            brand_order=_split_csv(args.brand_order),
+            pinned_brands=_split_csv(args.pin),
+            settings=BatchSettings(**overrides),
+            confirm_large=args.confirm_large,
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        raise IndexLabError(f"invalid {field}: {first['msg']}", field=field) from None
+
+
+def add_plan_options(p: argparse.ArgumentParser) -> None:
+    sel = p.add_argument_group("selection (filters of different kinds narrow each other)")
+    sel.add_argument("--all", action="store_true", help="start from every product in the catalog")
+    sel.add_argument("--brand", action="append", metavar="B", help="only this brand (repeatable)")
+    sel.add_argument("--category", action="append", metavar="C", help="only this category (repeatable)")
+    sel.add_argument("--product-id", action="append", metavar="ID", help="only this product (repeatable)")
+    sel.add_argument("--ids-file", type=Path, metavar="F", help="only the product ids in F, one per line")
+    sel.add_argument("--search", metavar="TEXT", help="only products whose brand/model/variant/id contains TEXT")
+    order = p.add_argument_group("order and settings")
+    order.add_argument("--brand-order", action="append", metavar="B1,B2,...", help="brands in run order")
+    order.add_argument("--pin", action="append", metavar="B", help="pinned brand, runs first (repeatable, in order)")
+    order.add_argument("--profile", choices=[p.value for p in Profile], help="fast | standard | thorough")
+    order.add_argument("--workers", type=int, metavar="N", help="products run at once (default 2)")
+    order.add_argument("--confirm-large", action="store_true", help="confirm a batch of more than 200 items")
+
+
+def print_plan(batch_run_id: str, summary: PlanSummary) -> None:
+    est = summary.estimate
+    print(f"batch_run_id  {batch_run_id}")
+    print(f"items         {summary.total} across {len(summary.brands)} brands")
+    print(f"profile       {summary.settings.profile.value}, workers {summary.settings.workers}, runner {summary.settings.runner}")
+    print(f"estimate      {est.job_count} jobs (at most {est.max_job_count} with retries), {est.runtime_text}"
+          f" [{est.basis.replace('_', ' ')}]")
+    print("brands in run order:")
+    for b in summary.brands:
+        print(f"  {b.position:>3}. {b.brand}{' (pinned)' if b.pinned else ''}: {b.count}")
+    print(f"first {len(summary.first_items)} items:")
+    for item in summary.first_items:
+        variant = f" [{item.variant}]" if item.variant else ""
+        print(f"  {item.seq:>5}  {item.brand} {item.model}{variant}  ({item.product_id})")
+    for warning in summary.warnings:
+        print(f"warning: {warning}")
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    request = plan_request_from_args(args)
+    catalog = _open_catalog(args)
+    with _open_store(args) as store:
+        saved = BatchService(store, catalog).plan(request, actor="cli")
+    if args.json:
+        emit_json({"batch_run_id": saved.batch_run_id, "state": saved.state.value,
+                   "created_at": saved.created_at, **saved.summary.model_dump(mode="json")})
+    else:
+        print_plan(saved.batch_run_id, saved.summary)
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- items
+def cmd_items(args: argparse.Namespace) -> int:
+    with _open_store(args) as store:
+        page, total = BatchService(store, catalog=None).items(
+            args.batch_run_id, state=args.state, brand=args.brand, offset=args.offset, limit=args.limit)
+    if args.json:
+        emit_json({"batch_run_id": args.batch_run_id, "total": total, "offset": args.offset,
+                   "items": page.drop(columns=["batch_run_id"]).to_dict("records")})
+        return EXIT_OK
+    if page.empty:
+        print(f"no items ({total} match)")
+        return EXIT_OK
+    shown = page[["seq", "state", "brand", "model", "variant", "product_id", "attempts", "last_error"]].fillna("")
+    print(shown.to_string(index=False))
+    print(f"{len(page)} of {total} items")
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- parser
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be >= 0")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="indexlab", description="IndexLab Batch: plan, run and watch spec-harvest batches.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("catalog", help="summarise a catalog and list every problem in it")
+    p.add_argument("path", nargs="?", type=Path, help="catalog path (default: the embedded fixtures catalog)")
+    p.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    p.set_defaults(handler=cmd_catalog)
+
+    p = sub.add_parser("plan", help="save a batch plan (a planned batch with its queued items) and print it")
+    _add_db(p)
+    _add_catalog(p)
+    add_plan_options(p)
+    p.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    p.set_defaults(handler=cmd_plan)
+
+    p = sub.add_parser("items", help="a batch's items in run order")
+    p.add_argument("batch_run_id")
+    _add_db(p)
+    p.add_argument("--state", choices=[s.value for s in ItemState], help="only items in this state")
+    p.add_argument("--brand", help="only items of this brand")
+    p.add_argument("--offset", type=_non_negative, default=0)
+    p.add_argument("--limit", type=_non_negative, default=None)
+    p.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    p.set_defaults(handler=cmd_items)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, *, extend: Callable[[argparse._SubParsersAction], None] | None = None) -> int:
+    """Entry point; ``extend`` lets the dashboard package add ``serve`` without engine importing it."""
+    parser = build_parser()
+    if extend is not None:
+        extend(next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)))
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except IndexLabError as exc:
+        print(f"indexlab: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("indexlab: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""The operations both faces (CLI, dashboard, REST API) call; none of them talks to the store directly."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+from engine.catalog import Catalog
+from engine.errors import ConfirmationRequired
+from engine.ids import new_batch_run_id
+from engine.plan import LARGE_BATCH_THRESHOLD, BatchPlan, PlanRequest, PlanSummary, build_plan
+from engine.states import BatchState
+from engine.store import Store
+
+_ITEM_SCHEMA = pa.schema([
+    ("seq", pa.int32()), ("product_id", pa.string()), ("category", pa.string()),
+    ("brand", pa.string()), ("model", pa.string()), ("variant", pa.string()),
+])
+
+
+@dataclass(frozen=True)
+class SavedPlan:
+    batch_run_id: str
+    state: BatchState
+    created_at: datetime
+    summary: PlanSummary
+
+
+class BatchService:
+    """One per process: owns nothing but the store and the catalog it was given."""
+
+    def __init__(self, store: Store, catalog: Catalog | None) -> None:
+        self.store = store
+        self.catalog = catalog
+
+    def preview(self, request: PlanRequest) -> BatchPlan:
+        """The plan as it would be saved, estimated from this store's history; writes nothing."""
+        s = request.settings
+        durations = self.store.completed_durations(s.profile.value, s.runner)
+        return build_plan(self.catalog.products, request, durations=durations)
+
+    def plan(self, request: PlanRequest, *, actor: str = "operator") -> SavedPlan:
+        """Save a plan as a new ``planned`` batch with its ``queued`` items, in one transaction."""
+        plan = self.preview(request)
+        if plan.summary.needs_confirmation and not request.confirm_large:
+            raise ConfirmationRequired(
+                f"this batch has {plan.summary.total} items, more than {LARGE_BATCH_THRESHOLD}: "
+                "confirm it (confirm_large / --confirm-large) to save it",
+                field="confirm_large",
+            )
+        batch_run_id = new_batch_run_id()
+        settings = request.settings
+        batch = {
+            "batch_run_id": batch_run_id,
+            "state": BatchState.PLANNED.value,
+            "profile": settings.profile.value,
+            "runner": settings.runner,
+            "item_count": plan.summary.total,
+            "catalog_source": self.catalog.source,
+            "settings": settings.model_dump(mode="json"),
+            "plan": {
+                "request": request.model_dump(mode="json", exclude={"settings"}),
+                "summary": plan.summary.model_dump(mode="json", exclude={"settings"}),
+            },
+        }
+        table = pa.Table.from_pandas(plan.items, schema=_ITEM_SCHEMA, preserve_index=False)
+        self.store.save_plan(batch, table, actor=actor, reason=f"planned {plan.summary.total} items")
+        saved = self.store.get_batch(batch_run_id)
+        return SavedPlan(batch_run_id, BatchState(saved["state"]), saved["created_at"], plan.summary)
+
+    def batch(self, batch_run_id: str) -> dict[str, Any]:
+        return self.store.get_batch(batch_run_id)
+
+    def items(self, batch_run_id: str, *, state: str | None = None, brand: str | None = None,
+              offset: int = 0, limit: int | None = None) -> tuple[pd.DataFrame, int]:
+        """A page of a batch's items in run order, and how many match the filters in all."""
+        self.store.get_batch(batch_run_id)  # NotFound for an unknown batch, not an empty page
+        page = self.store.items(batch_run_id, state=state, brand=brand, offset=offset, limit=limit)
+        return page, self.store.count_items(batch_run_id, state=state, brand=brand)
