@@ -1,0 +1,345 @@
+"""Load and validate product catalogs into one pandas DataFrame.
+
+A catalog is the list of products a batch can be planned from. It comes as a directory of
+per-product JSON files (``<root>/<category>/products/<product_id>.json``) or as one
+``.csv``, ``.jsonl``/``.ndjson``, ``.parquet`` or ``.json`` (a list of objects) file.
+
+Policy -- nothing bad is ever loaded silently:
+
+* Lenient (default): valid rows load; every invalid row or file is left out and reported in
+  ``Catalog.problems`` with its file, line (or row), field and what is wrong.
+* ``strict=True``: any problem raises ``CatalogError`` listing all of them.
+* Always raised: a missing path, an unsupported extension, and a catalog with no valid product.
+* Duplicate ``product_id``: the first loadable one in load order (sorted paths, then rows) is
+  kept; each later one is reported, naming where the kept one is.
+
+Each reader turns its format into a raw DataFrame plus location columns (``__source__``,
+``__line__``); one vectorised ``_validate`` then produces the clean frame and the problems,
+so every format obeys the same rules.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from dataclasses import dataclass
+from numbers import Number
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from engine.errors import CatalogError, CatalogProblem
+
+CORE_COLUMNS: tuple[str, ...] = ("product_id", "category", "brand", "model", "variant")
+REQUIRED_COLUMNS = ("product_id", "category", "brand", "model")  # variant may be empty
+PRODUCT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
+FILE_FORMATS = (".csv", ".json", ".jsonl", ".ndjson", ".parquet")
+_SOURCE, _LINE, _FOLDER, _STEM = "__source__", "__line__", "__folder__", "__stem__"
+_LOCATION = (_SOURCE, _LINE, _FOLDER, _STEM)  # bookkeeping columns, never part of a product
+_IMPLIED = {"category": (_FOLDER, "its folder"), "product_id": (_STEM, "its file name")}
+
+
+@dataclass(frozen=True, eq=False)
+class Catalog:
+    """The loaded products plus everything that was left out, and why."""
+
+    products: pd.DataFrame  # CORE_COLUMNS first, then extras; sorted by product_id; RangeIndex
+    problems: tuple[CatalogProblem, ...]
+    source: str
+
+    @property
+    def brands(self) -> list[str]:
+        """Distinct brands, case-insensitive A-Z, as the dashboard lists them."""
+        return _sorted_ci(self.products["brand"].unique())
+
+    @property
+    def categories(self) -> list[str]:
+        return _sorted_ci(self.products["category"].unique())
+
+    def summary(self) -> dict:
+        """Plain, JSON-ready counts for the plan preview and the API."""
+        brand_counts = self.products["brand"].value_counts()
+        category_counts = self.products["category"].value_counts()
+        return {
+            "source": self.source,
+            "products": len(self.products),
+            "brands": len(brand_counts),
+            "categories": len(category_counts),
+            "brand_counts": {b: int(brand_counts[b]) for b in self.brands},
+            "category_counts": {c: int(category_counts[c]) for c in self.categories},
+            "problems": len(self.problems),
+        }
+
+
+def default_catalog_path() -> Path:
+    """The embedded catalog shipped in the repo, so a fresh clone has something to plan."""
+    return Path(__file__).resolve().parents[1] / "fixtures" / "catalog"
+
+
+def load_catalog(path: str | os.PathLike | None = None, *, strict: bool = False) -> Catalog:
+    """Load a catalog; lenient by default (bad rows reported, not loaded), or ``strict``."""
+    root = Path(path) if path is not None else default_catalog_path()
+    source = os.fspath(root)
+    if not root.exists():
+        raise CatalogError(f"catalog not found: {source}")
+    suffix = root.suffix.lower()
+    if root.is_dir():
+        raw, problems = _read_tree(root)
+    elif suffix in _READERS:
+        raw, problems = _READERS[suffix](root)
+    else:
+        raise CatalogError(f"unsupported catalog format {suffix or '(no extension)'!r}: {source};"
+                           f" use a directory (JSON tree) or a {', '.join(FILE_FORMATS)} file")
+    products, row_problems = _validate(raw)
+    problems = sorted(problems + row_problems, key=lambda p: (p.source, p.line or 0))
+    if products.empty:
+        raise CatalogError(f"catalog {source} has no valid products ({_problems(problems)})", problems)
+    if strict and problems:
+        raise CatalogError(f"catalog {source} has {_problems(problems)}; fix them, or load"
+                           " without strict to skip the bad rows", problems)
+    return Catalog(products=products, problems=tuple(problems), source=source)
+
+
+# --- readers: format -> (raw frame with location columns, file-level problems) ---------------
+
+_BAD = object()  # "could not parse": JSON null is a value, so None cannot mean failure
+
+
+def _read_tree(root: Path) -> tuple[pd.DataFrame, list[CatalogProblem]]:
+    records: list[dict] = []
+    problems: list[CatalogProblem] = []
+    for file in sorted((p for p in root.rglob("*.json") if not p.is_dir()), key=str):
+        parts = file.relative_to(root).parts
+        if len(parts) != 3 or parts[1] != "products":
+            problems.append(CatalogProblem(str(file), None, None, "not in the"
+                                           " <category>/products/<product_id>.json layout; not loaded"))
+            continue
+        obj = _loads(_read_bytes(file, problems), str(file), None, problems)
+        if obj is not _BAD and _is_object(obj, str(file), None, problems):
+            records.append({**obj, _SOURCE: str(file), _LINE: None, _FOLDER: parts[0], _STEM: file.stem})
+    return pd.DataFrame(records, dtype=object), problems
+
+
+def _read_json_list(path: Path) -> tuple[pd.DataFrame, list[CatalogProblem]]:
+    problems: list[CatalogProblem] = []
+    data = _loads(_read_bytes(path, problems), str(path), None, problems)
+    if data is not _BAD and not isinstance(data, list):
+        problems.append(CatalogProblem(str(path), None, None,
+                                       f"expected a JSON array of product objects, got {_kind(data)}"))
+    rows = data if isinstance(data, list) else []
+    records = [{**obj, _LINE: i} for i, obj in enumerate(rows, 1) if _is_object(obj, str(path), i, problems)]
+    return _with_source(pd.DataFrame(records, dtype=object), path), problems
+
+
+def _read_jsonl(path: Path) -> tuple[pd.DataFrame, list[CatalogProblem]]:
+    problems: list[CatalogProblem] = []
+    records: list[dict] = []
+    for number, chunk in enumerate((_read_bytes(path, problems) or b"").splitlines(), 1):
+        obj = _loads(chunk, str(path), number, problems) if chunk.strip() else _BAD
+        if obj is not _BAD and _is_object(obj, str(path), number, problems):
+            records.append({**obj, _LINE: number})
+    return _with_source(pd.DataFrame(records, dtype=object), path), problems
+
+
+def _read_csv(path: Path) -> tuple[pd.DataFrame, list[CatalogProblem]]:
+    try:  # blank lines stay as rows, so row position + embedded newlines give the physical line
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False,
+                          encoding="utf-8-sig")
+    except pd.errors.ParserError:  # a row longer than the header: re-read with line tracking
+        return _read_csv_ragged(path)
+    except (OSError, ValueError) as exc:  # EmptyDataError and UnicodeDecodeError are ValueErrors
+        return pd.DataFrame(), [_unreadable(str(path), exc)]
+    newlines = sum((raw[c].str.count("\n") for c in raw.columns), pd.Series(0, index=raw.index))
+    header_lines = 1 + sum(str(c).count("\n") for c in raw.columns)
+    raw[_LINE] = header_lines + 1 + np.arange(len(raw)) + (newlines.cumsum() - newlines).to_numpy()
+    raw = raw[raw.drop(columns=_LINE).ne("").any(axis=1)]  # blank (all-empty) lines
+    return _tabular(raw, path, 1)
+
+
+def _read_csv_ragged(path: Path) -> tuple[pd.DataFrame, list[CatalogProblem]]:
+    """The rare slow path: csv.reader knows each record's physical line, pandas does not."""
+    rows, lines, problems = [], [], []
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            reader = csv.reader(fh)
+            header = next(reader)
+            header = [f"{h}.{header[:i].count(h)}" if h in header[:i] else h for i, h in enumerate(header)]
+            start = reader.line_num + 1
+            for fields in reader:
+                if len(fields) > len(header):
+                    problems.append(CatalogProblem(str(path), start, None, f"row has {len(fields)}"
+                                                   f" fields but the header has {len(header)}; not loaded"))
+                elif any(fields):
+                    rows.append(fields + [""] * (len(header) - len(fields)))
+                    lines.append(start)
+                start = reader.line_num + 1
+    except (OSError, ValueError) as exc:
+        return pd.DataFrame(), [_unreadable(str(path), exc)]
+    frame, more = _tabular(pd.DataFrame(rows, columns=header, dtype="str").assign(**{_LINE: lines}), path, 1)
+    return frame, problems + more
+
+
+def _read_parquet(path: Path) -> tuple[pd.DataFrame, list[CatalogProblem]]:
+    try:
+        raw = pd.read_parquet(path)
+    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        return pd.DataFrame(), [_unreadable(str(path), exc)]
+    raw = raw.reset_index(drop=raw.index.names == [None])  # a named index (product_id?) is data
+    return _tabular(raw.assign(**{_LINE: np.arange(1, len(raw) + 1)}), path, None)
+
+
+_READERS = {".csv": _read_csv, ".json": _read_json_list, ".jsonl": _read_jsonl,
+            ".ndjson": _read_jsonl, ".parquet": _read_parquet}
+
+
+def _tabular(raw: pd.DataFrame, path: Path, header_line: int | None):
+    """A table without a required column, or with one twice, cannot be trusted: report the file once."""
+    columns = ", ".join(map(str, raw.columns.drop(_LINE)))
+    problems = [CatalogProblem(str(path), header_line, c, f"required column {c!r} is missing"
+                               f" (columns: {columns}); no row loaded")
+                for c in REQUIRED_COLUMNS if c not in raw.columns]
+    problems += [CatalogProblem(str(path), header_line, c, f"column {c!r} appears more than once"
+                                f" (columns: {columns}); no row loaded")
+                 for c in CORE_COLUMNS if f"{c}.1" in raw.columns]  # pandas renames repeats to "x.1"
+    return (pd.DataFrame() if problems else _with_source(raw, path)), problems
+
+
+def _with_source(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
+    return raw.assign(**{_SOURCE: str(path)}) if len(raw) else raw
+
+
+def _read_bytes(path: Path, problems: list[CatalogProblem]) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        problems.append(_unreadable(str(path), exc))
+        return None
+
+
+def _loads(data: bytes | None, source: str, line: int | None, problems: list[CatalogProblem]) -> Any:
+    """Parse UTF-8 JSON; ``line`` is where ``data`` starts (None: a whole file), for precise errors."""
+    try:
+        return _BAD if data is None else json.loads(data.decode("utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        problems.append(_unreadable(source, exc, line))
+    except json.JSONDecodeError as exc:
+        at = (line or 1) + exc.lineno - 1
+        problems.append(CatalogProblem(source, at, None, f"malformed JSON at line {at} column"
+                                       f" {exc.colno}: {exc.msg}"))
+    return _BAD
+
+
+def _is_object(obj: Any, source: str, line: int | None, problems: list[CatalogProblem]) -> bool:
+    if not isinstance(obj, dict):
+        problems.append(CatalogProblem(source, line, None, f"expected a JSON object, got {_kind(obj)}"))
+    return isinstance(obj, dict)
+
+
+def _unreadable(source: str, exc: Exception, line: int | None = None) -> CatalogProblem:
+    if isinstance(exc, UnicodeDecodeError):
+        return CatalogProblem(source, line, None, f"cannot read file: not UTF-8 text ({exc.reason}"
+                                                  f" at byte {exc.start})")
+    why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
+    return CatalogProblem(source, line, None, f"cannot read file: {why}")
+
+
+# --- validation: one vectorised pass over every format ---------------------------------------
+
+
+def _validate(raw: pd.DataFrame) -> tuple[pd.DataFrame, list[CatalogProblem]]:
+    """Clean core fields, flag bad rows column by column, keep the first of each product_id."""
+    if raw.empty:
+        return pd.DataFrame(columns=list(CORE_COLUMNS), dtype="str"), []
+    found: list[tuple[int, str, str]] = []  # (row position, field, message)
+    bad = np.zeros(len(raw), dtype=bool)
+
+    def report(mask: pd.Series, field: str, message: Callable[[int], str]) -> None:
+        rows = np.flatnonzero(mask.to_numpy(dtype=bool, na_value=False))
+        bad[rows] = True
+        found.extend((i, field, message(i)) for i in rows)
+
+    core: dict[str, pd.Series] = {}
+    for field in CORE_COLUMNS:
+        value = raw[field] if field in raw.columns else pd.Series(None, index=raw.index, dtype=object)
+        if isinstance(value.dtype, pd.CategoricalDtype):
+            value = value.astype(object)
+        wrong = _not_string(value)
+        shown = value.to_numpy(dtype=object) if wrong.any() else None
+        expect = "a string or null" if field == "variant" else "a string"
+        report(wrong, field, lambda i: f"{field} must be {expect}, got {_kind(shown[i])} {shown[i]!r:.60}")
+        text = value.where(~wrong).astype("str").str.strip()
+        if _FOLDER in raw.columns and field in _IMPLIED:  # JSON tree: the path names these too
+            implied, where = raw[_IMPLIED[field][0]], _IMPLIED[field][1]
+            report(text.notna() & text.ne("") & text.ne(implied), field,
+                   lambda i: f"{field} {text.iloc[i]!r} does not match {where} {implied.iloc[i]!r}")
+            text = text.fillna(implied)
+        if field == "variant":
+            text = text.fillna("")
+        else:
+            report(text.isna() & ~wrong, field, lambda i: f"{field} is missing")
+            report(text.eq(""), field, lambda i: f"{field} is empty")
+        core[field] = text
+
+    pid = core["product_id"]
+    ids = pid.to_numpy(dtype=object)
+    report(pid.notna() & pid.ne("") & ~pid.str.fullmatch(PRODUCT_ID_PATTERN), "product_id",
+           lambda i: f"product_id {ids[i]!r} is not valid: use 1-128 letters, digits, '.', '_',"
+           " ':' or '-', starting with a letter or digit")
+    valid = pd.Series(~bad, index=raw.index)
+    later = valid & pid.where(valid).duplicated(keep="first")  # load order decides who is first
+    kept = valid & ~later
+    first = dict(zip(ids[kept.to_numpy()], np.flatnonzero(kept)))
+    sources, lines = raw[_SOURCE].to_numpy(dtype=object), raw[_LINE].to_numpy(dtype=object)
+    report(later, "product_id", lambda i: f"duplicate product_id {ids[i]!r}: the first one, at"
+           f" {_where(sources, lines, first[ids[i]])}, is kept; this one is not loaded")
+
+    problems = [CatalogProblem(sources[i], _line(lines, i), field, message, _text(ids[i]))
+                for i, field, message in sorted(found, key=lambda x: (x[0], CORE_COLUMNS.index(x[1])))]
+    extras = [c for c in raw.columns if c not in CORE_COLUMNS and c not in _LOCATION]
+    products = pd.concat([pd.DataFrame(core), raw[extras]], axis=1)[~bad].infer_objects()
+    return products.sort_values("product_id", kind="stable").reset_index(drop=True), problems
+
+
+def _not_string(value: pd.Series) -> pd.Series:
+    """True where a value is present but is not text (numbers, lists, objects, booleans)."""
+    if isinstance(value.dtype, pd.StringDtype) or pd.api.types.infer_dtype(value) in ("string", "empty"):
+        return pd.Series(False, index=value.index)  # the common case, decided without a Python loop
+    return value.notna() & ~value.map(lambda v: isinstance(v, str))
+
+
+def _line(lines: Any, i: int) -> int | None:
+    value = lines[i]
+    return None if value is None or value != value else int(value)  # None/NaN: a whole file
+
+
+def _where(sources: Any, lines: Any, i: int) -> str:
+    line = _line(lines, i)
+    return sources[i] + ("" if line is None else f":{line}")
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _kind(value: Any) -> str:
+    """JSON's name for a value's type, which is what the catalog author wrote."""
+    if value is None:
+        return "null"
+    if isinstance(value, (bool, np.bool_)):
+        return "boolean"
+    if isinstance(value, Number):
+        return "number"
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return "array"
+    return {dict: "object", str: "string"}.get(type(value), type(value).__name__)
+
+
+def _problems(problems: list[CatalogProblem]) -> str:
+    return f"{len(problems)} problem{'' if len(problems) == 1 else 's'}"
+
+
+def _sorted_ci(values) -> list[str]:
+    return sorted(values, key=lambda v: (v.casefold(), v))

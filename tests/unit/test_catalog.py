@@ -1,0 +1,498 @@
+"""Catalog loading: every format, every problem kind, and the lenient/strict policy."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from engine.catalog import CORE_COLUMNS, Catalog, default_catalog_path, load_catalog
+from engine.errors import CatalogError, CatalogProblem
+
+HEADER = "product_id,category,brand,model,variant\n"
+
+
+def write(path: Path, text: str | bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+def write_tree(root: Path, files: dict[str, object]) -> Path:
+    """Write ``{"mice/products/g502.json": {...} or raw text}`` under ``root``."""
+    for rel, content in files.items():
+        write(root / rel, content if isinstance(content, (str, bytes)) else json.dumps(content, indent=2))
+    return root
+
+
+def write_jsonl(path: Path, rows: list[object]) -> Path:
+    return write(path, "".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows))
+
+
+def product(pid: str = "p1", **fields: object) -> dict:
+    return {"product_id": pid, "category": "mice", "brand": "Logitech", "model": "G502", **fields}
+
+
+def only_problem(catalog: Catalog) -> CatalogProblem:
+    assert len(catalog.problems) == 1, catalog.problems
+    return catalog.problems[0]
+
+
+GOOD_TREE = {"mice/products/g502.json": {"brand": "Logitech", "model": "G502"}}
+
+
+# --- formats ---------------------------------------------------------------------------------
+
+
+def test_tree_takes_category_from_folder_and_product_id_from_file_name(tmp_path):
+    root = write_tree(tmp_path / "cat", {
+        "mice/products/lg-g502.json": {"brand": "Logitech", "model": "G502", "variant": "X"},
+        "keyboards/products/k70.json": {"brand": "Corsair", "model": "K70", "category": "keyboards",
+                                        "product_id": "k70"},
+    })
+    catalog = load_catalog(root)
+    assert catalog.problems == ()
+    assert catalog.products[list(CORE_COLUMNS)].values.tolist() == [
+        ["k70", "keyboards", "Corsair", "K70", ""],
+        ["lg-g502", "mice", "Logitech", "G502", "X"],
+    ]
+    assert catalog.source == str(root)
+
+
+def test_csv_loads(tmp_path):
+    path = write(tmp_path / "c.csv", HEADER + "p1,mice,Logitech,G502,Hero\np2,mice,Razer,Viper,\n")
+    products = load_catalog(path).products
+    assert products["product_id"].tolist() == ["p1", "p2"]
+    assert products["variant"].tolist() == ["Hero", ""]
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".ndjson"])
+def test_jsonl_loads(tmp_path, suffix):
+    path = write_jsonl(tmp_path / f"c{suffix}", [product("p1"), product("p2", brand="Razer")])
+    assert load_catalog(path).products["brand"].tolist() == ["Logitech", "Razer"]
+
+
+def test_parquet_loads(tmp_path):
+    path = tmp_path / "c.parquet"
+    pd.DataFrame([product("p2"), product("p1", variant=None)]).to_parquet(path)
+    catalog = load_catalog(path)
+    assert catalog.problems == ()
+    assert catalog.products["product_id"].tolist() == ["p1", "p2"]
+
+
+def test_json_list_loads(tmp_path):
+    path = write(tmp_path / "c.json", json.dumps([product("p1"), product("p2")]))
+    assert load_catalog(path).products["product_id"].tolist() == ["p1", "p2"]
+
+
+def test_products_frame_has_core_columns_first_as_text_sorted_with_range_index(tmp_path):
+    path = write_jsonl(tmp_path / "c.jsonl", [product("b", price=10), product("a", price=20)])
+    products = load_catalog(path).products
+    assert tuple(products.columns[:5]) == CORE_COLUMNS
+    assert all(pd.api.types.is_string_dtype(products[c]) for c in CORE_COLUMNS)
+    assert products["product_id"].tolist() == ["a", "b"]
+    assert isinstance(products.index, pd.RangeIndex) and products.index.tolist() == [0, 1]
+
+
+def test_extra_columns_are_kept_as_is(tmp_path):
+    path = write_jsonl(tmp_path / "c.jsonl", [product("p1", dpi=25600, specs={"weight_g": 89})])
+    row = load_catalog(path).products.iloc[0]
+    assert row["dpi"] == 25600
+    assert row["specs"] == {"weight_g": 89}
+
+
+def test_csv_extra_columns_are_kept_as_text(tmp_path):
+    path = write(tmp_path / "c.csv", HEADER.strip() + ",sku\np1,mice,L,M,,00123\n")
+    assert load_catalog(path).products["sku"].tolist() == ["00123"]
+
+
+def test_null_or_absent_variant_becomes_empty_string(tmp_path):
+    path = write_jsonl(tmp_path / "c.jsonl", [product("p1", variant=None), product("p2")])
+    assert load_catalog(path).products["variant"].tolist() == ["", ""]
+
+
+def test_csv_without_variant_column_gets_empty_variant(tmp_path):
+    path = write(tmp_path / "c.csv", "product_id,category,brand,model\np1,mice,L,M\n")
+    assert load_catalog(path).products["variant"].tolist() == [""]
+
+
+def test_core_fields_are_stripped(tmp_path):
+    path = write_jsonl(tmp_path / "c.jsonl", [{"product_id": " p1 ", "category": " mice", "brand": "L ",
+                                               "model": "\tG502\n", "variant": "  "}])
+    catalog = load_catalog(path)
+    assert catalog.problems == ()
+    assert catalog.products[list(CORE_COLUMNS)].values.tolist() == [["p1", "mice", "L", "G502", ""]]
+
+
+def test_csv_na_brand_is_text_not_missing(tmp_path):
+    path = write(tmp_path / "c.csv", HEADER + "p1,mice,NA,null,N/A\n")
+    catalog = load_catalog(path)
+    assert catalog.problems == ()
+    assert catalog.products[["brand", "model", "variant"]].values.tolist() == [["NA", "null", "N/A"]]
+
+
+def test_non_json_files_in_tree_are_ignored(tmp_path):
+    root = write_tree(tmp_path / "cat", {**GOOD_TREE, "README.md": "# hi", "mice/products/notes.txt": "x"})
+    assert load_catalog(root).problems == ()
+
+
+# --- problems: each reported with file, line and field; the row is left out, the rest loads ---
+
+
+def test_unreadable_file_is_reported_and_others_load(tmp_path):
+    root = write_tree(tmp_path / "cat", GOOD_TREE)
+    (root / "mice/products/gone.json").symlink_to(root / "nowhere.json")
+    catalog = load_catalog(root)
+    problem = only_problem(catalog)
+    assert problem.source == str(root / "mice/products/gone.json")
+    assert problem.message == "cannot read file: No such file or directory"
+    assert catalog.products["product_id"].tolist() == ["g502"]
+
+
+def test_file_without_read_permission_is_reported(tmp_path, monkeypatch):
+    """Simulated: the suite may run as root, which reads anything."""
+    root = write_tree(tmp_path / "cat", {**GOOD_TREE, "mice/products/locked.json": "{}"})
+    read_bytes = Path.read_bytes
+
+    def refuse_locked(self: Path) -> bytes:
+        if self.name == "locked.json":
+            raise PermissionError(13, "Permission denied", str(self))
+        return read_bytes(self)
+
+    monkeypatch.setattr(Path, "read_bytes", refuse_locked)
+    problem = only_problem(load_catalog(root))
+    assert (problem.source, problem.message) == (str(root / "mice/products/locked.json"),
+                                                 "cannot read file: Permission denied")
+
+
+def test_file_that_is_not_utf8_is_reported(tmp_path):
+    root = write_tree(tmp_path / "cat", {**GOOD_TREE, "mice/products/bad.json": b'{"brand": "\xff"}'})
+    problem = only_problem(load_catalog(root))
+    assert problem.source.endswith("bad.json")
+    assert problem.message.startswith("cannot read file: not UTF-8 text")
+
+
+def test_jsonl_line_that_is_not_utf8_is_reported_with_its_line(tmp_path):
+    path = write(tmp_path / "c.jsonl", json.dumps(product("p1")).encode() + b'\n{"brand": "\xff"}\n')
+    catalog = load_catalog(path)
+    assert (only_problem(catalog).line, catalog.products["product_id"].tolist()) == (2, ["p1"])
+
+
+def test_malformed_json_file_reports_line_and_column(tmp_path):
+    bad = '{\n  "brand": "L",\n  "model" "M"\n}'
+    root = write_tree(tmp_path / "cat", {**GOOD_TREE, "mice/products/bad.json": bad})
+    problem = only_problem(load_catalog(root))
+    assert (problem.source, problem.line) == (str(root / "mice/products/bad.json"), 3)
+    assert problem.message == "malformed JSON at line 3 column 11: Expecting ':' delimiter"
+
+
+def test_malformed_jsonl_line_is_reported_and_other_lines_load(tmp_path):
+    path = write_jsonl(tmp_path / "c.jsonl", [product("p1"), '{"product_id": "p2",', "", product("p3")])
+    catalog = load_catalog(path)
+    problem = only_problem(catalog)
+    assert (problem.source, problem.line) == (str(path), 2)
+    assert problem.message.startswith("malformed JSON at line 2 column 21:")
+    assert catalog.products["product_id"].tolist() == ["p1", "p3"]
+
+
+def test_jsonl_blank_lines_are_skipped_and_line_numbers_stay_physical(tmp_path):
+    path = write_jsonl(tmp_path / "c.jsonl", ["", product("p1"), "   ", product("p2", brand="")])
+    assert only_problem(load_catalog(path)).line == 4
+
+
+@pytest.mark.parametrize("content, kind", [("[1, 2]", "array"), ('"x"', "string"), ("null", "null")])
+def test_tree_file_that_is_not_an_object_is_reported(tmp_path, content, kind):
+    root = write_tree(tmp_path / "cat", {**GOOD_TREE, "mice/products/bad.json": content})
+    problem = only_problem(load_catalog(root))
+    assert (problem.source, problem.message) == (str(root / "mice/products/bad.json"),
+                                                 f"expected a JSON object, got {kind}")
+
+
+def test_jsonl_line_that_is_not_an_object_is_reported(tmp_path):
+    path = write_jsonl(tmp_path / "c.jsonl", [product("p1"), [1, 2]])
+    problem = only_problem(load_catalog(path))
+    assert (problem.line, problem.message) == (2, "expected a JSON object, got array")
+
+
+def test_json_list_element_that_is_not_an_object_is_reported_by_index(tmp_path):
+    path = write(tmp_path / "c.json", json.dumps([product("p1"), 42, product("p3")]))
+    catalog = load_catalog(path)
+    problem = only_problem(catalog)
+    assert (problem.line, problem.message) == (2, "expected a JSON object, got number")
+    assert catalog.products["product_id"].tolist() == ["p1", "p3"]
+
+
+def test_json_file_that_is_not_a_list_raises_as_empty_catalog(tmp_path):
+    path = write(tmp_path / "c.json", json.dumps(product("p1")))
+    with pytest.raises(CatalogError) as err:
+        load_catalog(path)
+    assert err.value.problems[0].message == "expected a JSON array of product objects, got object"
+
+
+@pytest.mark.parametrize("field", ["brand", "model", "category", "product_id"])
+def test_missing_required_field_is_reported(tmp_path, field):
+    bad = product("p2")
+    del bad[field]
+    path = write_jsonl(tmp_path / "c.jsonl", [product("p1"), bad])
+    catalog = load_catalog(path)
+    problem = only_problem(catalog)
+    assert (problem.source, problem.line, problem.field) == (str(path), 2, field)
+    assert problem.message == f"{field} is missing"
+    assert catalog.products["product_id"].tolist() == ["p1"]
+
+
+@pytest.mark.parametrize("field", ["brand", "model", "category", "product_id"])
+def test_blank_required_field_is_reported(tmp_path, field):
+    bad = {c: v for c, v in zip(CORE_COLUMNS, ["p2", "mice", "L", "M", ""])} | {field: "   "}
+    path = write(tmp_path / "c.csv", HEADER + "p1,mice,L,M,\n" + ",".join(bad.values()) + "\n")
+    catalog = load_catalog(path)
+    problem = only_problem(catalog)
+    assert (problem.line, problem.field, problem.message) == (3, field, f"{field} is empty")
+    assert catalog.products["product_id"].tolist() == ["p1"]
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("brand", 42, "brand must be a string, got number 42"),
+    ("brand", ["Logitech"], "brand must be a string, got array ['Logitech']"),
+    ("model", True, "model must be a string, got boolean True"),
+    ("variant", 2, "variant must be a string or null, got number 2"),
+    ("category", {"x": 1}, "category must be a string, got object {'x': 1}"),
+])
+def test_wrong_type_is_reported(tmp_path, field, value, message):
+    path = write_jsonl(tmp_path / "c.jsonl", [product("p1"), product("p2", **{field: value})])
+    catalog = load_catalog(path)
+    problem = only_problem(catalog)
+    assert (problem.line, problem.field, problem.message, problem.product_id) == (2, field, message, "p2")
+    assert catalog.products["product_id"].tolist() == ["p1"]
+
+
+def test_parquet_column_of_wrong_type_is_reported_per_row(tmp_path):
+    path = tmp_path / "c.parquet"
+    pd.DataFrame({"product_id": ["p1", "p2"], "category": ["mice"] * 2, "brand": ["L", "R"],
+                  "model": [1, None]}).to_parquet(path)
+    with pytest.raises(CatalogError) as err:
+        load_catalog(path)
+    assert [(p.line, p.field, p.message) for p in err.value.problems] == [
+        (1, "model", "model must be a string, got number 1.0"), (2, "model", "model is missing")]
+
+
+@pytest.mark.parametrize("pid", ["-lead", "has space", "x" * 129, "ü1", "a/b"])
+def test_invalid_product_id_is_reported(tmp_path, pid):
+    path = write_jsonl(tmp_path / "c.jsonl", [product("ok:1.a_b-c"), product(pid)])
+    catalog = load_catalog(path)
+    problem = only_problem(catalog)
+    assert (problem.line, problem.field, problem.product_id) == (2, "product_id", pid)
+    assert problem.message.startswith(f"product_id {pid!r} is not valid")
+    assert catalog.products["product_id"].tolist() == ["ok:1.a_b-c"]
+
+
+def test_duplicate_product_id_keeps_first_and_names_where_it_is(tmp_path):
+    path = write(tmp_path / "c.csv", HEADER + "p1,mice,First,M,\np2,mice,L,M,\np1,mice,Second,M,\n")
+    catalog = load_catalog(path)
+    problem = only_problem(catalog)
+    assert (problem.line, problem.field, problem.product_id) == (4, "product_id", "p1")
+    assert problem.message == (f"duplicate product_id 'p1': the first one, at {path}:2, is kept;"
+                               " this one is not loaded")
+    assert catalog.products.set_index("product_id")["brand"].to_dict() == {"p1": "First", "p2": "L"}
+
+
+def test_duplicate_ignores_an_earlier_row_that_was_not_loaded(tmp_path):
+    path = write(tmp_path / "c.csv", HEADER + "p1,mice,,M,\np1,mice,Kept,M,\n")
+    catalog = load_catalog(path)
+    assert [(p.line, p.message) for p in catalog.problems] == [(2, "brand is empty")]
+    assert catalog.products["brand"].tolist() == ["Kept"]
+
+
+def test_duplicate_across_tree_files_keeps_the_first_in_sorted_walk_order(tmp_path):
+    root = write_tree(tmp_path / "cat", {
+        "mice/products/x1.json": {"brand": "Second", "model": "M"},
+        "keyboards/products/x1.json": {"brand": "First", "model": "K"},
+    })
+    catalog = load_catalog(root)
+    problem = only_problem(catalog)
+    assert problem.source == str(root / "mice/products/x1.json")
+    assert f"at {root / 'keyboards/products/x1.json'}, is kept" in problem.message
+    assert catalog.products["brand"].tolist() == ["First"]
+
+
+def test_category_that_disagrees_with_its_folder_is_reported(tmp_path):
+    root = write_tree(tmp_path / "cat", {**GOOD_TREE, "mice/products/k70.json":
+                                         {"brand": "Corsair", "model": "K70", "category": "keyboards"}})
+    catalog = load_catalog(root)
+    problem = only_problem(catalog)
+    assert (problem.source, problem.field) == (str(root / "mice/products/k70.json"), "category")
+    assert problem.message == "category 'keyboards' does not match its folder 'mice'"
+    assert catalog.products["product_id"].tolist() == ["g502"]
+
+
+def test_product_id_that_disagrees_with_its_file_name_is_reported(tmp_path):
+    root = write_tree(tmp_path / "cat", {**GOOD_TREE, "mice/products/k70.json":
+                                         {"brand": "Corsair", "model": "K70", "product_id": "k70-v2"}})
+    problem = only_problem(load_catalog(root))
+    assert (problem.source, problem.field) == (str(root / "mice/products/k70.json"), "product_id")
+    assert problem.message == "product_id 'k70-v2' does not match its file name 'k70'"
+
+
+@pytest.mark.parametrize("rel", ["stray.json", "mice/g502.json", "mice/products/old/x.json", "mice/kit/x.json"])
+def test_json_file_outside_the_layout_is_reported(tmp_path, rel):
+    root = write_tree(tmp_path / "cat", {**GOOD_TREE, rel: {"brand": "L", "model": "M"}})
+    problem = only_problem(load_catalog(root))
+    assert problem.source == str(root / rel)
+    assert problem.message == "not in the <category>/products/<product_id>.json layout; not loaded"
+
+
+def test_csv_without_a_required_column_is_reported_once(tmp_path):
+    path = write(tmp_path / "c.csv", "product_id,category,model\np1,mice,M\n")
+    with pytest.raises(CatalogError) as err:
+        load_catalog(path)
+    assert [(p.line, p.field) for p in err.value.problems] == [(1, "brand")]
+    assert "required column 'brand' is missing (columns: product_id, category, model)" in str(err.value)
+
+
+@pytest.mark.parametrize("extra_row", ["", "p2,L,L,mice,M,x\n"])  # the fast reader and the ragged-row reader
+def test_csv_with_a_core_column_twice_is_reported_once(tmp_path, extra_row):
+    path = write(tmp_path / "c.csv", "product_id,brand,brand,category,model\np1,A,B,mice,M\n" + extra_row)
+    with pytest.raises(CatalogError) as err:
+        load_catalog(path)
+    assert (1, "brand") in [(p.line, p.field) for p in err.value.problems]
+    assert "column 'brand' appears more than once" in str(err.value)
+
+
+def test_csv_row_longer_than_header_is_reported_and_others_load(tmp_path):
+    path = write(tmp_path / "c.csv", HEADER + 'p1,mice,L,"M\n2",\np2,mice,L,M,,extra\np3,mice,L,M,\n')
+    catalog = load_catalog(path)
+    problem = only_problem(catalog)
+    assert (problem.line, problem.message) == (4, "row has 6 fields but the header has 5; not loaded")
+    assert catalog.products["product_id"].tolist() == ["p1", "p3"]
+
+
+def test_csv_line_numbers_are_physical_lines(tmp_path):
+    text = HEADER + 'p1,mice,L,"two\nline model",\n\np2,mice,L,"a\r\nb\nc",\r\n\np3,mice,,M,\n'
+    problem = only_problem(load_catalog(write(tmp_path / "c.csv", text)))
+    assert (problem.line, problem.field) == (9, "brand")
+
+
+def test_parquet_with_product_id_as_index_and_categorical_columns_loads(tmp_path):
+    path = tmp_path / "c.parquet"
+    frame = pd.DataFrame([product("p2"), product("p1"), product("p0")]).astype({"category": "category"})
+    frame.iloc[:2].set_index("product_id").to_parquet(path)
+    catalog = load_catalog(path)
+    assert catalog.problems == ()
+    assert catalog.products[["product_id", "category"]].values.tolist() == [["p1", "mice"], ["p2", "mice"]]
+
+
+def test_parquet_rows_are_numbered_from_one(tmp_path):
+    path = tmp_path / "c.parquet"
+    pd.DataFrame([product("p1"), product("p2", brand=" ")]).to_parquet(path)
+    assert only_problem(load_catalog(path)).line == 2
+
+
+def test_a_row_with_several_problems_reports_each(tmp_path):
+    path = write(tmp_path / "c.csv", HEADER + "p1,mice,L,M,\nbad id,,,M,\n")
+    fields = [p.field for p in load_catalog(path).problems]
+    assert fields == ["product_id", "category", "brand"]
+
+
+# --- policy: strict, and what always raises -------------------------------------------------
+
+
+def test_strict_raises_with_every_problem(tmp_path):
+    path = write(tmp_path / "c.csv", HEADER + "p1,mice,L,M,\np2,mice,,M,\np1,mice,L,M,\n")
+    with pytest.raises(CatalogError) as err:
+        load_catalog(path, strict=True)
+    assert [(p.line, p.field) for p in err.value.problems] == [(3, "brand"), (4, "product_id")]
+    assert str(err.value).startswith(f"catalog {path} has 2 problems")
+    assert f"{path}:3 [brand]: brand is empty" in str(err.value)
+
+
+def test_strict_loads_a_clean_catalog(tmp_path):
+    path = write(tmp_path / "c.csv", HEADER + "p1,mice,L,M,\n")
+    assert len(load_catalog(path, strict=True).products) == 1
+
+
+def test_missing_path_raises(tmp_path):
+    with pytest.raises(CatalogError, match="^catalog not found: .*nope.csv$"):
+        load_catalog(tmp_path / "nope.csv")
+
+
+def test_unsupported_extension_raises_naming_the_supported_ones(tmp_path):
+    path = write(tmp_path / "c.xlsx", "x")
+    with pytest.raises(CatalogError) as err:
+        load_catalog(path)
+    assert str(err.value) == (f"unsupported catalog format '.xlsx': {path}; use a directory (JSON tree)"
+                              " or a .csv, .json, .jsonl, .ndjson, .parquet file")
+
+
+def test_catalog_without_a_valid_product_raises_with_its_problems(tmp_path):
+    path = write(tmp_path / "c.csv", HEADER + "p1,mice,,M,\n")
+    with pytest.raises(CatalogError) as err:
+        load_catalog(path)
+    assert err.value.message == f"catalog {path} has no valid products (1 problem)"
+    assert [p.field for p in err.value.problems] == ["brand"]
+
+
+@pytest.mark.parametrize("name, content", [("c.csv", ""), ("c.csv", HEADER), ("c.jsonl", "\n"), ("c.json", "[]")])
+def test_empty_file_raises(tmp_path, name, content):
+    with pytest.raises(CatalogError, match="has no valid products"):
+        load_catalog(write(tmp_path / name, content))
+
+
+def test_empty_directory_raises(tmp_path):
+    with pytest.raises(CatalogError, match="has no valid products"):
+        load_catalog(tmp_path)
+
+
+# --- the Catalog object ---------------------------------------------------------------------
+
+
+def test_brands_and_categories_are_sorted_case_insensitively(tmp_path):
+    rows = [product("p1", brand="razer"), product("p2", brand="ASUS", category="kb"),
+            product("p3", brand="Logitech"), product("p4", brand="razer")]
+    catalog = load_catalog(write_jsonl(tmp_path / "c.jsonl", rows))
+    assert catalog.brands == ["ASUS", "Logitech", "razer"]
+    assert catalog.categories == ["kb", "mice"]
+
+
+def test_summary_counts_products_brands_categories_and_problems(tmp_path):
+    path = write(tmp_path / "c.csv", HEADER + "p1,mice,b,M,\np2,kb,A,M,\np3,mice,A,M,\np4,mice,,M,\n")
+    assert load_catalog(path).summary() == {
+        "source": str(path), "products": 3, "brands": 2, "categories": 2,
+        "brand_counts": {"A": 2, "b": 1}, "category_counts": {"kb": 1, "mice": 2}, "problems": 1,
+    }
+
+
+def test_default_catalog_path_is_fixtures_catalog_in_the_repo():
+    assert default_catalog_path() == Path(__file__).resolve().parents[2] / "fixtures" / "catalog"
+
+
+@pytest.mark.skipif(not default_catalog_path().exists(), reason="embedded catalog not generated yet")
+def test_embedded_catalog_loads_without_problems():
+    catalog = load_catalog(strict=True)
+    assert catalog.problems == () and len(catalog.products) > 0
+
+
+# --- property: any valid CSV round-trips ------------------------------------------------------
+
+_text = st.text(st.characters(blacklist_categories=("Cs", "Cc")) | st.sampled_from(',"\n'), min_size=1,
+                max_size=12).filter(lambda s: s.strip() == s)
+_row = st.tuples(st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,15}", fullmatch=True), _text, _text, _text,
+                 st.one_of(st.just(""), _text))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(_row, min_size=1, max_size=25, unique_by=lambda r: r[0]))
+def test_csv_of_valid_rows_round_trips(tmp_path, rows):
+    path = tmp_path / "c.csv"
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh, lineterminator="\n").writerows([CORE_COLUMNS, *rows])
+    catalog = load_catalog(path)
+    assert catalog.problems == ()
+    assert catalog.products[list(CORE_COLUMNS)].values.tolist() == sorted(map(list, rows))
