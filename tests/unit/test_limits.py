@@ -1,0 +1,549 @@
+"""Limiters on fake time; real threads only where concurrency or promptness is the point."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from engine.errors import IndexLabError
+from engine.limits import (
+    CancelToken,
+    Cancelled,
+    DeadlineExceeded,
+    DomainLimiter,
+    FakeClock,
+    Limits,
+    ProviderLimiter,
+    SystemClock,
+    TokenBucket,
+    backoff_delay,
+    parse_retry_after,
+)
+
+DOMAIN = "example.com"
+
+
+class TopOfRangeRng(random.Random):
+    """Jitter always picks the ceiling, so backoff growth is visible."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return b
+
+
+class SignallingClock(SystemClock):
+    """Real clock that says when someone starts sleeping on it."""
+
+    def __init__(self) -> None:
+        self.sleeping = threading.Event()
+
+    def sleep(self, seconds: float, cancel: CancelToken | None = None) -> None:
+        self.sleeping.set()
+        super().sleep(seconds, cancel)
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        time.sleep(0.005)
+
+
+class Outcome:
+    """Runs ``fn`` in a daemon thread and keeps what it raised."""
+
+    def __init__(self, fn: Callable[[], object]) -> None:
+        self.error: BaseException | None = None
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, args=(fn,), daemon=True)
+        self.thread.start()
+
+    def _run(self, fn: Callable[[], object]) -> None:
+        try:
+            fn()
+        except BaseException as exc:  # noqa: BLE001 - the test inspects it
+            self.error = exc
+        finally:
+            self.done.set()
+
+
+# --- backoff -------------------------------------------------------------------------------
+
+
+def test_backoff_ceiling_doubles_per_attempt_until_cap() -> None:
+    rng = TopOfRangeRng()
+    delays = [backoff_delay(n, base=1.0, cap=60.0, rng=rng) for n in range(1, 9)]
+    assert delays == [1, 2, 4, 8, 16, 32, 60, 60]
+
+
+def test_backoff_stays_at_cap_for_huge_attempts() -> None:
+    assert backoff_delay(10_000, base=1.0, cap=60.0, rng=TopOfRangeRng()) == 60.0
+
+
+def test_backoff_full_jitter_covers_zero_to_ceiling() -> None:
+    rng = random.Random(42)
+    samples = [backoff_delay(4, base=1.0, cap=60.0, rng=rng) for _ in range(2_000)]
+    assert all(0.0 <= s <= 8.0 for s in samples)
+    assert min(samples) < 0.5 and max(samples) > 7.5
+
+
+def test_backoff_is_reproducible_with_a_seeded_rng() -> None:
+    first = [backoff_delay(3, 1.0, 60.0, random.Random(7)) for _ in range(3)]
+    assert len(set(first)) == 1
+
+
+@given(st.integers(1, 5_000), st.floats(0, 100), st.floats(0, 1_000), st.integers(0, 2**32))
+def test_backoff_never_leaves_zero_to_cap(attempt: int, base: float, cap: float, seed: int) -> None:
+    assert 0.0 <= backoff_delay(attempt, base, cap, random.Random(seed)) <= cap
+
+
+def test_backoff_rejects_attempt_zero() -> None:
+    with pytest.raises(ValueError, match="from 1"):
+        backoff_delay(0, 1.0, 60.0, random.Random(0))
+
+
+# --- Retry-After ---------------------------------------------------------------------------
+
+NOW = datetime(2015, 10, 21, 7, 27, 30, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize(("header", "seconds"), [("120", 120.0), (" 7 ", 7.0), ("0", 0.0), ("1.5", 1.5)])
+def test_retry_after_delta_seconds(header: str, seconds: float) -> None:
+    assert parse_retry_after(header) == seconds
+
+
+def test_retry_after_http_date_is_seconds_from_now() -> None:
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=NOW) == 30.0
+
+
+def test_retry_after_http_date_in_the_past_is_zero() -> None:
+    assert parse_retry_after("Wed, 21 Oct 2015 07:00:00 GMT", now=NOW) == 0.0
+
+
+def test_retry_after_naive_now_is_taken_as_utc() -> None:
+    naive = NOW.replace(tzinfo=None)
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=naive) == 30.0
+
+
+@pytest.mark.parametrize("header", [None, "", "   ", "soon", "-5", "12s", "Wed, 99 Foo 2015", "nan", "inf"])
+def test_retry_after_absent_garbage_or_negative_is_none(header: str | None) -> None:
+    assert parse_retry_after(header, now=NOW) is None
+
+
+@given(st.text(max_size=40))
+def test_retry_after_is_never_negative(header: str) -> None:
+    result = parse_retry_after(header, now=NOW)
+    assert result is None or result >= 0.0
+
+
+def test_retry_after_default_now_is_the_current_time() -> None:
+    soon = datetime.now(timezone.utc) + timedelta(hours=1)
+    seconds = parse_retry_after(soon.strftime("%a, %d %b %Y %H:%M:%S GMT"))
+    assert seconds is not None and 3_500 < seconds <= 3_600
+
+
+# --- cancel token and clocks ---------------------------------------------------------------
+
+
+def test_cancel_token_raises_cancelled_with_its_reason() -> None:
+    token = CancelToken()
+    token.raise_if_cancelled()
+    token.set("force stop")
+    assert token.is_set() and token.reason == "force stop" and token.wait(0)
+    with pytest.raises(Cancelled, match="force stop"):
+        token.raise_if_cancelled()
+
+
+def test_cancel_token_keeps_the_first_reason() -> None:
+    token = CancelToken()
+    token.set("force stop")
+    token.set("later")
+    assert token.reason == "force stop"
+
+
+def test_cancel_token_past_deadline_raises_deadline_exceeded() -> None:
+    clock = FakeClock()
+    token = CancelToken(deadline=10.0, clock=clock)
+    clock.advance(9.9)
+    token.raise_if_cancelled()
+    clock.advance(0.1)
+    with pytest.raises(DeadlineExceeded, match="max_run_seconds"):
+        token.raise_if_cancelled()
+    assert not token.is_set()
+
+
+def test_deadline_exceeded_is_a_cancelled_indexlab_error() -> None:
+    assert issubclass(DeadlineExceeded, Cancelled) and issubclass(Cancelled, IndexLabError)
+
+
+def test_fake_clock_sleep_advances_time_and_records_it() -> None:
+    clock = FakeClock(start=100.0)
+    clock.sleep(2.5)
+    clock.advance(1.0)
+    assert clock.monotonic() == 103.5 and clock.sleeps == [2.5]
+
+
+def test_fake_clock_sleep_stops_at_the_deadline() -> None:
+    clock = FakeClock()
+    clock.sleep(60.0, CancelToken(deadline=4.0, clock=clock))
+    assert clock.monotonic() == 4.0
+
+
+def test_fake_clock_sleep_returns_at_once_when_cancelled() -> None:
+    clock, token = FakeClock(), CancelToken()
+    token.set()
+    clock.sleep(60.0, token)
+    assert clock.monotonic() == 0.0
+
+
+def test_system_clock_sleep_wakes_when_cancelled() -> None:
+    token = CancelToken()
+    sleeper = Outcome(lambda: SystemClock().sleep(60.0, token))
+    token.set("force stop")
+    assert sleeper.done.wait(2.0)
+
+
+# --- token bucket --------------------------------------------------------------------------
+
+
+def test_token_bucket_spaces_acquires_at_its_rate() -> None:
+    clock = FakeClock()
+    bucket = TokenBucket(rate=2.0, burst=1, clock=clock)
+    for _ in range(5):
+        bucket.acquire()
+    assert clock.monotonic() == pytest.approx(2.0)
+    assert clock.sleeps == pytest.approx([0.5] * 4)
+
+
+def test_token_bucket_burst_is_free_then_rate_limited() -> None:
+    clock = FakeClock()
+    bucket = TokenBucket(rate=1.0, burst=3, clock=clock)
+    for _ in range(3):
+        bucket.acquire()
+    assert clock.monotonic() == 0.0
+    bucket.acquire()
+    assert clock.monotonic() == pytest.approx(1.0)
+
+
+def test_token_bucket_try_acquire_refuses_until_refilled() -> None:
+    clock = FakeClock()
+    bucket = TokenBucket(rate=0.5, burst=1, clock=clock)
+    assert bucket.try_acquire()
+    assert not bucket.try_acquire()
+    clock.advance(2.0)
+    assert bucket.try_acquire()
+
+
+def test_token_bucket_refuses_more_tokens_than_its_burst() -> None:
+    with pytest.raises(ValueError, match="bucket of 2"):
+        TokenBucket(rate=1.0, burst=2, clock=FakeClock()).acquire(3)
+
+
+# --- provider limiter ----------------------------------------------------------------------
+
+
+def test_provider_rate_per_minute_spaces_calls_after_the_burst() -> None:
+    clock = FakeClock()
+    providers = ProviderLimiter(rate_per_minute=60, burst=3, clock=clock)
+    for _ in range(10):
+        providers.acquire("openai")
+    assert clock.monotonic() == pytest.approx(7.0)
+
+
+def test_provider_honours_retry_after() -> None:
+    clock = FakeClock()
+    providers = ProviderLimiter(clock=clock, rng=random.Random(1))
+    assert providers.report_rate_limited("openai", retry_after=30.0) == 30.0
+    providers.acquire("openai")
+    assert clock.monotonic() == pytest.approx(30.0)
+
+
+def test_provider_backoff_grows_on_consecutive_429s_and_resets_on_success() -> None:
+    providers = ProviderLimiter(backoff_base=1.0, backoff_cap=60.0, clock=FakeClock(), rng=TopOfRangeRng())
+    grown = [providers.report_rate_limited("openai", retry_after=0.5) for _ in range(4)]
+    providers.report_success("openai")
+    assert grown == [1.0, 2.0, 4.0, 8.0]
+    assert providers.report_rate_limited("openai", None) == 1.0
+
+
+def test_provider_backoff_is_capped() -> None:
+    providers = ProviderLimiter(backoff_base=1.0, backoff_cap=5.0, clock=FakeClock(), rng=TopOfRangeRng())
+    assert max(providers.report_rate_limited("openai", None) for _ in range(10)) == 5.0
+
+
+def test_providers_are_limited_independently() -> None:
+    clock = FakeClock()
+    providers = ProviderLimiter(clock=clock, rng=random.Random(1))
+    providers.report_rate_limited("openai", retry_after=30.0)
+    providers.acquire("anthropic")
+    assert clock.monotonic() == 0.0
+
+
+# --- domain limiter: cooldown --------------------------------------------------------------
+
+
+def test_domain_cooldown_grows_multiplicatively_on_429_and_503() -> None:
+    domains = DomainLimiter(base_cooldown=1.0, factor=2.0, clock=FakeClock())
+    domains.report(DOMAIN, 429, None)
+    assert domains.cooldown(DOMAIN) == 2.0
+    domains.report(DOMAIN, 503, None)
+    assert domains.cooldown(DOMAIN) == 4.0
+
+
+def test_domain_cooldown_is_at_least_retry_after() -> None:
+    domains = DomainLimiter(base_cooldown=1.0, clock=FakeClock())
+    domains.report(DOMAIN, 429, retry_after=10.0)
+    assert domains.cooldown(DOMAIN) == 10.0
+
+
+def test_domain_retry_after_delays_the_next_start_from_the_report() -> None:
+    clock = FakeClock()
+    domains = DomainLimiter(base_cooldown=1.0, clock=clock)
+    with domains.slot(DOMAIN):
+        clock.advance(5.0)
+        domains.report(DOMAIN, 429, retry_after=10.0)
+    with domains.slot(DOMAIN):
+        assert clock.monotonic() == pytest.approx(15.0)
+
+
+def test_domain_cooldown_has_a_hard_cap() -> None:
+    domains = DomainLimiter(base_cooldown=1.0, max_delay=60.0, clock=FakeClock())
+    for _ in range(20):
+        domains.report(DOMAIN, 429, None)
+    assert domains.cooldown(DOMAIN) == 60.0
+    domains.report(DOMAIN, 503, retry_after=3_600.0)
+    assert domains.cooldown(DOMAIN) == 60.0
+
+
+def test_domain_cooldown_decays_slowly_on_success() -> None:
+    domains = DomainLimiter(base_cooldown=1.0, decay=0.9, clock=FakeClock())
+    for _ in range(3):
+        domains.report(DOMAIN, 429, None)
+    domains.report(DOMAIN, 200, None)
+    assert domains.cooldown(DOMAIN) == pytest.approx(7.2)
+
+
+def test_domain_cooldown_never_decays_below_base() -> None:
+    domains = DomainLimiter(base_cooldown=1.0, clock=FakeClock())
+    domains.report(DOMAIN, 429, None)
+    for _ in range(100):
+        domains.report(DOMAIN, 200, None)
+    assert domains.cooldown(DOMAIN) == 1.0
+
+
+def test_domain_other_errors_leave_the_cooldown_alone() -> None:
+    domains = DomainLimiter(base_cooldown=1.0, clock=FakeClock())
+    domains.report(DOMAIN, 429, None)
+    domains.report(DOMAIN, 404, None)
+    domains.report(DOMAIN, 500, None)
+    assert domains.cooldown(DOMAIN) == 2.0
+
+
+def test_domain_429_backs_off_even_with_zero_base_cooldown() -> None:
+    domains = DomainLimiter(base_cooldown=0.0, clock=FakeClock())
+    domains.report(DOMAIN, 429, None)
+    assert domains.cooldown(DOMAIN) > 0.0
+
+
+def test_domain_cooldown_spaces_request_starts() -> None:
+    clock = FakeClock()
+    domains = DomainLimiter(concurrency=2, base_cooldown=1.5, clock=clock)
+    starts = []
+    for _ in range(4):
+        with domains.slot(DOMAIN):
+            starts.append(clock.monotonic())
+    assert starts == pytest.approx([0.0, 1.5, 3.0, 4.5])
+
+
+def test_domain_cooldown_counts_from_the_last_start_not_the_end() -> None:
+    clock = FakeClock()
+    domains = DomainLimiter(base_cooldown=1.0, clock=clock)
+    with domains.slot(DOMAIN):
+        clock.advance(3.0)  # a slow request outlasts the cooldown
+    with domains.slot(DOMAIN):
+        assert clock.monotonic() == 3.0
+
+
+def test_domain_names_are_case_insensitive() -> None:
+    domains = DomainLimiter(clock=FakeClock())
+    domains.report("Example.COM", 429, None)
+    assert domains.cooldown(DOMAIN) == 2.0
+
+
+def test_domain_slot_is_released_when_the_request_raises() -> None:
+    domains = DomainLimiter(clock=FakeClock())
+    with pytest.raises(RuntimeError), domains.slot(DOMAIN):
+        raise RuntimeError("fetch failed")
+    assert domains.in_flight(DOMAIN) == 0
+
+
+def test_domain_snapshot_reports_cooldown_and_in_flight() -> None:
+    domains = DomainLimiter(base_cooldown=1.0, clock=FakeClock())
+    with domains.slot(DOMAIN):
+        snap = domains.snapshot()
+    assert snap == {DOMAIN: {"cooldown": 1.0, "in_flight": 1, "waiting": 0, "ready_in": 1.0}}
+
+
+# --- domain limiter: concurrency (real threads) --------------------------------------------
+
+
+def test_domain_concurrency_cap_holds_under_eight_threads() -> None:
+    domains = DomainLimiter(concurrency=2, base_cooldown=0.0)
+    gate, lock = threading.Event(), threading.Lock()
+    inside = [0, 0]  # now, peak (measured by the workers, independent of the limiter)
+
+    def worker() -> None:
+        for i in range(50):
+            with domains.slot(DOMAIN):
+                with lock:
+                    inside[0] += 1
+                    inside[1] = max(inside)
+                if i == 0:
+                    gate.wait(5.0)  # hold the first slots until the other six queue up
+                with lock:
+                    inside[0] -= 1
+
+    workers = [Outcome(worker) for _ in range(8)]
+    wait_until(lambda: domains.snapshot()[DOMAIN]["waiting"] == 6)
+    assert domains.in_flight(DOMAIN) == 2
+    gate.set()
+    wait_until(lambda: all(w.done.is_set() for w in workers), timeout=10.0)
+    assert [w.error for w in workers] == [None] * 8
+    assert domains.max_in_flight_seen(DOMAIN) == 2 and inside[1] == 2
+    assert domains.in_flight(DOMAIN) == 0
+
+
+def test_slot_waiter_is_woken_when_a_slot_frees(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The release notifies: with the cancel poll made huge, only a wake-up can let it in."""
+    monkeypatch.setattr("engine.limits._POLL", 60.0)
+    domains = DomainLimiter(concurrency=1, base_cooldown=0.0)
+    entered = threading.Event()
+
+    def waiter() -> None:
+        with domains.slot(DOMAIN):
+            entered.set()
+
+    with domains.slot(DOMAIN):
+        outcome = Outcome(waiter)
+        wait_until(lambda: domains.snapshot()[DOMAIN]["waiting"] == 1)
+    assert entered.wait(5.0) and outcome.done.wait(5.0) and outcome.error is None
+
+
+def test_domains_have_independent_slots() -> None:
+    domains = DomainLimiter(concurrency=1, base_cooldown=0.0, clock=FakeClock())
+    guard = CancelToken(deadline=time.monotonic() + 5.0)  # fail, don't hang, if b waits on a
+    with domains.slot("a.example"), domains.slot("b.example", guard):
+        assert domains.in_flight("a.example") == 1 and domains.in_flight("b.example") == 1
+
+
+# --- cancel and deadline -------------------------------------------------------------------
+
+
+def test_cancel_wakes_a_slot_waiter_promptly() -> None:
+    domains = DomainLimiter(concurrency=1, base_cooldown=0.0)
+    token = CancelToken()
+    with domains.slot(DOMAIN):
+        waiter = Outcome(lambda: domains.slot(DOMAIN, token).__enter__())
+        wait_until(lambda: domains.snapshot()[DOMAIN]["waiting"] == 1)
+        token.set("force stop")
+        assert waiter.done.wait(2.0)
+    assert isinstance(waiter.error, Cancelled)
+    assert domains.in_flight(DOMAIN) == 0
+
+
+def test_cancel_wakes_a_cooldown_waiter_promptly() -> None:
+    clock = SignallingClock()
+    domains = DomainLimiter(base_cooldown=1_000.0, max_delay=1_000.0, clock=clock)
+    with domains.slot(DOMAIN):
+        pass
+    token = CancelToken()
+    waiter = Outcome(lambda: domains.slot(DOMAIN, token).__enter__())
+    assert clock.sleeping.wait(5.0)
+    token.set("force stop")
+    assert waiter.done.wait(2.0) and isinstance(waiter.error, Cancelled)
+
+
+def test_cancel_wakes_a_token_bucket_waiter_promptly() -> None:
+    clock = SignallingClock()
+    bucket = TokenBucket(rate=0.001, burst=1, clock=clock)
+    bucket.acquire()
+    token = CancelToken()
+    waiter = Outcome(lambda: bucket.acquire(1, token))
+    assert clock.sleeping.wait(5.0)
+    token.set("force stop")
+    assert waiter.done.wait(2.0) and isinstance(waiter.error, Cancelled)
+
+
+def test_cancel_wakes_a_rate_limited_provider_waiter_promptly() -> None:
+    clock = SignallingClock()
+    providers = ProviderLimiter(clock=clock)
+    providers.report_rate_limited("openai", retry_after=1_000.0)
+    token = CancelToken()
+    waiter = Outcome(lambda: providers.acquire("openai", token))
+    assert clock.sleeping.wait(5.0)
+    token.set("force stop")
+    assert waiter.done.wait(2.0) and isinstance(waiter.error, Cancelled)
+
+
+def test_cancelled_token_takes_no_slot_and_no_time() -> None:
+    clock, token = FakeClock(), CancelToken()
+    token.set()
+    domains = DomainLimiter(clock=clock)
+    with pytest.raises(Cancelled), domains.slot(DOMAIN, token):
+        pass
+    assert domains.in_flight(DOMAIN) == 0 and clock.monotonic() == 0.0
+
+
+def test_deadline_stops_a_cooldown_wait_at_the_deadline() -> None:
+    clock = FakeClock()
+    domains = DomainLimiter(base_cooldown=10.0, clock=clock)
+    with domains.slot(DOMAIN):
+        pass
+    with pytest.raises(DeadlineExceeded), domains.slot(DOMAIN, CancelToken(deadline=5.0, clock=clock)):
+        pass
+    assert clock.monotonic() == 5.0 and domains.in_flight(DOMAIN) == 0
+
+
+def test_deadline_stops_a_token_bucket_wait() -> None:
+    clock = FakeClock()
+    bucket = TokenBucket(rate=0.1, burst=1, clock=clock)
+    bucket.acquire()
+    with pytest.raises(DeadlineExceeded):
+        bucket.acquire(1, CancelToken(deadline=3.0, clock=clock))
+    assert clock.monotonic() == 3.0
+
+
+def test_deadline_stops_a_rate_limited_provider_wait() -> None:
+    clock = FakeClock()
+    providers = ProviderLimiter(clock=clock, rng=random.Random(1))
+    providers.report_rate_limited("openai", retry_after=100.0)
+    with pytest.raises(DeadlineExceeded):
+        providers.acquire("openai", CancelToken(deadline=3.0, clock=clock))
+    assert clock.monotonic() == 3.0
+
+
+def test_deadline_stops_a_slot_wait_when_time_moves_on() -> None:
+    clock = FakeClock()
+    domains = DomainLimiter(concurrency=1, base_cooldown=0.0, clock=clock)
+    token = CancelToken(deadline=5.0, clock=clock)
+    with domains.slot(DOMAIN):
+        waiter = Outcome(lambda: domains.slot(DOMAIN, token).__enter__())
+        wait_until(lambda: domains.snapshot()[DOMAIN]["waiting"] == 1)
+        clock.advance(5.0)
+        assert waiter.done.wait(2.0)
+    assert isinstance(waiter.error, DeadlineExceeded)
+
+
+# --- the bundle ----------------------------------------------------------------------------
+
+
+def test_limits_bundle_carries_one_domain_and_one_provider_limiter() -> None:
+    limits = Limits()
+    assert isinstance(limits.domains, DomainLimiter) and isinstance(limits.providers, ProviderLimiter)
