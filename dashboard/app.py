@@ -34,4 +34,5 @@ The grid, brand order, preview and live summary are on their way. Plans made wit
 """,
         sizing_mode="stretch_width",
     )
-    return pn.template.FastListTemplate(title="IndexLab Batch", main=[body], theme_toggle=False)
+    header = pn.pane.Markdown("# IndexLab Batch", sizing_mode="stretch_width")
+    return pn.Column(header, body, sizing_mode="stretch_width", margin=(10, 30))
