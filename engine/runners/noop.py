@@ -1,0 +1,14 @@
+"""``noop``: returns at once. It exists to measure the engine itself (bench/engine.py), not to harvest."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.runners.base import Outcome, RunContext, register
+from engine.settings import BatchSettings
+
+
+@register("noop")
+def run_noop(product: dict[str, Any], settings: BatchSettings, ctx: RunContext) -> Outcome:
+    return {"runner": "noop", "product_id": product["product_id"], "fields": {}, "coverage": 0.0,
+            "confidence": 0.0, "conflicts": 0, "note": "noop runner: measures the engine, harvests nothing"}
