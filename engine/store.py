@@ -13,6 +13,7 @@ import re
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,7 @@ MIGRATIONS: list[tuple[str, ...]] = [
             variant VARCHAR NOT NULL,
             state VARCHAR NOT NULL,
             attempts INTEGER NOT NULL DEFAULT 0,
+            attempt_base INTEGER NOT NULL DEFAULT 0,
             last_error VARCHAR,
             phase VARCHAR,
             queued_at TIMESTAMP,
@@ -126,7 +128,7 @@ SELECT_BATCHES = f"SELECT {BATCH_COLUMNS} FROM batches ORDER BY batch_run_id DES
 SELECT_LATEST_BATCH_IN = f"""SELECT {BATCH_COLUMNS} FROM batches
     WHERE list_contains(?, state) ORDER BY batch_run_id DESC LIMIT 1"""
 ITEM_COLUMNS = """batch_run_id, seq, product_id, category, brand, model, variant, state, attempts,
-    last_error, phase, queued_at, started_at, finished_at, duration_s, outcome"""
+    attempt_base, last_error, phase, queued_at, started_at, finished_at, duration_s, outcome"""
 # Optional filters as "? IS NULL OR ..." keep one parameterised statement per query.
 ITEM_FILTER = """batch_run_id = ? AND (?::VARCHAR IS NULL OR state = ?)
     AND (?::VARCHAR IS NULL OR lower(brand) = lower(?))"""
@@ -141,7 +143,91 @@ SELECT_COMPLETED_DURATIONS = """SELECT i.duration_s FROM batch_items i JOIN batc
     WHERE b.profile = ? AND b.runner = ? AND i.state = 'completed' AND i.duration_s IS NOT NULL
     ORDER BY i.finished_at DESC LIMIT ?"""
 
+# Engine writes: set-based, so a group of transitions costs a few statements, not one per row.
+UPDATE_ITEMS_FROM_ARROW = """UPDATE batch_items SET state = u.state, attempts = u.attempts, attempt_base = u.attempt_base,
+    last_error = u.last_error,
+    phase = u.phase, started_at = u.started_at, finished_at = u.finished_at, duration_s = u.duration_s,
+    outcome = u.outcome
+    FROM item_updates u WHERE batch_items.batch_run_id = u.batch_run_id AND batch_items.seq = u.seq"""
+INSERT_EVENTS_FROM_ARROW = """INSERT INTO batch_events (batch_run_id, seq, occurred_at, kind, from_state, to_state,
+    attempt, actor, reason, data) SELECT batch_run_id, seq, occurred_at, kind, from_state, to_state, attempt,
+    actor, reason, data FROM new_events"""
+# A bulk move: one event per moved item, then the move itself, both by one statement each.
+BULK_MOVE_FILTER = """batch_run_id = ? AND list_contains(?, state)
+    AND (?::INTEGER[] IS NULL OR list_contains(?::INTEGER[], seq))"""
+INSERT_BULK_MOVE_EVENTS = f"""INSERT INTO batch_events (batch_run_id, seq, occurred_at, kind, from_state, to_state,
+    attempt, actor, reason) SELECT batch_run_id, seq, ?, 'item_transition', state, ?, attempts, ?, ?
+    FROM batch_items WHERE {BULK_MOVE_FILTER} ORDER BY seq"""
+UPDATE_BULK_MOVE = f"""UPDATE batch_items SET state = ?, phase = NULL,
+    attempt_base = CASE WHEN ? THEN attempts ELSE attempt_base END,
+    finished_at = CASE WHEN ? IN ('stopped', 'skipped') THEN ? ELSE finished_at END
+    WHERE {BULK_MOVE_FILTER}"""
+UPDATE_BATCH_STATE = """UPDATE batches SET state = ?, updated_at = ?, started_at = coalesce(?, started_at),
+    finished_at = CASE WHEN ? THEN ? ELSE finished_at END WHERE batch_run_id = ?"""
+SELECT_BATCHES_WITH_RUNNING_ITEMS = "SELECT DISTINCT batch_run_id FROM batch_items WHERE state = 'running'"
+
 _LOCK_PID = re.compile(r"PID (\d+)")
+
+
+# --------------------------------------------------------------------------- engine changes
+@dataclass(frozen=True, slots=True)
+class ItemRow:
+    """An item's mutable columns after a transition: the whole row, so the last one written wins."""
+
+    batch_run_id: str
+    seq: int
+    state: str
+    attempts: int
+    attempt_base: int  # attempts made before the operator last re-queued it: the retry budget starts here
+    last_error: str | None
+    phase: str | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_s: float | None
+    outcome: str | None  # JSON text
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    batch_run_id: str
+    seq: int | None
+    occurred_at: datetime
+    kind: str
+    from_state: str | None = None
+    to_state: str | None = None
+    attempt: int | None = None
+    actor: str | None = None
+    reason: str | None = None
+    data: str | None = None  # JSON text
+
+
+@dataclass(frozen=True, slots=True)
+class BulkMove:
+    """Every item of a batch in ``from_states`` (optionally only ``seqs``) moves to ``to_state``."""
+
+    batch_run_id: str
+    from_states: tuple[str, ...]
+    to_state: str
+    at: datetime
+    actor: str
+    reason: str
+    seqs: tuple[int, ...] | None = None
+    new_budget: bool = False  # an operator retry: the moved items get a fresh max_attempts
+
+
+@dataclass(frozen=True, slots=True)
+class BatchMove:
+    batch_run_id: str
+    state: str
+    at: datetime
+    event: EventRow
+    started: bool = False  # set started_at (first start only)
+    finished: bool = False  # set finished_at
+
+
+Change = ItemRow | EventRow | BulkMove | BatchMove
+_ITEM_ROW_FIELDS = [f.name for f in fields(ItemRow)]
+_EVENT_FIELDS = [f.name for f in fields(EventRow)]
 
 
 def utcnow() -> datetime:
@@ -247,6 +333,64 @@ class Store:
                 actor, reason, json.dumps({"items": batch["item_count"]}),
             ])
 
+    # ------------------------------------------------------------------ engine writes
+    def commit(self, changes: Sequence[Change]) -> None:
+        """Apply engine changes in order, in ONE transaction; runs of rows become set-based statements."""
+        with self._transaction() as cur:
+            rows: dict[tuple[str, int], ItemRow] = {}
+            events: list[EventRow] = []
+            for change in changes:
+                if isinstance(change, ItemRow):
+                    rows[(change.batch_run_id, change.seq)] = change
+                elif isinstance(change, EventRow):
+                    events.append(change)
+                else:
+                    self._flush_rows(cur, rows, events)
+                    rows, events = {}, []
+                    if isinstance(change, BulkMove):
+                        self._bulk_move(cur, change)
+                    else:
+                        self._batch_move(cur, change)
+            self._flush_rows(cur, rows, events)
+
+    @staticmethod
+    def _flush_rows(cur: duckdb.DuckDBPyConnection, rows: dict[tuple[str, int], ItemRow], events: list[EventRow]) -> None:
+        if rows:
+            table = pa.table({name: [getattr(r, name) for r in rows.values()] for name in _ITEM_ROW_FIELDS},
+                             schema=_ITEM_ROW_SCHEMA)
+            cur.register("item_updates", table)
+            try:
+                cur.execute(UPDATE_ITEMS_FROM_ARROW)
+            finally:
+                cur.unregister("item_updates")
+        if events:
+            table = pa.table({name: [getattr(e, name) for e in events] for name in _EVENT_FIELDS},
+                             schema=_EVENT_SCHEMA)
+            cur.register("new_events", table)
+            try:
+                cur.execute(INSERT_EVENTS_FROM_ARROW)
+            finally:
+                cur.unregister("new_events")
+
+    @staticmethod
+    def _bulk_move(cur: duckdb.DuckDBPyConnection, move: BulkMove) -> None:
+        seqs = list(move.seqs) if move.seqs is not None else None
+        where = [move.batch_run_id, list(move.from_states), seqs, seqs]
+        cur.execute(INSERT_BULK_MOVE_EVENTS, [move.at, move.to_state, move.actor, move.reason, *where])
+        cur.execute(UPDATE_BULK_MOVE, [move.to_state, move.new_budget, move.to_state, move.at, *where])
+
+    @staticmethod
+    def _batch_move(cur: duckdb.DuckDBPyConnection, move: BatchMove) -> None:
+        cur.execute(UPDATE_BATCH_STATE, [move.state, move.at, move.at if move.started else None,
+                                         move.finished, move.at, move.batch_run_id])
+        e = move.event
+        cur.execute(INSERT_EVENT, [e.batch_run_id, e.seq, e.occurred_at, e.kind, e.from_state, e.to_state,
+                                   e.attempt, e.actor, e.reason, e.data])
+
+    def batches_with_running_items(self) -> list[str]:
+        with self._cursor() as cur:
+            return [r[0] for r in cur.execute(SELECT_BATCHES_WITH_RUNNING_ITEMS).fetchall()]
+
     # ------------------------------------------------------------------ reads
     def get_batch(self, batch_run_id: str) -> dict[str, Any]:
         with self._cursor() as cur:
@@ -307,6 +451,18 @@ class Store:
     def completed_durations(self, profile: str, runner: str, *, limit: int = 500) -> list[float]:
         with self._cursor() as cur:
             return [r[0] for r in cur.execute(SELECT_COMPLETED_DURATIONS, [profile, runner, limit]).fetchall()]
+
+
+_ITEM_ROW_SCHEMA = pa.schema([
+    ("batch_run_id", pa.string()), ("seq", pa.int32()), ("state", pa.string()), ("attempts", pa.int32()),
+    ("attempt_base", pa.int32()), ("last_error", pa.string()), ("phase", pa.string()), ("started_at", pa.timestamp("us")),
+    ("finished_at", pa.timestamp("us")), ("duration_s", pa.float64()), ("outcome", pa.string()),
+])
+_EVENT_SCHEMA = pa.schema([
+    ("batch_run_id", pa.string()), ("seq", pa.int32()), ("occurred_at", pa.timestamp("us")),
+    ("kind", pa.string()), ("from_state", pa.string()), ("to_state", pa.string()), ("attempt", pa.int32()),
+    ("actor", pa.string()), ("reason", pa.string()), ("data", pa.string()),
+])
 
 
 def _batch_row(names: list[str], row: tuple) -> dict[str, Any]:

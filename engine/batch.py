@@ -1,0 +1,559 @@
+"""The batch engine: dispatches a batch's items in run order to an Executor, and owns their lifecycle.
+
+One engine per process, one running batch at a time. Its in-memory view of the active batch is
+the authority for what may happen next; the store (through the group-commit writer) is the
+authority for what has happened, and the live status shows only what is committed.
+Lifecycle semantics are DESIGN.md §3; every move is checked against engine.states.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from engine.errors import IllegalTransition, IndexLabError, NotFound
+from engine.limits import CancelToken, Cancelled, Clock, DeadlineExceeded, DomainLimiter, Limits, ProviderLimiter, SystemClock, backoff_delay
+from engine.runners.base import RunContext, Runner, get_runner
+from engine.settings import BatchSettings
+from engine.snapshot import LiveStatus
+from engine.states import (ACTIVE_BATCH_STATES, BatchState, ItemState, check_batch_move, check_item_move)
+from engine.store import BatchMove, BulkMove, EventRow, ItemRow, Store, utcnow
+from engine.writer import GroupCommitWriter
+
+log = logging.getLogger("indexlab.engine")
+ABANDON_GRACE_S = 2.0  # past its deadline plus this, an attempt that ignores cancellation is abandoned
+MAX_CACHED_STATUSES = 16
+ENGINE = "engine"  # the actor of transitions the engine makes by itself
+
+ExecutorFactory = Callable[[int], Executor]
+
+
+def default_executor(workers: int) -> Executor:
+    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="indexlab-worker")
+
+
+@dataclass(slots=True)
+class _Item:
+    seq: int
+    product: dict[str, Any]
+    state: str
+    attempts: int
+    attempt_base: int
+    last_error: str | None = None
+    phase: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    duration_s: float | None = None
+    outcome: str | None = None
+
+
+@dataclass(slots=True)
+class _Attempt:
+    seq: int
+    attempt: int
+    token: CancelToken
+    deadline: float
+
+
+@dataclass
+class _Run:
+    """The active batch as the engine works on it."""
+
+    batch_run_id: str
+    settings: BatchSettings
+    state: str
+    items: dict[int, _Item]
+    runner: Runner
+    ready: list[int] = field(default_factory=list)  # heap of queued seqs
+    delayed: list[tuple[float, int]] = field(default_factory=list)  # heap of (due, seq) waiting out a backoff
+    inflight: dict[int, _Attempt] = field(default_factory=dict)
+    consecutive_failures: int = 0
+    executor: Executor | None = None
+    thread: threading.Thread | None = None
+
+
+class BatchEngine:
+    """Start, pause, resume, stop, force stop, retry and skip; recovery on open; live status."""
+
+    def __init__(self, store: Store, *, executor_factory: ExecutorFactory = default_executor,
+                 limits: Limits | None = None, clock: Clock | None = None, background: bool = True,
+                 auto_resume: bool = True, catalog_ids: Iterable[str] | None = None,
+                 rng: random.Random | None = None, abandon_grace: float = ABANDON_GRACE_S) -> None:
+        self.store = store
+        self.clock = clock or SystemClock()
+        self.limits = limits or Limits(DomainLimiter(clock=self.clock), ProviderLimiter(clock=self.clock))
+        self.background = background
+        self.auto_resume = auto_resume
+        self.catalog_ids = frozenset(catalog_ids) if catalog_ids is not None else None
+        self.abandon_grace = abandon_grace
+        self._executor_factory = executor_factory
+        self._rng = rng or random.Random()
+        self._lock = threading.RLock()
+        self._wake = threading.Condition(self._lock)
+        self._run: _Run | None = None
+        self._statuses: dict[str, LiveStatus] = {}
+        self._closed = False
+        self.writer = GroupCommitWriter(store, threaded=background)
+        self.writer.add_listener(self._on_commit)
+        self.recover()
+
+    # ================================================================== operator actions
+    def start(self, batch_run_id: str, *, actor: str = "operator", reason: str | None = None) -> dict[str, Any]:
+        """Start a planned batch, resume a paused one, or resume a stopped one (its stopped items re-queue)."""
+        with self._lock:
+            run = self._ensure_loaded(batch_run_id)
+            state = run.state
+            if state == BatchState.COMPLETED:
+                raise IllegalTransition(f"batch {batch_run_id} is completed; retry its failed items to run it again")
+            check_batch_move(state, BatchState.RUNNING, batch_run_id=batch_run_id)
+            changes: list = []
+            if state == BatchState.STOPPED:
+                changes.append(self._bulk(run, (ItemState.STOPPED,), ItemState.QUEUED, actor, "batch resumed"))
+            verb = {"planned": "started", "paused": "resumed", "stopped": "resumed"}[state]
+            changes.append(self._batch_move(run, BatchState.RUNNING, actor, reason or verb, started=state == "planned"))
+            self.writer.write(changes)
+            self._kick(run)
+        return self.status(batch_run_id)
+
+    resume = start
+
+    def pause(self, batch_run_id: str, *, actor: str = "operator", reason: str | None = None) -> dict[str, Any]:
+        """No new dispatch; in-flight items finish and record their outcome."""
+        with self._lock:
+            run = self._require_active(batch_run_id)
+            check_batch_move(run.state, BatchState.PAUSED, batch_run_id=batch_run_id)
+            self.writer.write([self._batch_move(run, BatchState.PAUSED, actor, reason or "paused")])
+            self._wake.notify_all()
+        return self.status(batch_run_id)
+
+    def stop(self, batch_run_id: str, *, force: bool = False, actor: str = "operator",
+             reason: str | None = None) -> dict[str, Any]:
+        """Graceful: in-flight items finish, queued ones become stopped. Force: in-flight ones are cancelled now."""
+        with self._lock:
+            run = self._ensure_loaded(batch_run_id)
+            if force:
+                check_batch_move(run.state, BatchState.STOPPED, batch_run_id=batch_run_id)
+                self._force_stop(run, actor, reason or "force stop")
+            else:
+                check_batch_move(run.state, BatchState.STOPPING, batch_run_id=batch_run_id)
+                self.writer.write([self._batch_move(run, BatchState.STOPPING, actor, reason or "stop requested")])
+                if not run.inflight:
+                    self._finish_stop(run, actor)
+            self._wake.notify_all()
+        return self.status(batch_run_id)
+
+    def retry_failed(self, batch_run_id: str, seqs: Sequence[int] | None = None, *, actor: str = "operator") -> int:
+        """Re-queue failed items (all, or ``seqs``) with a fresh attempt budget; runs them if the batch is idle."""
+        with self._lock:
+            run = self._ensure_loaded(batch_run_id)
+            targets = self._select(run, seqs, ItemState.FAILED, ItemState.QUEUED)
+            if not targets:
+                return 0
+            changes = [self._bulk(run, (ItemState.FAILED,), ItemState.QUEUED, actor, "retry failed",
+                                  seqs=targets, new_budget=True)]
+            if run.state == BatchState.COMPLETED:
+                changes.append(self._batch_move(run, BatchState.RUNNING, actor, f"retrying {len(targets)} failed items"))
+            self.writer.write(changes)
+            self._kick(run)
+            return len(targets)
+
+    def skip(self, batch_run_id: str, seqs: Sequence[int], *, actor: str = "operator", reason: str = "skipped by operator") -> int:
+        """Skip queued items; every one must be queued, or nothing changes."""
+        with self._lock:
+            run = self._ensure_loaded(batch_run_id)
+            targets = self._select(run, seqs, ItemState.QUEUED, ItemState.SKIPPED)
+            self.writer.write([self._bulk(run, (ItemState.QUEUED,), ItemState.SKIPPED, actor, reason, seqs=targets)])
+            self._wake.notify_all()
+            return len(targets)
+
+    # ================================================================== reading
+    def status(self, batch_run_id: str) -> dict[str, Any]:
+        """The live status: from memory for loaded batches, loaded once from the store otherwise."""
+        with self._lock:
+            status = self._statuses.get(batch_run_id)
+            if status is None:
+                status = self._new_status(self.store.get_batch(batch_run_id))
+        return status.to_dict()
+
+    def active_batch_id(self) -> str | None:
+        with self._lock:
+            return self._run.batch_run_id if self._run else None
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Block until the dispatcher has nothing left to do (tests, headless CLI)."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while self._run is not None and self._run.thread is not None and self._run.thread.is_alive():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._wake.wait(min(left, 0.05))
+        self.writer.flush()
+        return True
+
+    def drain(self) -> None:
+        """Run the active batch's queue to empty in the calling thread (``background=False``)."""
+        if self.background:
+            raise RuntimeError("drain() is for engines built with background=False; use wait_idle()")
+        with self._lock:
+            run = self._run
+        if run is not None:
+            self._loop(run)
+
+    def close(self) -> None:
+        """Stop dispatching; leave states as they are so the next start recovers them."""
+        with self._lock:
+            self._closed = True
+            run = self._run
+            if run is not None:
+                for attempt in run.inflight.values():
+                    attempt.token.set("engine closed")
+            self._wake.notify_all()
+        if run is not None and run.thread is not None:
+            run.thread.join(timeout=5)
+        if run is not None and run.executor is not None:
+            run.executor.shutdown(wait=False, cancel_futures=True)
+        self.writer.close()
+
+    # ================================================================== recovery
+    def recover(self) -> None:
+        """Re-queue items left running by a dead process; resume or keep paused the batch it was on."""
+        now = utcnow()
+        changes: list = [
+            BulkMove(b, (ItemState.RUNNING.value,), ItemState.QUEUED.value, now, ENGINE,
+                     "interrupted: the process stopped during this attempt (not counted as a failure)")
+            for b in self.store.batches_with_running_items()
+        ]
+        if changes:
+            self.writer.write(changes)
+        active = [b for b in self.store.list_batches(limit=1000) if b["state"] in ACTIVE_BATCH_STATES]
+        for older in active[1:]:  # one batch at a time: anything older waits, paused
+            if older["state"] == BatchState.RUNNING:
+                self._commit_move_unloaded(older, BatchState.PAUSED, "another batch was active at restart")
+        if not active:
+            return
+        latest = active[0]
+        with self._lock:
+            run = self._ensure_loaded(latest["batch_run_id"])
+            if run.state == BatchState.STOPPING:
+                self._finish_stop(run, ENGINE, "stop completed after restart")
+            elif run.state == BatchState.RUNNING and not self.auto_resume:
+                self.writer.write([self._batch_move(run, BatchState.PAUSED, ENGINE, "restarted; auto-resume is off")])
+            elif run.state == BatchState.RUNNING:
+                self.writer.write([self._event(run, "operator_action", ENGINE, "resumed after restart")])
+                self._kick(run)
+
+    def _commit_move_unloaded(self, batch: dict[str, Any], target: BatchState, reason: str) -> None:
+        check_batch_move(batch["state"], target, batch_run_id=batch["batch_run_id"])
+        now = utcnow()
+        event = EventRow(batch["batch_run_id"], None, now, "batch_transition", batch["state"], target.value,
+                         actor=ENGINE, reason=reason)
+        self.writer.write([BatchMove(batch["batch_run_id"], target.value, now, event)])
+
+    # ================================================================== loading
+    def _new_status(self, batch: dict[str, Any], items: list[dict[str, Any]] | None = None) -> LiveStatus:
+        if items is None:
+            items = self.store.items(batch["batch_run_id"]).to_dict("records")
+        status = LiveStatus(batch, items)
+        self._statuses[batch["batch_run_id"]] = status
+        while len(self._statuses) > MAX_CACHED_STATUSES:
+            oldest = next(k for k in self._statuses if not (self._run and k == self._run.batch_run_id))
+            del self._statuses[oldest]
+        return status
+
+    def _ensure_loaded(self, batch_run_id: str) -> _Run:
+        """The batch as the active run, loading it from the store; refuses while another one is busy."""
+        if self._run is not None and self._run.batch_run_id == batch_run_id:
+            return self._run
+        batch = self.store.get_batch(batch_run_id)
+        current = self._run
+        if current is not None and (current.state in (BatchState.RUNNING, BatchState.STOPPING) or current.inflight):
+            raise IllegalTransition(
+                f"batch {current.batch_run_id} is {current.state}: one batch runs at a time; "
+                f"pause or stop it before working on {batch_run_id}")
+        settings = BatchSettings(**batch["settings"])
+        rows = self.store.items(batch_run_id).to_dict("records")
+        items = {
+            int(r["seq"]): _Item(seq=int(r["seq"]), product={k: r[k] for k in ("product_id", "category", "brand", "model", "variant")},
+                                 state=r["state"], attempts=int(r["attempts"]), attempt_base=int(r["attempt_base"]),
+                                 last_error=r["last_error"], started_at=_naive(r["started_at"]),
+                                 finished_at=_naive(r["finished_at"]), duration_s=_float(r["duration_s"]),
+                                 outcome=r["outcome"])
+            for r in rows
+        }
+        run = _Run(batch_run_id, settings, batch["state"], items, get_runner(settings.runner))
+        run.ready = sorted(s for s, i in items.items() if i.state == ItemState.QUEUED)
+        if current is not None and current.executor is not None:
+            current.executor.shutdown(wait=False)
+        self._run = run
+        self._new_status(batch, rows)
+        return run
+
+    def _require_active(self, batch_run_id: str) -> _Run:
+        if self._run is None or self._run.batch_run_id != batch_run_id:
+            state = self.store.get_batch(batch_run_id)["state"]  # NotFound for an unknown id
+            raise IllegalTransition(f"batch {batch_run_id} is {state}; only the active batch can be paused")
+        return self._run
+
+    # ================================================================== change builders
+    def _row(self, run: _Run, item: _Item) -> ItemRow:
+        return ItemRow(run.batch_run_id, item.seq, item.state, item.attempts, item.attempt_base, item.last_error,
+                       item.phase, item.started_at, item.finished_at, item.duration_s, item.outcome)
+
+    def _event(self, run: _Run, kind: str, actor: str, reason: str, *, seq: int | None = None, from_state: str | None = None,
+               to_state: str | None = None, attempt: int | None = None, data: dict | None = None) -> EventRow:
+        return EventRow(run.batch_run_id, seq, utcnow(), kind, from_state, to_state, attempt, actor, reason,
+                        json.dumps(data) if data else None)
+
+    def _batch_move(self, run: _Run, target: BatchState, actor: str, reason: str, *, started: bool = False) -> BatchMove:
+        previous = run.state
+        check_batch_move(previous, target, batch_run_id=run.batch_run_id)
+        run.state = target.value
+        event = self._event(run, "batch_transition", actor, reason, from_state=previous, to_state=target.value)
+        finished = target in (BatchState.COMPLETED, BatchState.STOPPED)
+        return BatchMove(run.batch_run_id, target.value, event.occurred_at, event, started=started, finished=finished)
+
+    def _bulk(self, run: _Run, sources: tuple[ItemState, ...], target: ItemState, actor: str, reason: str, *,
+              seqs: Sequence[int] | None = None, new_budget: bool = False) -> BulkMove:
+        """Move items in memory and describe the same move for the store (one statement there)."""
+        chosen = seqs if seqs is not None else [s for s, i in run.items.items() if i.state in sources]
+        now = utcnow()
+        for seq in chosen:
+            item = run.items[seq]
+            check_item_move(item.state, target, what=f"item {seq}")
+            item.state = target.value
+            item.phase = None
+            if new_budget:
+                item.attempt_base = item.attempts
+            if target in (ItemState.STOPPED, ItemState.SKIPPED):
+                item.finished_at = now
+        if target == ItemState.QUEUED:
+            for seq in chosen:
+                heapq.heappush(run.ready, seq)
+        return BulkMove(run.batch_run_id, tuple(s.value for s in sources), target.value, now, actor, reason,
+                        seqs=tuple(chosen) if seqs is not None else None, new_budget=new_budget)
+
+    def _select(self, run: _Run, seqs: Sequence[int] | None, source: ItemState, target: ItemState) -> list[int]:
+        if seqs is None:
+            return sorted(s for s, i in run.items.items() if i.state == source)
+        unknown = [s for s in seqs if s not in run.items]
+        if unknown:
+            raise NotFound(f"batch {run.batch_run_id} has no item with seq {unknown[:10]}", field="seqs")
+        for seq in seqs:
+            check_item_move(run.items[seq].state, target, what=f"item {seq}")
+            if run.items[seq].state != source:
+                raise IllegalTransition(f"item {seq} is {run.items[seq].state}, not {source.value}", field="seqs")
+        return sorted(set(seqs))
+
+    # ================================================================== dispatch
+    def _kick(self, run: _Run) -> None:
+        """Make sure a dispatcher works on ``run`` (a thread, or drain() in inline mode)."""
+        if self.background and (run.thread is None or not run.thread.is_alive()):
+            run.thread = threading.Thread(target=self._loop, args=(run,), name="indexlab-dispatch", daemon=True)
+            run.thread.start()
+        self._wake.notify_all()
+
+    def _loop(self, run: _Run) -> None:
+        with self._lock:
+            while True:
+                wait = self._step(run)
+                if wait is None:
+                    self._wake.notify_all()
+                    return
+                if self.background:
+                    self._wake.wait(wait)
+                else:
+                    self._lock.release()
+                    try:
+                        self.clock.sleep(wait)
+                    finally:
+                        self._lock.acquire()
+
+    def _step(self, run: _Run) -> float | None:
+        """One pass: enforce deadlines, dispatch what may run, settle the batch. Returns how long to wait, or None to end."""
+        if self._closed or self._run is not run:
+            return None
+        if self.writer.error is not None:
+            self._statuses[run.batch_run_id].halted = f"store write failed: {self.writer.error}"
+            return None
+        now = self.clock.monotonic()
+        for attempt in list(run.inflight.values()):
+            if attempt.deadline <= now:
+                attempt.token.set("deadline")
+            if attempt.deadline + self.abandon_grace <= now:
+                self._finish(run, attempt, DeadlineExceeded(
+                    f"attempt {attempt.attempt} ignored cancellation past max_run_seconds "
+                    f"({run.settings.max_run_seconds:g}s) and was abandoned"))
+                self._replace_executor(run)
+        while run.delayed and run.delayed[0][0] <= now:
+            heapq.heappush(run.ready, heapq.heappop(run.delayed)[1])
+        if run.state == BatchState.RUNNING:
+            while run.ready and len(run.inflight) < run.settings.workers and run.state == BatchState.RUNNING:
+                seq = heapq.heappop(run.ready)
+                if run.items[seq].state == ItemState.QUEUED:
+                    self._dispatch(run, run.items[seq])
+            if not run.ready and not run.delayed and not run.inflight and run.state == BatchState.RUNNING:
+                self.writer.submit([self._batch_move(run, BatchState.COMPLETED, ENGINE, "every item is done")])
+                return None
+        if run.state == BatchState.STOPPING and not run.inflight:
+            self._finish_stop(run, ENGINE)
+        if run.state in (BatchState.STOPPED, BatchState.COMPLETED, BatchState.PLANNED) or (
+                run.state == BatchState.PAUSED and not run.inflight):
+            self._release_executor(run)
+            return None
+        waits = [1.0] + [a.deadline - now for a in run.inflight.values()]
+        waits += [a.deadline + self.abandon_grace - now for a in run.inflight.values()]
+        if run.delayed and run.state == BatchState.RUNNING:
+            waits.append(run.delayed[0][0] - now)
+        return max(0.0, min(waits)) + (0.001 if not self.background else 0.0)
+
+    def _dispatch(self, run: _Run, item: _Item) -> None:
+        if self.catalog_ids is not None and item.product["product_id"] not in self.catalog_ids:
+            self.writer.submit([self._bulk(run, (ItemState.QUEUED,), ItemState.SKIPPED, ENGINE,
+                                           "its product left the catalog", seqs=[item.seq])])
+            return
+        check_item_move(item.state, ItemState.RUNNING, what=f"item {item.seq}")
+        item.state, item.attempts, item.phase = ItemState.RUNNING.value, item.attempts + 1, None
+        item.started_at, item.finished_at, item.duration_s = utcnow(), None, None
+        deadline = self.clock.monotonic() + run.settings.max_run_seconds
+        attempt = _Attempt(item.seq, item.attempts, CancelToken(deadline=deadline, clock=self.clock), deadline)
+        run.inflight[item.seq] = attempt
+        self.writer.submit([self._row(run, item), self._event(
+            run, "item_transition", ENGINE, "dispatched", seq=item.seq, from_state="queued", to_state="running",
+            attempt=item.attempts)])
+        ctx = RunContext(run.batch_run_id, item.seq, item.attempts, attempt.token, self.limits,
+                         on_phase=lambda name: self._on_phase(run, attempt, name),
+                         on_log=lambda level, msg: self._on_log(run, attempt, level, msg))
+        if run.executor is None:
+            run.executor = self._executor_factory(run.settings.workers)
+        future = run.executor.submit(_execute, run.runner, dict(item.product), run.settings, ctx)
+        future.add_done_callback(lambda f: self._on_done(run, attempt, f))
+
+    def _on_phase(self, run: _Run, attempt: _Attempt, name: str) -> None:
+        with self._lock:
+            if run.inflight.get(attempt.seq) is attempt:
+                run.items[attempt.seq].phase = name
+                self._statuses[run.batch_run_id].set_phase(attempt.seq, name)
+
+    def _on_log(self, run: _Run, attempt: _Attempt, level: str, message: str) -> None:
+        self.writer.submit([self._event(run, "log", "runner", message, seq=attempt.seq, attempt=attempt.attempt,
+                                        data={"level": level})])
+
+    def _on_done(self, run: _Run, attempt: _Attempt, future: Future) -> None:
+        with self._lock:
+            if self._closed:  # the item stays running in the store: the next start re-queues it as interrupted
+                return
+            if run.inflight.get(attempt.seq) is not attempt:  # fenced: abandoned, force-stopped or superseded
+                log.info("discarding a late result of batch %s item %s attempt %s", run.batch_run_id, attempt.seq, attempt.attempt)
+                return
+            error = future.exception() if not future.cancelled() else Cancelled("the attempt never started")
+            if isinstance(error, Cancelled) and attempt.token.reason == "deadline":
+                error = DeadlineExceeded(f"attempt {attempt.attempt} passed max_run_seconds "
+                                         f"({run.settings.max_run_seconds:g}s) and was cancelled")
+            self._finish(run, attempt, error, None if error else future.result())
+            self._wake.notify_all()
+
+    def _finish(self, run: _Run, attempt: _Attempt, error: BaseException | None, outcome: Any = None) -> None:
+        """Record one attempt's end: completed, queued again after a backoff, or failed."""
+        del run.inflight[attempt.seq]
+        item, s = run.items[attempt.seq], run.settings
+        item.finished_at = utcnow()
+        item.duration_s = (item.finished_at - item.started_at).total_seconds() if item.started_at else None
+        if error is None:
+            target, item.last_error, reason = ItemState.COMPLETED, None, "completed"
+            item.outcome = json.dumps(outcome, default=str)
+            run.consecutive_failures = 0
+        else:
+            message = _short_error(error)
+            retryable = getattr(error, "retryable", True) and not (
+                isinstance(error, Cancelled) and not isinstance(error, DeadlineExceeded))
+            run.consecutive_failures += 1
+            item.last_error = message
+            if retryable and item.attempts - item.attempt_base < s.max_attempts:
+                target = ItemState.QUEUED
+                delay = backoff_delay(item.attempts - item.attempt_base, s.retry_backoff_seconds,
+                                      s.retry_backoff_max_seconds, self._rng)
+                heapq.heappush(run.delayed, (self.clock.monotonic() + delay, item.seq))
+                reason = f"attempt {item.attempts} failed, retry in {delay:.1f}s: {message}"
+            else:
+                target = ItemState.FAILED
+                reason = f"failed after {item.attempts - item.attempt_base} attempt(s): {message}"
+        check_item_move(item.state, target, what=f"item {item.seq}")
+        item.state, item.phase = target.value, None
+        changes: list = [self._row(run, item), self._event(
+            run, "item_transition", ENGINE, reason, seq=item.seq, from_state="running", to_state=target.value,
+            attempt=attempt.attempt)]
+        limit = s.fail_fast_failures
+        if limit and run.consecutive_failures >= limit and run.state == BatchState.RUNNING:
+            changes.append(self._batch_move(run, BatchState.PAUSED, ENGINE,
+                                            f"fail-fast: {run.consecutive_failures} failures in a row; last: {item.last_error}"))
+            run.consecutive_failures = 0
+        self.writer.submit(changes)
+
+    def _force_stop(self, run: _Run, actor: str, reason: str) -> None:
+        changes: list = []
+        for attempt in list(run.inflight.values()):
+            attempt.token.set("force stop")
+            item = run.items[attempt.seq]
+            item.state, item.phase, item.finished_at = ItemState.STOPPED.value, None, utcnow()
+            item.duration_s = (item.finished_at - item.started_at).total_seconds() if item.started_at else None
+            item.last_error = "force stopped"
+            changes += [self._row(run, item), self._event(run, "item_transition", actor, reason, seq=item.seq,
+                                                          from_state="running", to_state="stopped", attempt=attempt.attempt)]
+        run.inflight.clear()
+        changes.append(self._bulk(run, (ItemState.QUEUED,), ItemState.STOPPED, actor, reason))
+        changes.append(self._batch_move(run, BatchState.STOPPED, actor, reason))
+        run.ready.clear()
+        run.delayed.clear()
+        self._release_executor(run)
+        self.writer.write(changes)
+
+    def _finish_stop(self, run: _Run, actor: str, reason: str = "stopped: in-flight items finished") -> None:
+        run.ready.clear()
+        run.delayed.clear()
+        self.writer.write([self._bulk(run, (ItemState.QUEUED,), ItemState.STOPPED, actor, reason),
+                           self._batch_move(run, BatchState.STOPPED, actor, reason)])
+
+    def _replace_executor(self, run: _Run) -> None:
+        """A worker is stuck in an abandoned attempt: new work goes to a fresh pool."""
+        self._release_executor(run)
+
+    @staticmethod
+    def _release_executor(run: _Run) -> None:
+        if run.executor is not None:
+            run.executor.shutdown(wait=False, cancel_futures=True)
+            run.executor = None
+
+    # ================================================================== live status
+    def _on_commit(self, changes: Sequence[Any]) -> None:
+        for status in list(self._statuses.values()):
+            status.apply(changes)
+
+
+def _execute(runner: Runner, product: dict[str, Any], settings: BatchSettings, ctx: RunContext) -> Any:
+    ctx.cancel.raise_if_cancelled()
+    return runner(product, settings, ctx)
+
+
+def _short_error(error: BaseException) -> str:
+    text = error.message if isinstance(error, IndexLabError) else f"{type(error).__name__}: {error}"
+    return text.strip().splitlines()[-1][:500] if text.strip() else type(error).__name__
+
+
+def _naive(value: Any) -> datetime | None:
+    if value is None or value != value:  # None or NaT
+        return None
+    return value.to_pydatetime().replace(tzinfo=None) if hasattr(value, "to_pydatetime") else value.replace(tzinfo=None)
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None or value != value else float(value)

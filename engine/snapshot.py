@@ -1,0 +1,176 @@
+"""The live status of a batch, kept in memory from committed changes: cheap to read, never SQL per read.
+
+It is fed by the group-commit writer after each commit, so what it shows is durable.
+Phase cursor moves are the one exception: they are progress hints, shown as they happen.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from engine.states import ItemState
+from engine.store import BatchMove, BulkMove, Change, EventRow, ItemRow, as_utc
+
+RECENT_WINDOW_S = 120.0  # throughput "recent" window
+MAX_FAILURES = 20
+MAX_EVENTS = 50
+_FINISHED = (ItemState.COMPLETED.value, ItemState.FAILED.value)
+
+
+class LiveStatus:
+    """One batch's counters, throughput, ETA, running items, failures and action feed."""
+
+    def __init__(self, batch: dict[str, Any], items: Iterable[dict[str, Any]], *,
+                 wall: Callable[[], float] = time.time) -> None:
+        self._lock = threading.Lock()
+        self._wall = wall
+        self.batch_run_id: str = batch["batch_run_id"]
+        self.state: str = batch["state"]
+        self.created_at = batch["created_at"]
+        self.started_at = batch["started_at"]
+        self.finished_at = batch["finished_at"]
+        self._products: dict[int, dict[str, Any]] = {}
+        self._states: dict[int, str] = {}
+        self._running: dict[int, dict[str, Any]] = {}
+        for item in items:
+            seq = int(item["seq"])
+            self._products[seq] = {k: item[k] for k in ("product_id", "brand", "model", "variant", "category")}
+            self._states[seq] = item["state"]
+            if item["state"] == ItemState.RUNNING.value:
+                self._running[seq] = {"attempt": int(item["attempts"]), "phase": item.get("phase"),
+                                      "started_at": as_utc(item.get("started_at"))}
+        self._counts = Counter(self._states.values())
+        self._finished_times: deque[float] = deque(maxlen=100_000)
+        self._session_finished = 0
+        self._active_since: float | None = self._wall() if self.state == "running" else None
+        self._active_seconds = 0.0
+        self._failures: deque[dict[str, Any]] = deque(maxlen=MAX_FAILURES)
+        self._events: deque[dict[str, Any]] = deque(maxlen=MAX_EVENTS)
+        self.updated_at = datetime.now(UTC)
+        self.halted: str | None = None  # why the engine stopped working on this batch, if it did
+
+    # ------------------------------------------------------------------ feeding
+    def apply(self, changes: Sequence[Change]) -> None:
+        with self._lock:
+            for change in changes:
+                if getattr(change, "batch_run_id", None) != self.batch_run_id:
+                    continue
+                if isinstance(change, ItemRow):
+                    self._apply_row(change)
+                elif isinstance(change, EventRow):
+                    self._remember_event(change)
+                elif isinstance(change, BulkMove):
+                    self._apply_bulk(change)
+                elif isinstance(change, BatchMove):
+                    self._apply_batch(change)
+            self.updated_at = datetime.now(UTC)
+
+    def set_phase(self, seq: int, phase: str) -> None:
+        with self._lock:
+            if seq in self._running:
+                self._running[seq]["phase"] = phase
+
+    def _move(self, seq: int, new: str) -> str:
+        old = self._states.get(seq)
+        if old != new:
+            self._counts[old] -= 1
+            self._counts[new] += 1
+            self._states[seq] = new
+        return old
+
+    def _apply_row(self, row: ItemRow) -> None:
+        old = self._move(row.seq, row.state)
+        if row.state == ItemState.RUNNING.value:
+            self._running[row.seq] = {"attempt": row.attempts, "phase": row.phase, "started_at": as_utc(row.started_at)}
+        else:
+            self._running.pop(row.seq, None)
+        if old == ItemState.RUNNING.value and row.state in _FINISHED:
+            self._finished_times.append(self._wall())
+            self._session_finished += 1
+        if row.last_error and old == ItemState.RUNNING.value and row.state != ItemState.RUNNING.value:
+            self._failures.appendleft({
+                "seq": row.seq, **self._products.get(row.seq, {}), "attempt": row.attempts,
+                "error": row.last_error[:300], "final": row.state == ItemState.FAILED.value,
+                "at": as_utc(row.finished_at) or datetime.now(UTC),
+            })
+
+    def _apply_bulk(self, move: BulkMove) -> None:
+        seqs = move.seqs if move.seqs is not None else list(self._states)
+        moved = 0
+        for seq in seqs:
+            if self._states.get(seq) in move.from_states:
+                self._move(seq, move.to_state)
+                self._running.pop(seq, None)
+                moved += 1
+        self._events.appendleft({"occurred_at": as_utc(move.at), "kind": "bulk_transition", "seq": None,
+                                 "from_state": "|".join(move.from_states), "to_state": move.to_state,
+                                 "actor": move.actor, "reason": f"{move.reason} ({moved} items)"})
+
+    def _apply_batch(self, move: BatchMove) -> None:
+        now = self._wall()
+        if move.state == "running" and self._active_since is None:
+            self._active_since = now
+        elif move.state != "running" and self._active_since is not None:
+            self._active_seconds += now - self._active_since
+            self._active_since = None
+        self.state = move.state
+        if move.started and self.started_at is None:
+            self.started_at = as_utc(move.at)
+        if move.finished:
+            self.finished_at = as_utc(move.at)
+        self._remember_event(move.event)
+
+    def _remember_event(self, event: EventRow) -> None:
+        if event.kind == "log":
+            return  # runner log lines stay in the store; the feed shows actions and transitions
+        self._events.appendleft({"occurred_at": as_utc(event.occurred_at), "kind": event.kind, "seq": event.seq,
+                                 "from_state": event.from_state, "to_state": event.to_state,
+                                 "actor": event.actor, "reason": event.reason})
+
+    # ------------------------------------------------------------------ reading
+    def _rates(self, now: float) -> tuple[float | None, float | None]:
+        """(recent, overall) finished products per hour, or None where there is no basis yet."""
+        window = [t for t in self._finished_times if now - t <= RECENT_WINDOW_S]
+        active = self._active_seconds + (now - self._active_since if self._active_since is not None else 0.0)
+        recent = None
+        if len(window) >= 2:
+            span = max(now - window[0], 1.0)
+            recent = len(window) / span * 3600
+        overall = self._session_finished / active * 3600 if active >= 1.0 and self._session_finished else None
+        return recent, overall
+
+    def to_dict(self) -> dict[str, Any]:
+        """A consistent copy for the dashboard and the API."""
+        with self._lock:
+            now = self._wall()
+            counts = {s.value: int(self._counts.get(s.value, 0)) for s in ItemState}
+            total = len(self._states)
+            remaining = counts["queued"] + counts["running"]
+            recent, overall = self._rates(now)
+            rates = [r for r in (recent, overall) if r]
+            eta = None
+            if remaining == 0:
+                eta = {"seconds": 0.0, "low_seconds": 0.0, "high_seconds": 0.0}
+            elif rates and self.state == "running":
+                best = recent or overall
+                eta = {"seconds": remaining / best * 3600, "low_seconds": remaining / max(rates) * 3600,
+                       "high_seconds": remaining / min(rates) * 3600}
+            running = [{"seq": seq, **self._products.get(seq, {}), **info}
+                       for seq, info in sorted(self._running.items())]
+            done = total - remaining
+            return {
+                "batch_run_id": self.batch_run_id, "state": self.state, "total": total, "counts": counts,
+                "done": done, "progress": done / total if total else 1.0,
+                "throughput": {"recent_per_hour": recent, "overall_per_hour": overall,
+                               "window_seconds": RECENT_WINDOW_S},
+                "eta": eta, "running": running,
+                "current": running[0] if running else None,
+                "recent_failures": list(self._failures), "recent_events": list(self._events),
+                "created_at": self.created_at, "started_at": self.started_at, "finished_at": self.finished_at,
+                "updated_at": self.updated_at, "halted": self.halted,
+            }

@@ -1,0 +1,182 @@
+"""Lifecycle with real threads: pause, stop, force stop, deadlines, one batch at a time, recovery."""
+
+import threading
+import time
+
+import pytest
+
+from engine.batch import BatchEngine
+from engine.errors import IllegalTransition
+from engine.store import Store
+from tests.conftest import wait_until
+
+
+def _state(store, batch):
+    return store.get_batch(batch)["state"]
+
+
+def test_pause_lets_running_items_finish_and_dispatches_nothing_new(engine, plan_batch, script, store):
+    batch = plan_batch(6, workers=2)
+    script.default = "block"
+    engine.start(batch)
+    wait_until(lambda: len(script.started) == 2)
+    engine.pause(batch)
+    script.gate.set()
+    wait_until(lambda: engine.status(batch)["counts"]["completed"] == 2)
+    assert engine.wait_idle(10)
+    assert len(script.started) == 2 and _state(store, batch) == "paused"
+    assert store.counts_by_state(batch) == {"completed": 2, "queued": 4}
+    engine.resume(batch)
+    assert engine.wait_idle(10)
+    assert store.counts_by_state(batch) == {"completed": 6} and _state(store, batch) == "completed"
+    assert len(script.calls) == 6  # nothing lost, nothing repeated
+
+
+def test_graceful_stop_finishes_in_flight_and_stops_the_queue(engine, plan_batch, script, store):
+    batch = plan_batch(5, workers=1)
+    script.default = "block"
+    engine.start(batch)
+    wait_until(lambda: len(script.started) == 1)
+    status = engine.stop(batch)
+    assert status["state"] == "stopping"
+    script.gate.set()
+    assert engine.wait_idle(10)
+    assert _state(store, batch) == "stopped" and store.counts_by_state(batch) == {"completed": 1, "stopped": 4}
+    engine.start(batch)
+    assert engine.wait_idle(10)
+    assert store.counts_by_state(batch) == {"completed": 5} and len(script.calls) == 5
+
+
+def test_force_stop_returns_fast_even_if_the_runner_ignores_cancellation(engine, plan_batch, script, store):
+    batch = plan_batch(4, workers=2)
+    script.default = "ignore-cancel"
+    engine.start(batch)
+    wait_until(lambda: len(script.started) == 2)
+    began = time.monotonic()
+    status = engine.stop(batch, force=True)
+    elapsed = time.monotonic() - began
+    assert elapsed < 2.0, f"force stop took {elapsed:.2f}s"
+    assert status["state"] == "stopped" and status["counts"]["stopped"] == 4
+    assert store.counts_by_state(batch) == {"stopped": 4}
+
+
+def test_late_result_of_an_abandoned_attempt_is_discarded(engine, plan_batch, script, store):
+    batch = plan_batch(2, workers=2)
+    script.default = "ignore-cancel"
+    engine.start(batch)
+    wait_until(lambda: len(script.started) == 2)
+    engine.stop(batch, force=True)
+    events_before = store.count_events(batch)
+    script.gate.set()  # the abandoned threads now return their outcome
+    wait_until(lambda: not any(t.name.startswith("indexlab-worker") for t in threading.enumerate()))
+    engine.writer.flush()
+    items = store.items(batch)
+    assert items["state"].tolist() == ["stopped", "stopped"] and items["outcome"].isna().all()
+    assert store.count_events(batch) == events_before
+
+
+def test_deadline_cancels_a_cooperative_attempt_and_counts_as_failure(engine, plan_batch, script, store):
+    batch = plan_batch(1, max_run_seconds=0.2, max_attempts=2, retry_backoff_seconds=0.0)
+    script.default = "block"
+    engine.start(batch)
+    assert engine.wait_idle(20)
+    item = store.items(batch).iloc[0]
+    assert (item["state"], item["attempts"]) == ("failed", 2) and "max_run_seconds" in item["last_error"]
+
+
+def test_attempt_ignoring_its_deadline_is_abandoned_and_the_batch_goes_on(engine, plan_batch, script, store):
+    batch = plan_batch(2, workers=1, max_run_seconds=0.2, max_attempts=1)
+    first = store.items(batch)["product_id"][0]
+    script.plan[first] = ["ignore-cancel"]
+    engine.start(batch)
+    assert engine.wait_idle(20)
+    items = store.items(batch)
+    assert items["state"].tolist() == ["failed", "completed"] and "abandoned" in items["last_error"][0]
+    script.gate.set()
+
+
+def test_only_one_batch_runs_at_a_time(engine, plan_batch, script, store):
+    first, second = plan_batch(3), plan_batch(3)
+    script.default = "block"
+    engine.start(first)
+    with pytest.raises(IllegalTransition, match=f"batch {first} is running: one batch runs at a time"):
+        engine.start(second)
+    assert _state(store, second) == "planned"
+    script.gate.set()
+    assert engine.wait_idle(10)
+    engine.start(second)
+    assert engine.wait_idle(10) and _state(store, second) == "completed"
+
+
+def test_workers_cap_concurrency(engine, plan_batch, script, store):
+    batch = plan_batch(8, workers=3)
+    script.default = "block"
+    engine.start(batch)
+    wait_until(lambda: len(script.started) == 3)
+    assert engine.status(batch)["counts"]["running"] == 3
+    assert len(engine.status(batch)["running"]) == 3
+    script.gate.set()
+    assert engine.wait_idle(10) and store.counts_by_state(batch) == {"completed": 8}
+
+
+def test_restart_requeues_interrupted_items_and_resumes_the_running_batch(tmp_path, plan_batch, script, store):
+    batch = plan_batch(4, workers=2)
+    script.default = "block"
+    engine = BatchEngine(store)
+    engine.start(batch)
+    wait_until(lambda: len(script.started) == 2)
+    wait_until(lambda: store.counts_by_state(batch).get("running") == 2)
+    engine.close()  # like a crash: the store still says running
+    assert store.counts_by_state(batch) == {"running": 2, "queued": 2}
+    script.default = "ok"
+    reopened = BatchEngine(store)
+    try:
+        assert reopened.wait_idle(10)
+        assert store.counts_by_state(batch) == {"completed": 4} and _state(store, batch) == "completed"
+        interrupted = [e for e in store.events(batch) if e["reason"] and e["reason"].startswith("interrupted")]
+        assert len(interrupted) == 2
+        assert store.items(batch)["attempts"].max() == 2
+    finally:
+        reopened.close()
+
+
+def test_restart_keeps_a_paused_batch_paused(plan_batch, script, store):
+    batch = plan_batch(3)
+    engine = BatchEngine(store)
+    script.default = "block"
+    engine.start(batch)
+    wait_until(lambda: len(script.started) == 2)
+    engine.pause(batch)
+    script.gate.set()
+    assert engine.wait_idle(10)
+    engine.close()
+    reopened = BatchEngine(store)
+    try:
+        assert reopened.active_batch_id() == batch and reopened.status(batch)["state"] == "paused"
+        assert reopened.wait_idle(5) and store.counts_by_state(batch)["queued"] == 1
+    finally:
+        reopened.close()
+
+
+def test_restart_with_auto_resume_off_pauses_the_running_batch(plan_batch, script, store):
+    batch = plan_batch(3)
+    engine = BatchEngine(store)
+    script.default = "block"
+    engine.start(batch)
+    wait_until(lambda: len(script.started) == 2)
+    engine.close()
+    reopened = BatchEngine(store, auto_resume=False)
+    try:
+        assert reopened.status(batch)["state"] == "paused" and store.counts_by_state(batch)["queued"] == 3
+    finally:
+        reopened.close()
+
+
+def test_live_status_matches_the_store_after_the_batch(engine, plan_batch, script, store):
+    batch = plan_batch(30, workers=4)
+    engine.start(batch)
+    assert engine.wait_idle(20)
+    status = engine.status(batch)
+    assert {k: v for k, v in status["counts"].items() if v} == store.counts_by_state(batch)
+    assert status["throughput"]["overall_per_hour"] is None or status["throughput"]["overall_per_hour"] > 0
+    assert status["recent_events"][0]["to_state"] == "completed"
