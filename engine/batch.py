@@ -72,7 +72,7 @@ class _Run:
     settings: BatchSettings
     state: str
     items: dict[int, _Item]
-    runner: Runner
+    runner: Runner | None
     ready: list[int] = field(default_factory=list)  # heap of queued seqs
     delayed: list[tuple[float, int]] = field(default_factory=list)  # heap of (due, seq) waiting out a backoff
     inflight: dict[int, _Attempt] = field(default_factory=dict)
@@ -115,6 +115,8 @@ class BatchEngine:
             if state == BatchState.COMPLETED:
                 raise IllegalTransition(f"batch {batch_run_id} is completed; retry its failed items to run it again")
             check_batch_move(state, BatchState.RUNNING, batch_run_id=batch_run_id)
+            if run.runner is None:
+                get_runner(run.settings.runner)  # raises: unknown runner, naming the known ones
             changes: list = []
             if state == BatchState.STOPPED:
                 changes.append(self._bulk(run, (ItemState.STOPPED,), ItemState.QUEUED, actor, "batch resumed"))
@@ -248,6 +250,9 @@ class BatchEngine:
                 self._finish_stop(run, ENGINE, "stop completed after restart")
             elif run.state == BatchState.RUNNING and not self.auto_resume:
                 self.writer.write([self._batch_move(run, BatchState.PAUSED, ENGINE, "restarted; auto-resume is off")])
+            elif run.state == BatchState.RUNNING and run.runner is None:
+                self.writer.write([self._batch_move(
+                    run, BatchState.PAUSED, ENGINE, f"restarted; runner {run.settings.runner!r} is not available here")])
             elif run.state == BatchState.RUNNING:
                 self.writer.write([self._event(run, "operator_action", ENGINE, "resumed after restart")])
                 self._kick(run)
@@ -262,7 +267,7 @@ class BatchEngine:
     # ================================================================== loading
     def _new_status(self, batch: dict[str, Any], items: list[dict[str, Any]] | None = None) -> LiveStatus:
         if items is None:
-            items = self.store.items(batch["batch_run_id"]).to_dict("records")
+            items = self.store.item_records(batch["batch_run_id"])
         status = LiveStatus(batch, items)
         self._statuses[batch["batch_run_id"]] = status
         while len(self._statuses) > MAX_CACHED_STATUSES:
@@ -281,16 +286,22 @@ class BatchEngine:
                 f"batch {current.batch_run_id} is {current.state}: one batch runs at a time; "
                 f"pause or stop it before working on {batch_run_id}")
         settings = BatchSettings(**batch["settings"])
-        rows = self.store.items(batch_run_id).to_dict("records")
+        rows = self.store.item_records(batch_run_id)
         items = {
             int(r["seq"]): _Item(seq=int(r["seq"]), product={k: r[k] for k in ("product_id", "category", "brand", "model", "variant")},
                                  state=r["state"], attempts=int(r["attempts"]), attempt_base=int(r["attempt_base"]),
-                                 last_error=r["last_error"], started_at=_naive(r["started_at"]),
-                                 finished_at=_naive(r["finished_at"]), duration_s=_float(r["duration_s"]),
-                                 outcome=r["outcome"])
+                                 last_error=r["last_error"], started_at=r["started_at"],
+                                 finished_at=r["finished_at"], duration_s=r["duration_s"], outcome=r["outcome"])
             for r in rows
         }
-        run = _Run(batch_run_id, settings, batch["state"], items, get_runner(settings.runner))
+        try:
+            runner: Runner | None = get_runner(settings.runner)
+        except IndexLabError:
+            runner = None  # status and stop still work; start refuses and says why
+        run = _Run(batch_run_id, settings, batch["state"], items, runner)
+        self.limits.configure(domain_concurrency=settings.domain_concurrency,
+                              domain_cooldown=settings.domain_cooldown_seconds,
+                              provider_rate_per_minute=settings.provider_rate_per_minute)
         run.ready = sorted(s for s, i in items.items() if i.state == ItemState.QUEUED)
         if current is not None and current.executor is not None:
             current.executor.shutdown(wait=False)
@@ -548,12 +559,3 @@ def _short_error(error: BaseException) -> str:
     text = error.message if isinstance(error, IndexLabError) else f"{type(error).__name__}: {error}"
     return text.strip().splitlines()[-1][:500] if text.strip() else type(error).__name__
 
-
-def _naive(value: Any) -> datetime | None:
-    if value is None or value != value:  # None or NaT
-        return None
-    return value.to_pydatetime().replace(tzinfo=None) if hasattr(value, "to_pydatetime") else value.replace(tzinfo=None)
-
-
-def _float(value: Any) -> float | None:
-    return None if value is None or value != value else float(value)

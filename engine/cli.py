@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -114,6 +115,7 @@ def plan_request_from_args(args: argparse.Namespace) -> PlanRequest:
     if args.ids_file:
         ids += _read_ids_file(args.ids_file)
     overrides = {k: v for k, v in {"profile": args.profile, "workers": args.workers}.items() if v is not None}
+    overrides.update(_run_overrides(args))
     try:
         return PlanRequest(
             selection=Selection(all=args.all, product_ids=ids, brands=args.brand or [],
@@ -127,6 +129,23 @@ def plan_request_from_args(args: argparse.Namespace) -> PlanRequest:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"])
         raise IndexLabError(f"invalid {field}: {first['msg']}", field=field) from None
+
+
+def _run_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """Settings named by options only `run` has (runner, command, limits)."""
+    overrides: dict[str, Any] = {}
+    if getattr(args, "command_argv", None):
+        try:
+            overrides["command"] = shlex.split(args.command_argv)
+        except ValueError as exc:
+            raise IndexLabError(f"invalid --command: {exc}", field="--command") from None
+        overrides["runner"] = args.runner or "command"
+    elif getattr(args, "runner", None):
+        overrides["runner"] = args.runner
+    for name in ("max_run_seconds", "max_attempts"):
+        if getattr(args, name, None) is not None:
+            overrides[name] = getattr(args, name)
+    return overrides
 
 
 def add_plan_options(p: argparse.ArgumentParser) -> None:
@@ -227,6 +246,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=_non_negative, default=None)
     p.add_argument("--json", action="store_true", help="one JSON document on stdout")
     p.set_defaults(handler=cmd_items)
+
+    from engine import cli_run  # run/status need the engine; the module imports this one
+
+    cli_run.add_commands(sub)
     return parser
 
 

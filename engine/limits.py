@@ -342,3 +342,16 @@ class Limits:
 
     domains: DomainLimiter = field(default_factory=DomainLimiter)
     providers: ProviderLimiter = field(default_factory=ProviderLimiter)
+
+    def configure(self, *, domain_concurrency: int, domain_cooldown: float, provider_rate_per_minute: float) -> None:
+        """Adopt a batch's limits (its settings snapshot). The limiters stay shared: one set per process."""
+        with self.domains._lock:
+            self.domains.concurrency = domain_concurrency
+            self.domains.base_cooldown = domain_cooldown
+            self.domains.max_delay = max(self.domains.max_delay, domain_cooldown)
+            for state in self.domains._domains.values():
+                state.cooldown = max(state.cooldown, domain_cooldown)
+        with self.providers._lock:
+            if provider_rate_per_minute != self.providers.rate_per_minute:
+                self.providers.rate_per_minute = provider_rate_per_minute
+                self.providers._buckets.clear()  # new buckets at the new rate

@@ -11,13 +11,14 @@ from __future__ import annotations
 import difflib
 import math
 import os
+import re
+from functools import lru_cache
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import pandas as pd
-from natsort import natsort_keygen, ns
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.errors import PlanError
@@ -27,7 +28,22 @@ LARGE_BATCH_THRESHOLD = 200  # more items than this need an explicit confirmatio
 FIRST_ITEMS = 20  # how many items of the resolved order a summary shows
 MIN_HISTORY_SAMPLES = 5  # completed durations needed before estimates trust history
 
-_natural = natsort_keygen(alg=ns.IGNORECASE)
+_DIGITS = re.compile(r"\d+")
+
+
+def _number_token(match: re.Match[str]) -> str:
+    digits = match.group().lstrip("0") or "0"
+    # "\0" sorts before any printable character, then the length: longer numbers are larger.
+    return f"\0{chr(0x20 + len(digits))}{digits}"
+
+
+@lru_cache(maxsize=1_000_000)
+def natural_key(text: str) -> str:
+    """A string whose plain order is the natural, case-insensitive order: "G305" < "G502" < "G502 X", "2" < "10".
+
+    Cached: catalogs repeat the same model and variant names in every plan and preview.
+    """
+    return _DIGITS.sub(_number_token, text.casefold())
 
 
 class Selection(BaseModel):
@@ -118,9 +134,11 @@ def brand_priority(selected: Iterable[str], brand_order: Sequence[str] = (), pin
 def _natural_rank(values: pd.Series) -> np.ndarray:
     """Each value's position in the natural, case-insensitive order of the distinct values."""
     codes, uniques = pd.factorize(values, sort=False)
-    order = sorted(range(len(uniques)), key=lambda i: (_natural(uniques[i]), uniques[i]))
-    rank = np.empty(len(uniques), dtype=np.int64)
-    rank[order] = np.arange(len(uniques))
+    names = uniques.tolist()
+    keys = np.array([natural_key(n) for n in names], dtype=str)
+    order = np.lexsort((np.array(names, dtype=str), keys))  # the raw text breaks ties ("02" vs "2")
+    rank = np.empty(len(names), dtype=np.int64)
+    rank[order] = np.arange(len(names))
     return rank[codes]
 
 

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pyarrow as pa
 
 from engine.catalog import Catalog
-from engine.errors import ConfirmationRequired
+from engine.errors import ConfirmationRequired, IndexLabError
 from engine.ids import new_batch_run_id
 from engine.plan import LARGE_BATCH_THRESHOLD, BatchPlan, PlanRequest, PlanSummary, build_plan
+from engine.runners import get_runner
+from engine.snapshot import LiveStatus
 from engine.states import BatchState
 from engine.store import Store
+
+if TYPE_CHECKING:
+    from engine.batch import BatchEngine
 
 _ITEM_SCHEMA = pa.schema([
     ("seq", pa.int32()), ("product_id", pa.string()), ("category", pa.string()),
@@ -33,15 +38,21 @@ class SavedPlan:
 class BatchService:
     """One per process: owns nothing but the store and the catalog it was given."""
 
-    def __init__(self, store: Store, catalog: Catalog | None) -> None:
+    def __init__(self, store: Store, catalog: Catalog | None, engine: BatchEngine | None = None) -> None:
         self.store = store
         self.catalog = catalog
+        self.engine = engine
 
     def preview(self, request: PlanRequest) -> BatchPlan:
         """The plan as it would be saved, estimated from this store's history; writes nothing."""
         s = request.settings
         durations = self.store.completed_durations(s.profile.value, s.runner)
-        return build_plan(self.catalog.products, request, durations=durations)
+        plan = build_plan(self.catalog.products, request, durations=durations)
+        try:
+            get_runner(s.runner)
+        except IndexLabError as exc:  # a plan may name a runner another process has; starting it here fails
+            plan.summary.warnings.append(f"{exc.message}: this process cannot start the batch")
+        return plan
 
     def plan(self, request: PlanRequest, *, actor: str = "operator") -> SavedPlan:
         """Save a plan as a new ``planned`` batch with its ``queued`` items, in one transaction."""
@@ -81,3 +92,34 @@ class BatchService:
         self.store.get_batch(batch_run_id)  # NotFound for an unknown batch, not an empty page
         page = self.store.items(batch_run_id, state=state, brand=brand, offset=offset, limit=limit)
         return page, self.store.count_items(batch_run_id, state=state, brand=brand)
+
+    # ------------------------------------------------------------------ lifecycle (needs the engine)
+    def _engine(self) -> BatchEngine:
+        if self.engine is None:
+            raise IndexLabError("no batch engine in this process: use `indexlab run` or a running `indexlab serve`")
+        return self.engine
+
+    def start(self, batch_run_id: str, *, actor: str = "operator") -> dict[str, Any]:
+        return self._engine().start(batch_run_id, actor=actor)
+
+    def pause(self, batch_run_id: str, *, actor: str = "operator") -> dict[str, Any]:
+        return self._engine().pause(batch_run_id, actor=actor)
+
+    def resume(self, batch_run_id: str, *, actor: str = "operator") -> dict[str, Any]:
+        return self._engine().resume(batch_run_id, actor=actor)
+
+    def stop(self, batch_run_id: str, *, force: bool = False, actor: str = "operator") -> dict[str, Any]:
+        return self._engine().stop(batch_run_id, force=force, actor=actor)
+
+    def retry_failed(self, batch_run_id: str, seqs: list[int] | None = None, *, actor: str = "operator") -> int:
+        return self._engine().retry_failed(batch_run_id, seqs, actor=actor)
+
+    def skip(self, batch_run_id: str, seqs: list[int], *, actor: str = "operator") -> int:
+        return self._engine().skip(batch_run_id, seqs, actor=actor)
+
+    def status(self, batch_run_id: str) -> dict[str, Any]:
+        """The live status from the engine, or (no engine here) as the store last recorded it."""
+        if self.engine is not None:
+            return self.engine.status(batch_run_id)
+        batch = self.store.get_batch(batch_run_id)
+        return LiveStatus(batch, self.store.item_records(batch_run_id)).to_dict()

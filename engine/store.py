@@ -426,6 +426,13 @@ class Store:
             frame[column] = pd.to_datetime(frame[column]).dt.tz_localize("UTC")
         return frame
 
+    def item_records(self, batch_run_id: str) -> list[dict[str, Any]]:
+        """Every item of a batch as plain dicts (None for missing values, naive-UTC datetimes), in seq order."""
+        with self._cursor() as cur:
+            rows = cur.execute(SELECT_ITEMS, [batch_run_id, None, None, None, None, None, 0]).fetchall()
+            names = [d[0] for d in cur.description]
+        return [dict(zip(names, row)) for row in rows]
+
     def count_items(self, batch_run_id: str, *, state: str | None = None, brand: str | None = None) -> int:
         with self._cursor() as cur:
             return cur.execute(COUNT_ITEMS, [batch_run_id, state, state, brand, brand]).fetchone()[0]

@@ -112,9 +112,8 @@ def test_workers_cap_concurrency(engine, plan_batch, script, store):
     batch = plan_batch(8, workers=3)
     script.default = "block"
     engine.start(batch)
-    wait_until(lambda: len(script.started) == 3)
-    assert engine.status(batch)["counts"]["running"] == 3
-    assert len(engine.status(batch)["running"]) == 3
+    wait_until(lambda: engine.status(batch)["counts"]["running"] == 3)  # the status shows committed moves
+    assert len(engine.status(batch)["running"]) == 3 and len(script.started) == 3
     script.gate.set()
     assert engine.wait_idle(10) and store.counts_by_state(batch) == {"completed": 8}
 

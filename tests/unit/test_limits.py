@@ -547,3 +547,12 @@ def test_deadline_stops_a_slot_wait_when_time_moves_on() -> None:
 def test_limits_bundle_carries_one_domain_and_one_provider_limiter() -> None:
     limits = Limits()
     assert isinstance(limits.domains, DomainLimiter) and isinstance(limits.providers, ProviderLimiter)
+
+
+def test_limits_adopt_a_batch_settings_snapshot():
+    from engine.limits import Limits
+
+    limits = Limits()
+    limits.configure(domain_concurrency=5, domain_cooldown=3.0, provider_rate_per_minute=120.0)
+    assert (limits.domains.concurrency, limits.domains.base_cooldown) == (5, 3.0)
+    assert limits.domains.cooldown("example.com") == 3.0 and limits.providers.rate_per_minute == 120.0

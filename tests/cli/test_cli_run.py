@@ -1,0 +1,103 @@
+"""`indexlab run` and `indexlab status`: plan, start, follow; summary JSON on stdout; exit codes."""
+
+import json
+import sys
+
+from dashboard.cli import main
+from engine.store import Store
+from tests.cli.test_cli import catalog, db, run  # noqa: F401  (fixtures)
+
+
+def test_run_plans_starts_and_completes_with_a_summary(capsys, catalog, db):
+    code, out, err = run(capsys, "run", "--db", db, "--catalog", catalog, "--all", "--runner", "noop")
+    doc = json.loads(out)
+    assert code == 0 and doc["state"] == "completed" and doc["counts"]["completed"] == 9
+    assert doc["started_at"].endswith("Z") and doc["finished_at"].endswith("Z")
+    assert "9/9 completed" in err
+
+
+def test_run_with_failing_command_exits_4_and_records_the_error(capsys, catalog, db):
+    argv = f"{sys.executable} -c \"import sys; sys.stderr.write('sensor table missing\\n'); sys.exit(3)\""
+    code, out, _ = run(capsys, "run", "--db", db, "--catalog", catalog, "--brand", "Zowie", "--command", argv,
+                       "--max-attempts", "1")
+    doc = json.loads(out)
+    assert code == 4 and doc["counts"]["failed"] == 3
+    with Store(db) as store:
+        errors = set(store.items(doc["batch_run_id"])["last_error"])
+    assert errors == {"exit 3: sensor table missing"}
+
+
+def test_run_resume_without_anything_to_resume_says_so(capsys, db, catalog):
+    code, _, err = run(capsys, "run", "--resume", "--db", db, "--catalog", catalog)
+    assert code == 1 and "nothing to resume" in err
+
+
+def test_run_resume_ignores_a_batch_that_was_only_planned(capsys, catalog, db):
+    code, out, _ = run(capsys, "plan", "--db", db, "--catalog", catalog, "--all", "--json")
+    batch = json.loads(out)["batch_run_id"]
+    code, out, err = run(capsys, "run", "--resume", "--db", db, "--catalog", catalog)
+    # the planned batch is not resumable: only running, paused or stopped ones are
+    assert code == 1 and "nothing to resume" in err
+    assert batch
+
+
+def test_status_of_the_latest_batch(capsys, catalog, db):
+    run(capsys, "run", "--db", db, "--catalog", catalog, "--all", "--runner", "noop")
+    code, out, _ = run(capsys, "status", "--db", db, "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["state"] == "completed" and doc["counts"]["completed"] == 9 and doc["progress"] == 1.0
+
+
+def test_status_without_batches_is_an_error(capsys, db):
+    code, _, err = run(capsys, "status", "--db", db)
+    assert code == 1 and "no batches" in err
+
+
+def test_run_with_unknown_runner_is_refused_before_anything_runs(capsys, catalog, db):
+    code, _, err = run(capsys, "run", "--db", db, "--catalog", catalog, "--all", "--runner", "teleport")
+    assert code == 1 and "unknown runner 'teleport'" in err and "noop" in err
+
+
+def _indexlab():
+    import shutil
+    from pathlib import Path
+
+    return shutil.which("indexlab", path=str(Path(sys.executable).parent))
+
+
+def test_ctrl_c_once_stops_gracefully_and_resume_finishes(catalog, db, tmp_path):
+    import os
+    import signal
+    import subprocess
+
+    from tests.conftest import wait_until
+
+    started = tmp_path / "started"
+    job = tmp_path / "job.py"
+    job.write_text(
+        "import json, os, sys, time\n"
+        "p = json.load(sys.stdin)\n"
+        f"open({str(started)!r}, 'a').write(p['product_id'] + '\\n')\n"
+        "time.sleep(float(os.environ.get('JOB_SECONDS', '0.3')))\n"
+        "print(json.dumps({'product_id': p['product_id']}))\n"
+    )
+    argv = [_indexlab(), "run", "--db", str(db), "--catalog", str(catalog), "--all", "--workers", "1",
+            "--command", f"{sys.executable} {job}"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            stdin=subprocess.DEVNULL)
+    wait_until(lambda: started.exists() and started.read_text().count("\n") >= 1, timeout=60)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert out.strip(), f"no summary on stdout (exit {proc.returncode}): {err}"
+    doc = json.loads(out)
+    assert proc.returncode == 4 and doc["state"] == "stopped", err
+    assert doc["counts"]["completed"] >= 1 and doc["counts"]["stopped"] == 9 - doc["counts"]["completed"]
+    before = set(started.read_text().split())
+    resumed = subprocess.run([_indexlab(), "run", "--resume", "--db", str(db), "--catalog", str(catalog)],
+                             capture_output=True, text=True, timeout=120, env={**os.environ, "JOB_SECONDS": "0"})
+    assert resumed.stdout.strip(), f"no summary (exit {resumed.returncode}): {resumed.stderr}"
+    final = json.loads(resumed.stdout)
+    assert resumed.returncode == 0 and final["state"] == "completed" and final["counts"]["completed"] == 9
+    runs = started.read_text().split()
+    assert len(runs) == len(set(runs)) == 9, "no product ran twice"
+    assert before <= set(runs)
