@@ -232,7 +232,8 @@ class BatchEngine:
         now = utcnow()
         changes: list = [
             BulkMove(b, (ItemState.RUNNING.value,), ItemState.QUEUED.value, now, ENGINE,
-                     "interrupted: the process stopped during this attempt (not counted as a failure)")
+                     "interrupted: the process stopped during this attempt (not counted as a failure)",
+                     interrupted=True)
             for b in self.store.batches_with_running_items()
         ]
         if changes:

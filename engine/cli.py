@@ -132,7 +132,7 @@ def plan_request_from_args(args: argparse.Namespace) -> PlanRequest:
 
 
 def _run_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    """Settings named by options only `run` has (runner, command, limits)."""
+    """Settings for the product job: runner, command, limits."""
     overrides: dict[str, Any] = {}
     if getattr(args, "command_argv", None):
         try:
@@ -162,6 +162,11 @@ def add_plan_options(p: argparse.ArgumentParser) -> None:
     order.add_argument("--profile", choices=[p.value for p in Profile], help="fast | standard | thorough")
     order.add_argument("--workers", type=int, metavar="N", help="products run at once (default 2)")
     order.add_argument("--confirm-large", action="store_true", help="confirm a batch of more than 200 items")
+    order.add_argument("--runner", help="the product job: harvest (default), noop, command")
+    order.add_argument("--command", dest="command_argv", metavar="'ARGV...'",
+                       help="the program the command runner runs per product, e.g. 'python my_job.py {product_id}'")
+    order.add_argument("--max-run-seconds", type=float, metavar="S", help="per product attempt (default 600)")
+    order.add_argument("--max-attempts", type=int, metavar="N", help="attempts per product (default 3)")
 
 
 def print_plan(batch_run_id: str, summary: PlanSummary) -> None:

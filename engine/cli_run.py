@@ -111,7 +111,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                 batch_run_id = service.plan(cli.plan_request_from_args(args), actor="cli").batch_run_id
             previous = signal.signal(signal.SIGINT, _Interrupts(engine, batch_run_id))  # before any job starts
             try:
-                if engine.status(batch_run_id)["state"] != BatchState.RUNNING:
+                # recover() may already be running it, or have finished it meanwhile
+                if engine.status(batch_run_id)["state"] in (BatchState.PLANNED, BatchState.PAUSED, BatchState.STOPPED):
                     service.start(batch_run_id, actor="cli")
                 print(f"indexlab: batch {batch_run_id} running (db {store.path})", file=sys.stderr, flush=True)
                 final = follow(engine, batch_run_id)
@@ -150,11 +151,6 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     cli._add_db(p)
     cli._add_catalog(p)
     cli.add_plan_options(p)
-    p.add_argument("--runner", help="the product job: harvest (default), noop, command")
-    p.add_argument("--command", dest="command_argv", metavar="'ARGV...'",
-                   help="the program the command runner runs per product, e.g. 'python my_job.py {product_id}'")
-    p.add_argument("--max-run-seconds", type=float, help="per product attempt")
-    p.add_argument("--max-attempts", type=int, help="attempts per product")
     p.add_argument("--resume", action="store_true", help="continue the latest running, paused or stopped batch")
     p.set_defaults(handler=cmd_run)
 

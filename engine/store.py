@@ -159,7 +159,7 @@ INSERT_BULK_MOVE_EVENTS = f"""INSERT INTO batch_events (batch_run_id, seq, occur
     attempt, actor, reason) SELECT batch_run_id, seq, ?, 'item_transition', state, ?, attempts, ?, ?
     FROM batch_items WHERE {BULK_MOVE_FILTER} ORDER BY seq"""
 UPDATE_BULK_MOVE = f"""UPDATE batch_items SET state = ?, phase = NULL,
-    attempt_base = CASE WHEN ? THEN attempts ELSE attempt_base END,
+    attempt_base = CASE WHEN ? THEN attempts WHEN ? THEN attempt_base + 1 ELSE attempt_base END,
     finished_at = CASE WHEN ? IN ('stopped', 'skipped') THEN ? ELSE finished_at END
     WHERE {BULK_MOVE_FILTER}"""
 UPDATE_BATCH_STATE = """UPDATE batches SET state = ?, updated_at = ?, started_at = coalesce(?, started_at),
@@ -213,6 +213,7 @@ class BulkMove:
     reason: str
     seqs: tuple[int, ...] | None = None
     new_budget: bool = False  # an operator retry: the moved items get a fresh max_attempts
+    interrupted: bool = False  # a restart re-queues them: the lost attempt does not use up the budget
 
 
 @dataclass(frozen=True, slots=True)
@@ -377,7 +378,7 @@ class Store:
         seqs = list(move.seqs) if move.seqs is not None else None
         where = [move.batch_run_id, list(move.from_states), seqs, seqs]
         cur.execute(INSERT_BULK_MOVE_EVENTS, [move.at, move.to_state, move.actor, move.reason, *where])
-        cur.execute(UPDATE_BULK_MOVE, [move.to_state, move.new_budget, move.to_state, move.at, *where])
+        cur.execute(UPDATE_BULK_MOVE, [move.to_state, move.new_budget, move.interrupted, move.to_state, move.at, *where])
 
     @staticmethod
     def _batch_move(cur: duckdb.DuckDBPyConnection, move: BatchMove) -> None:

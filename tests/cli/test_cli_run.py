@@ -101,3 +101,19 @@ def test_ctrl_c_once_stops_gracefully_and_resume_finishes(catalog, db, tmp_path)
     runs = started.read_text().split()
     assert len(runs) == len(set(runs)) == 9, "no product ran twice"
     assert before <= set(runs)
+
+
+def test_resume_of_a_batch_that_finishes_during_recovery_exits_0(capsys, catalog, db):
+    """A crash after the last item's commit but before the batch's: recovery completes it, resume succeeds."""
+    from engine.store import BatchMove, EventRow, ItemRow, utcnow
+
+    code, out, _ = run(capsys, "plan", "--db", db, "--catalog", catalog, "--brand", "Zowie", "--runner", "noop",
+                         "--json")
+    batch = json.loads(out)["batch_run_id"]
+    with Store(db) as store:
+        now = utcnow()
+        event = EventRow(batch, None, now, "batch_transition", "planned", "running", actor="test")
+        store.commit([BatchMove(batch, "running", now, event, started=True)] + [
+            ItemRow(batch, seq, "completed", 1, 0, None, None, now, now, 0.1, "{}") for seq in (1, 2, 3)])
+    code, out, err = run(capsys, "run", "--resume", "--db", db, "--catalog", catalog)
+    assert code == 0 and json.loads(out)["state"] == "completed", err
