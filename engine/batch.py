@@ -414,7 +414,7 @@ class BatchEngine:
                 if run.items[seq].state == ItemState.QUEUED:
                     self._dispatch(run, run.items[seq])
             if not run.ready and not run.delayed and not run.inflight and run.state == BatchState.RUNNING:
-                self.writer.submit([self._batch_move(run, BatchState.COMPLETED, ENGINE, "every item is done")])
+                self.writer.post([self._batch_move(run, BatchState.COMPLETED, ENGINE, "every item is done")])
                 return None
         if run.state == BatchState.STOPPING and not run.inflight:
             self._finish_stop(run, ENGINE)
@@ -430,7 +430,7 @@ class BatchEngine:
 
     def _dispatch(self, run: _Run, item: _Item) -> None:
         if self.catalog_ids is not None and item.product["product_id"] not in self.catalog_ids:
-            self.writer.submit([self._bulk(run, (ItemState.QUEUED,), ItemState.SKIPPED, ENGINE,
+            self.writer.post([self._bulk(run, (ItemState.QUEUED,), ItemState.SKIPPED, ENGINE,
                                            "its product left the catalog", seqs=[item.seq])])
             return
         check_item_move(item.state, ItemState.RUNNING, what=f"item {item.seq}")
@@ -439,7 +439,7 @@ class BatchEngine:
         deadline = self.clock.monotonic() + run.settings.max_run_seconds
         attempt = _Attempt(item.seq, item.attempts, CancelToken(deadline=deadline, clock=self.clock), deadline)
         run.inflight[item.seq] = attempt
-        self.writer.submit([self._row(run, item), self._event(
+        self.writer.post([self._row(run, item), self._event(
             run, "item_transition", ENGINE, "dispatched", seq=item.seq, from_state="queued", to_state="running",
             attempt=item.attempts)])
         ctx = RunContext(run.batch_run_id, item.seq, item.attempts, attempt.token, self.limits,
@@ -457,7 +457,7 @@ class BatchEngine:
                 self._statuses[run.batch_run_id].set_phase(attempt.seq, name)
 
     def _on_log(self, run: _Run, attempt: _Attempt, level: str, message: str) -> None:
-        self.writer.submit([self._event(run, "log", "runner", message, seq=attempt.seq, attempt=attempt.attempt,
+        self.writer.post([self._event(run, "log", "runner", message, seq=attempt.seq, attempt=attempt.attempt,
                                         data={"level": level})])
 
     def _on_done(self, run: _Run, attempt: _Attempt, future: Future) -> None:
@@ -509,7 +509,7 @@ class BatchEngine:
             changes.append(self._batch_move(run, BatchState.PAUSED, ENGINE,
                                             f"fail-fast: {run.consecutive_failures} failures in a row; last: {item.last_error}"))
             run.consecutive_failures = 0
-        self.writer.submit(changes)
+        self.writer.post(changes)
 
     def _force_stop(self, run: _Run, actor: str, reason: str) -> None:
         changes: list = []

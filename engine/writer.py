@@ -33,7 +33,7 @@ class GroupCommitWriter:
         self.error: BaseException | None = None
         self.commits = 0  # transactions written, for benchmarks and tests
         self._listeners: list[Listener] = []
-        self._queue: queue.SimpleQueue[tuple[list[Change], Future[None]] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[list[Change], Future[None] | None] | None] = queue.SimpleQueue()
         self._sync_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         if threaded:
@@ -56,6 +56,14 @@ class GroupCommitWriter:
             return future
         self._queue.put((list(changes), future))
         return future
+
+    def post(self, changes: Sequence[Change]) -> None:
+        """Queue changes without a future: the engine's own hot path (errors surface as ``self.error``)."""
+        if not self.threaded:
+            with self._sync_lock:
+                self._commit([(list(changes), None)])
+            return
+        self._queue.put((list(changes), None))
 
     def write(self, changes: Sequence[Change], timeout: float | None = 30.0) -> None:
         """Submit and wait until committed: for operator actions that must be durable before they return."""
@@ -89,7 +97,7 @@ class GroupCommitWriter:
                 size += len(nxt[0])
             self._commit(group)
 
-    def _commit(self, group: list[tuple[list[Change], Future[None]]]) -> None:
+    def _commit(self, group: list[tuple[list[Change], Future[None] | None]]) -> None:
         changes = [c for part, _ in group for c in part]
         try:
             if self.error is not None:
@@ -102,7 +110,8 @@ class GroupCommitWriter:
                 log.exception("store commit failed; the engine stops writing")
                 self.error = exc
             for _, future in group:
-                future.set_exception(exc)
+                if future is not None:
+                    future.set_exception(exc)
             return
         if changes:
             for listener in self._listeners:
@@ -111,4 +120,5 @@ class GroupCommitWriter:
                 except Exception:  # a broken listener must not lose the commit acknowledgements
                     log.exception("commit listener failed")
         for _, future in group:
-            future.set_result(None)
+            if future is not None:
+                future.set_result(None)
