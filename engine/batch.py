@@ -180,10 +180,10 @@ class BatchEngine:
     # ================================================================== reading
     def status(self, batch_run_id: str) -> dict[str, Any]:
         """The live status: from memory for loaded batches, loaded once from the store otherwise."""
-        with self._lock:
-            status = self._statuses.get(batch_run_id)
-            if status is None:
-                status = self._new_status(self.store.get_batch(batch_run_id))
+        status = self._statuses.get(batch_run_id)  # no engine lock: readers never wait for a lifecycle write
+        if status is None:
+            with self._lock:
+                status = self._statuses.get(batch_run_id) or self._new_status(self.store.get_batch(batch_run_id))
         return status.to_dict()
 
     def active_batch_id(self) -> str | None:

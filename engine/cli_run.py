@@ -66,14 +66,14 @@ class _Interrupts:
         self.engine, self.batch_run_id, self.count = engine, batch_run_id, 0
 
     def __call__(self, signum: int, frame: Any) -> None:
+        # Nothing but counting here: printing or waiting for a commit inside a signal frame can
+        # re-enter the stderr buffer or a lock the interrupted code holds.
         self.count += 1
-        force = self.count > 1
-        print(f"\nindexlab: {'force stop' if force else 'stopping gracefully (Ctrl-C again to force)'}",
-              file=sys.stderr, flush=True)
-        # A lifecycle call waits for its commit: keep it off the signal frame.
-        threading.Thread(target=self._stop, args=(force,), daemon=True).start()
+        threading.Thread(target=self._stop, args=(self.count > 1,), daemon=True).start()
 
     def _stop(self, force: bool) -> None:
+        print(f"\nindexlab: {'force stop' if force else 'stopping gracefully (Ctrl-C again to force)'}",
+              file=sys.stderr, flush=True)
         try:
             self.engine.stop(self.batch_run_id, force=force, actor="cli", reason="Ctrl-C")
         except IndexLabError as exc:

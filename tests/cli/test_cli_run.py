@@ -117,3 +117,33 @@ def test_resume_of_a_batch_that_finishes_during_recovery_exits_0(capsys, catalog
             ItemRow(batch, seq, "completed", 1, 0, None, None, now, now, 0.1, "{}") for seq in (1, 2, 3)])
     code, out, err = run(capsys, "run", "--resume", "--db", db, "--catalog", catalog)
     assert code == 0 and json.loads(out)["state"] == "completed", err
+
+
+def test_ctrl_c_twice_force_stops_a_job_that_would_run_for_minutes(catalog, db, tmp_path):
+    import signal
+    import subprocess
+
+    from tests.conftest import wait_until
+
+    started = tmp_path / "started"
+    job = tmp_path / "job.py"
+    job.write_text(
+        "import json, sys, time\n"
+        "p = json.load(sys.stdin)\n"
+        f"open({str(started)!r}, 'a').write(p['product_id'] + '\\n')\n"
+        "time.sleep(300)\n"
+    )
+    argv = [_indexlab(), "run", "--db", str(db), "--catalog", str(catalog), "--all", "--workers", "2",
+            "--command", f"{sys.executable} {job}"]
+    errors = tmp_path / "stderr.txt"
+    with errors.open("w") as err_file:
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err_file, text=True, stdin=subprocess.DEVNULL)
+    wait_until(lambda: started.exists() and started.read_text().count("\n") >= 2, timeout=60)
+    proc.send_signal(signal.SIGINT)
+    wait_until(lambda: "stopping gracefully" in errors.read_text(), timeout=30)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    err = errors.read_text()
+    assert proc.returncode == 4, err
+    doc = json.loads(out)
+    assert doc["state"] == "stopped" and doc["counts"]["stopped"] == 9 and "force stop" in err

@@ -1,7 +1,10 @@
 """Lifecycle with real threads: pause, stop, force stop, deadlines, one batch at a time, recovery."""
 
+import os
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -180,3 +183,26 @@ def test_live_status_matches_the_store_after_the_batch(engine, plan_batch, scrip
     assert {k: v for k, v in status["counts"].items() if v} == store.counts_by_state(batch)
     assert status["throughput"]["overall_per_hour"] is None or status["throughput"]["overall_per_hour"] > 0
     assert status["recent_events"][0]["to_state"] == "completed"
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    status = Path(f"/proc/{pid}/status")
+    return status.exists() and "State:\tZ" in status.read_text()
+
+
+def test_force_stop_kills_a_command_job_that_ignores_sigterm(engine, plan_batch, store, tmp_path):
+    """Force stop returns within 2 s; the job's whole process group (child and grandchild) dies."""
+    job = Path(__file__).parent / "jobs" / "fake_job.py"
+    batch = plan_batch(1, runner="command", command=[sys.executable, str(job), "stubborn", str(tmp_path)])
+    engine.start(batch)
+    wait_until(lambda: (tmp_path / "child.pid").exists() and (tmp_path / "grandchild.pid").exists(), timeout=30)
+    pids = [int((tmp_path / n).read_text()) for n in ("child.pid", "grandchild.pid")]
+    began = time.monotonic()
+    status = engine.stop(batch, force=True)
+    assert time.monotonic() - began < 2.0 and status["counts"]["stopped"] == 1
+    wait_until(lambda: all(_gone(pid) for pid in pids), timeout=15, message=f"job processes {pids} survived")
+    assert store.items(batch)["state"].tolist() == ["stopped"]

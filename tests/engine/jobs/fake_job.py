@@ -3,8 +3,7 @@
   echo                       print {"stdin": <product read from stdin>, "env": {...}, "argv": [...]}
   fail CODE [LINE...]        write each LINE to stderr, exit CODE
   die LINE                   write LINE to stderr, then SIGKILL itself
-  print TEXT                 die LINE                   write LINE to stderr, then SIGKILL itself
-  print TEXT on stdout, exit 0
+  print TEXT                 print TEXT on stdout, exit 0
   phases NAME...             INDEXLAB_PHASE NAME on stderr for each, then an outcome
   stderr N                   N numbered stderr lines, then an outcome
   chatty BYTES               BYTES of stderr lines and an outcome holding BYTES of text on stdout
