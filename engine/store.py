@@ -324,11 +324,7 @@ class Store:
                 batch["item_count"], now, now, batch.get("catalog_source"),
                 json.dumps(batch["settings"]), json.dumps(batch["plan"]),
             ])
-            cur.register("plan_items", items)
-            try:
-                cur.execute(INSERT_ITEMS_FROM_ARROW, [batch["batch_run_id"], "queued", now])
-            finally:
-                cur.unregister("plan_items")
+            _execute_with(cur, "plan_items", items, INSERT_ITEMS_FROM_ARROW, [batch["batch_run_id"], "queued", now])
             cur.execute(INSERT_EVENT, [
                 batch["batch_run_id"], None, now, "batch_transition", None, batch["state"], None,
                 actor, reason, json.dumps({"items": batch["item_count"]}),
@@ -359,19 +355,11 @@ class Store:
         if rows:
             table = pa.table({name: [getattr(r, name) for r in rows.values()] for name in _ITEM_ROW_FIELDS},
                              schema=_ITEM_ROW_SCHEMA)
-            cur.register("item_updates", table)
-            try:
-                cur.execute(UPDATE_ITEMS_FROM_ARROW)
-            finally:
-                cur.unregister("item_updates")
+            _execute_with(cur, "item_updates", table, UPDATE_ITEMS_FROM_ARROW)
         if events:
             table = pa.table({name: [getattr(e, name) for e in events] for name in _EVENT_FIELDS},
                              schema=_EVENT_SCHEMA)
-            cur.register("new_events", table)
-            try:
-                cur.execute(INSERT_EVENTS_FROM_ARROW)
-            finally:
-                cur.unregister("new_events")
+            _execute_with(cur, "new_events", table, INSERT_EVENTS_FROM_ARROW)
 
     @staticmethod
     def _bulk_move(cur: duckdb.DuckDBPyConnection, move: BulkMove) -> None:
@@ -471,6 +459,15 @@ _EVENT_SCHEMA = pa.schema([
     ("kind", pa.string()), ("from_state", pa.string()), ("to_state", pa.string()), ("attempt", pa.int32()),
     ("actor", pa.string()), ("reason", pa.string()), ("data", pa.string()),
 ])
+
+
+def _execute_with(cur: duckdb.DuckDBPyConnection, name: str, table: pa.Table, sql: str, params: list | None = None) -> None:
+    """Run one set-based statement that reads ``table`` under ``name``."""
+    cur.register(name, table)
+    try:
+        cur.execute(sql, params or [])
+    finally:
+        cur.unregister(name)
 
 
 def _batch_row(names: list[str], row: tuple) -> dict[str, Any]:

@@ -65,6 +65,19 @@ def _indexlab():
     return shutil.which("indexlab", path=str(Path(sys.executable).parent))
 
 
+def _write_job(tmp_path, seconds: str):
+    """A job that notes each product it starts in ``started``, sleeps ``seconds`` (an expression), then succeeds."""
+    started, job = tmp_path / "started", tmp_path / "job.py"
+    job.write_text(
+        "import json, os, sys, time\n"
+        "p = json.load(sys.stdin)\n"
+        f"open({str(started)!r}, 'a').write(p['product_id'] + '\\n')\n"
+        f"time.sleep({seconds})\n"
+        "print(json.dumps({'product_id': p['product_id']}))\n"
+    )
+    return started, job
+
+
 def test_ctrl_c_once_stops_gracefully_and_resume_finishes(catalog, db, tmp_path):
     import os
     import signal
@@ -72,15 +85,7 @@ def test_ctrl_c_once_stops_gracefully_and_resume_finishes(catalog, db, tmp_path)
 
     from tests.conftest import wait_until
 
-    started = tmp_path / "started"
-    job = tmp_path / "job.py"
-    job.write_text(
-        "import json, os, sys, time\n"
-        "p = json.load(sys.stdin)\n"
-        f"open({str(started)!r}, 'a').write(p['product_id'] + '\\n')\n"
-        "time.sleep(float(os.environ.get('JOB_SECONDS', '0.3')))\n"
-        "print(json.dumps({'product_id': p['product_id']}))\n"
-    )
+    started, job = _write_job(tmp_path, "float(os.environ.get('JOB_SECONDS', '0.3'))")
     argv = [_indexlab(), "run", "--db", str(db), "--catalog", str(catalog), "--all", "--workers", "1",
             "--command", f"{sys.executable} {job}"]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -125,14 +130,7 @@ def test_ctrl_c_twice_force_stops_a_job_that_would_run_for_minutes(catalog, db, 
 
     from tests.conftest import wait_until
 
-    started = tmp_path / "started"
-    job = tmp_path / "job.py"
-    job.write_text(
-        "import json, sys, time\n"
-        "p = json.load(sys.stdin)\n"
-        f"open({str(started)!r}, 'a').write(p['product_id'] + '\\n')\n"
-        "time.sleep(300)\n"
-    )
+    started, job = _write_job(tmp_path, "300")
     argv = [_indexlab(), "run", "--db", str(db), "--catalog", str(catalog), "--all", "--workers", "2",
             "--command", f"{sys.executable} {job}"]
     errors = tmp_path / "stderr.txt"
