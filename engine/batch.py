@@ -26,7 +26,7 @@ from engine.runners.base import RunContext, Runner, get_runner
 from engine.settings import BatchSettings
 from engine.snapshot import LiveStatus
 from engine.states import (ACTIVE_BATCH_STATES, BatchState, ItemState, check_batch_move, check_item_move)
-from engine.store import BatchMove, BulkMove, EventRow, ItemRow, Store, utcnow
+from engine.store import BatchMove, BulkMove, EventRow, ItemRow, OutcomeRecord, Store, utcnow
 from engine.writer import GroupCommitWriter
 
 log = logging.getLogger("indexlab.engine")
@@ -480,9 +480,10 @@ class BatchEngine:
         item, s = run.items[attempt.seq], run.settings
         item.finished_at = utcnow()
         item.duration_s = (item.finished_at - item.started_at).total_seconds() if item.started_at else None
+        record = None
         if error is None:
             target, item.last_error, reason = ItemState.COMPLETED, None, "completed"
-            item.outcome = json.dumps(outcome, default=str)
+            item.outcome, record = _outcome_parts(run.batch_run_id, item, attempt.attempt, outcome)
             run.consecutive_failures = 0
         else:
             message = _short_error(error)
@@ -504,6 +505,8 @@ class BatchEngine:
         changes: list = [self._row(run, item), self._event(
             run, "item_transition", ENGINE, reason, seq=item.seq, from_state="running", to_state=target.value,
             attempt=attempt.attempt)]
+        if record is not None:
+            changes.append(record)
         limit = s.fail_fast_failures
         if limit and run.consecutive_failures >= limit and run.state == BatchState.RUNNING:
             changes.append(self._batch_move(run, BatchState.PAUSED, ENGINE,
@@ -554,6 +557,38 @@ class BatchEngine:
 def _execute(runner: Runner, product: dict[str, Any], settings: BatchSettings, ctx: RunContext) -> Any:
     ctx.cancel.raise_if_cancelled()
     return runner(product, settings, ctx)
+
+
+MAX_OUTCOME_JSON = 64_000  # bytes of a non-harvest outcome kept on the item row
+
+
+def _outcome_parts(batch_run_id: str, item: _Item, attempt: int, outcome: Any) -> tuple[str, OutcomeRecord | None]:
+    """The item's outcome summary (JSON), and the product outcome record when the outcome lists fields."""
+    fields = outcome.get("fields") if isinstance(outcome, dict) else None
+    if not isinstance(fields, list):
+        text = json.dumps(outcome, default=str)
+        return (text if len(text) <= MAX_OUTCOME_JSON else json.dumps({"truncated": True, "bytes": len(text)})), None
+    summary = {k: v for k, v in outcome.items() if k != "fields"}
+    compact = {k: outcome.get(k) for k in ("coverage", "confidence", "conflicts", "missing")}
+    compact["fields_found"] = len(fields)
+    rows = tuple(
+        {"field": str(f.get("field")), "value": json.dumps(f.get("value"), default=str), "unit": f.get("unit"),
+         "confidence": _number(f.get("confidence")), "tier": f.get("tier"), "source_url": f.get("source_url"),
+         "snippet_id": f.get("snippet_id"), "conflict": bool(f.get("conflict"))}
+        for f in fields if isinstance(f, dict) and f.get("field")
+    )
+    record = OutcomeRecord(batch_run_id, item.seq, item.product["product_id"], attempt, item.finished_at or utcnow(),
+                           _number(outcome.get("coverage")), _number(outcome.get("confidence")),
+                           _int(outcome.get("conflicts")), json.dumps(summary, default=str), rows)
+    return json.dumps(compact, default=str), record
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _int(value: Any) -> int | None:
+    return int(value) if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _short_error(error: BaseException) -> str:

@@ -218,6 +218,34 @@ def cmd_items(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# --------------------------------------------------------------------------- outcome
+def cmd_outcome(args: argparse.Namespace) -> int:
+    with _open_store(args) as store:
+        outcome = BatchService(store, catalog=None).outcome(args.product_id)
+    if args.json:
+        emit_json(outcome)
+        return EXIT_OK
+    summary = outcome["summary"]
+    print(f"product       {outcome['product_id']}")
+    print(f"from          batch {outcome['batch_run_id']} item {outcome['seq']} attempt {outcome['attempt']}, "
+          f"{outcome['recorded_at']:%Y-%m-%d %H:%M:%S} UTC")
+    print(f"quality       coverage {_pct(outcome['coverage'])}, confidence {_pct(outcome['confidence'])}, "
+          f"conflicts {outcome['conflicts'] if outcome['conflicts'] is not None else '-'}")
+    if summary.get("missing"):
+        print(f"missing       {', '.join(summary['missing'])}")
+    for f in outcome["fields"]:
+        value = ", ".join(map(str, f["value"])) if isinstance(f["value"], list) else f["value"]
+        unit = f" {f['unit']}" if f["unit"] else ""
+        flag = "  CONFLICT" if f["conflict"] else ""
+        print(f"  {f['field']:<22} {value}{unit}  [{f['tier'] or '-'}, {_pct(f['confidence'])}]{flag}")
+        print(f"  {'':<22} {f['source_url'] or '-'}  snippet {f['snippet_id'] or '-'}")
+    return EXIT_OK
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
 # --------------------------------------------------------------------------- parser
 def _non_negative(text: str) -> int:
     value = int(text)
@@ -251,6 +279,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=_non_negative, default=None)
     p.add_argument("--json", action="store_true", help="one JSON document on stdout")
     p.set_defaults(handler=cmd_items)
+
+    p = sub.add_parser("outcome", help="a product's latest fields with their evidence")
+    p.add_argument("product_id")
+    _add_db(p)
+    p.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    p.set_defaults(handler=cmd_outcome)
 
     from engine import cli_run  # run/status need the engine; the module imports this one
 

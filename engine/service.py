@@ -83,6 +83,16 @@ class BatchService:
         saved = self.store.get_batch(batch_run_id)
         return SavedPlan(batch_run_id, BatchState(saved["state"]), saved["created_at"], plan.summary)
 
+    def catalog_view(self) -> pd.DataFrame:
+        """The catalog with each product's last run status, last run time and quality (coverage, confidence)."""
+        runs = self.store.product_runs()
+        view = self.catalog.products.merge(runs, on="product_id", how="left")
+        view["last_status"] = view["last_status"].fillna("never run")
+        return view
+
+    def outcome(self, product_id: str) -> dict[str, Any]:
+        return self.store.latest_outcome(product_id)
+
     def batch(self, batch_run_id: str) -> dict[str, Any]:
         return self.store.get_batch(batch_run_id)
 

@@ -40,6 +40,7 @@ class BatchSettings(BaseModel):
     profile: Profile = Field(Profile.STANDARD, description="How hard each product run works: fast | standard | thorough.")
     runner: str = Field("harvest", min_length=1, max_length=64, description="The product job: harvest, noop or command.")
     command: list[str] | None = Field(None, description="argv of the external program, for runner=command.")
+    corpus: str | None = Field(None, max_length=1024, description="Sources index (sources.jsonl) for runner=harvest; default: the embedded corpus.")
     llm_provider: str = Field("openai", min_length=1, max_length=64, description="Name of the LLM provider (rate limits are per provider).")
     llm_model: str = Field("gpt-4o-mini", min_length=1, max_length=128, description="Model asked by the thorough profile.")
     llm_base_url: str = Field("https://api.openai.com/v1", min_length=1, max_length=512, description="OpenAI-compatible endpoint.")

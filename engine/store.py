@@ -164,6 +164,27 @@ UPDATE_BULK_MOVE = f"""UPDATE batch_items SET state = ?, phase = NULL,
     WHERE {BULK_MOVE_FILTER}"""
 UPDATE_BATCH_STATE = """UPDATE batches SET state = ?, updated_at = ?, started_at = coalesce(?, started_at),
     finished_at = CASE WHEN ? THEN ? ELSE finished_at END WHERE batch_run_id = ?"""
+UPSERT_OUTCOMES_FROM_ARROW = """INSERT OR REPLACE INTO product_outcomes (batch_run_id, seq, product_id, attempt,
+    recorded_at, coverage, confidence, conflicts, summary) SELECT batch_run_id, seq, product_id, attempt, recorded_at,
+    coverage, confidence, conflicts, summary FROM new_outcomes"""
+DELETE_OUTCOME_FIELDS_FROM_ARROW = """DELETE FROM outcome_fields WHERE EXISTS (SELECT 1 FROM new_outcomes n
+    WHERE n.batch_run_id = outcome_fields.batch_run_id AND n.seq = outcome_fields.seq)"""
+INSERT_OUTCOME_FIELDS_FROM_ARROW = """INSERT INTO outcome_fields (batch_run_id, seq, product_id, field, value, unit,
+    confidence, tier, source_url, snippet_id, conflict) SELECT batch_run_id, seq, product_id, field, value, unit,
+    confidence, tier, source_url, snippet_id, conflict FROM new_fields"""
+# Each product's latest run (an item that started), with its quality when it produced an outcome.
+SELECT_PRODUCT_RUNS = """SELECT r.product_id, r.state AS last_status, r.last_run_at, r.batch_run_id AS last_batch_run_id,
+    o.coverage, o.confidence, o.conflicts
+    FROM (SELECT product_id, state, batch_run_id, seq, coalesce(finished_at, started_at) AS last_run_at,
+            row_number() OVER (PARTITION BY product_id
+                               ORDER BY coalesce(finished_at, started_at) DESC, batch_run_id DESC) AS rn
+          FROM batch_items WHERE started_at IS NOT NULL) r
+    LEFT JOIN product_outcomes o ON o.batch_run_id = r.batch_run_id AND o.seq = r.seq
+    WHERE r.rn = 1"""
+SELECT_LATEST_OUTCOME = """SELECT batch_run_id, seq, product_id, attempt, recorded_at, coverage, confidence, conflicts,
+    summary FROM product_outcomes WHERE product_id = ? ORDER BY recorded_at DESC, batch_run_id DESC LIMIT 1"""
+SELECT_OUTCOME_FIELDS = """SELECT field, value, unit, confidence, tier, source_url, snippet_id, conflict
+    FROM outcome_fields WHERE batch_run_id = ? AND seq = ? ORDER BY field"""
 SELECT_BATCHES_WITH_RUNNING_ITEMS = "SELECT DISTINCT batch_run_id FROM batch_items WHERE state = 'running'"
 
 _LOCK_PID = re.compile(r"PID (\d+)")
@@ -226,8 +247,25 @@ class BatchMove:
     finished: bool = False  # set finished_at
 
 
-Change = ItemRow | EventRow | BulkMove | BatchMove
+@dataclass(frozen=True, slots=True)
+class OutcomeRecord:
+    """A product run's result: the quality summary and every field with its evidence."""
+
+    batch_run_id: str
+    seq: int
+    product_id: str
+    attempt: int
+    recorded_at: datetime
+    coverage: float | None
+    confidence: float | None
+    conflicts: int | None
+    summary: str  # JSON text: the outcome without its fields
+    fields: tuple[dict[str, Any], ...]  # field, value (JSON text), unit, confidence, tier, source_url, snippet_id, conflict
+
+
+Change = ItemRow | EventRow | BulkMove | BatchMove | OutcomeRecord
 _ITEM_ROW_FIELDS = [f.name for f in fields(ItemRow)]
+_OUTCOME_FIELDS = [f.name for f in fields(OutcomeRecord) if f.name != "fields"]
 _EVENT_FIELDS = [f.name for f in fields(EventRow)]
 
 
@@ -336,22 +374,26 @@ class Store:
         with self._transaction() as cur:
             rows: dict[tuple[str, int], ItemRow] = {}
             events: list[EventRow] = []
+            outcomes: dict[tuple[str, int], OutcomeRecord] = {}
             for change in changes:
                 if isinstance(change, ItemRow):
                     rows[(change.batch_run_id, change.seq)] = change
                 elif isinstance(change, EventRow):
                     events.append(change)
+                elif isinstance(change, OutcomeRecord):
+                    outcomes[(change.batch_run_id, change.seq)] = change
                 else:
-                    self._flush_rows(cur, rows, events)
-                    rows, events = {}, []
+                    self._flush_rows(cur, rows, events, outcomes)
+                    rows, events, outcomes = {}, [], {}
                     if isinstance(change, BulkMove):
                         self._bulk_move(cur, change)
                     else:
                         self._batch_move(cur, change)
-            self._flush_rows(cur, rows, events)
+            self._flush_rows(cur, rows, events, outcomes)
 
     @staticmethod
-    def _flush_rows(cur: duckdb.DuckDBPyConnection, rows: dict[tuple[str, int], ItemRow], events: list[EventRow]) -> None:
+    def _flush_rows(cur: duckdb.DuckDBPyConnection, rows: dict[tuple[str, int], ItemRow], events: list[EventRow],
+                    outcomes: dict[tuple[str, int], OutcomeRecord]) -> None:
         if rows:
             table = pa.table({name: [getattr(r, name) for r in rows.values()] for name in _ITEM_ROW_FIELDS},
                              schema=_ITEM_ROW_SCHEMA)
@@ -360,6 +402,21 @@ class Store:
             table = pa.table({name: [getattr(e, name) for e in events] for name in _EVENT_FIELDS},
                              schema=_EVENT_SCHEMA)
             _execute_with(cur, "new_events", table, INSERT_EVENTS_FROM_ARROW)
+        if outcomes:
+            records = list(outcomes.values())
+            table = pa.table({name: [getattr(o, name) for o in records] for name in _OUTCOME_FIELDS},
+                             schema=_OUTCOME_SCHEMA)
+            fields = [{"batch_run_id": o.batch_run_id, "seq": o.seq, "product_id": o.product_id, **f}
+                      for o in records for f in o.fields]
+            cur.register("new_outcomes", table)
+            try:
+                cur.execute(UPSERT_OUTCOMES_FROM_ARROW)
+                cur.execute(DELETE_OUTCOME_FIELDS_FROM_ARROW)
+                if fields:
+                    _execute_with(cur, "new_fields", pa.Table.from_pylist(fields, schema=_FIELD_SCHEMA),
+                                  INSERT_OUTCOME_FIELDS_FROM_ARROW)
+            finally:
+                cur.unregister("new_outcomes")
 
     @staticmethod
     def _bulk_move(cur: duckdb.DuckDBPyConnection, move: BulkMove) -> None:
@@ -375,6 +432,30 @@ class Store:
         e = move.event
         cur.execute(INSERT_EVENT, [e.batch_run_id, e.seq, e.occurred_at, e.kind, e.from_state, e.to_state,
                                    e.attempt, e.actor, e.reason, e.data])
+
+    def product_runs(self) -> pd.DataFrame:
+        """Each product's latest run: last_status, last_run_at (UTC), last_batch_run_id, coverage, confidence, conflicts."""
+        with self._cursor() as cur:
+            frame = cur.execute(SELECT_PRODUCT_RUNS).df()
+        frame["last_run_at"] = pd.to_datetime(frame["last_run_at"]).dt.tz_localize("UTC")
+        return frame
+
+    def latest_outcome(self, product_id: str) -> dict[str, Any]:
+        """The product's latest recorded outcome with every field and its evidence."""
+        with self._cursor() as cur:
+            row = cur.execute(SELECT_LATEST_OUTCOME, [product_id]).fetchone()
+            if row is None:
+                raise NotFound(f"no recorded outcome for product {product_id!r} in {self.path}", field="product_id")
+            names = [d[0] for d in cur.description]
+            outcome = dict(zip(names, row))
+            fields = cur.execute(SELECT_OUTCOME_FIELDS, [outcome["batch_run_id"], outcome["seq"]]).fetchall()
+            field_names = [d[0] for d in cur.description]
+        outcome["recorded_at"] = as_utc(outcome["recorded_at"])
+        outcome["summary"] = json.loads(outcome["summary"]) if outcome["summary"] else {}
+        outcome["fields"] = [dict(zip(field_names, f)) for f in fields]
+        for field in outcome["fields"]:
+            field["value"] = json.loads(field["value"]) if field["value"] is not None else None
+        return outcome
 
     def batches_with_running_items(self) -> list[str]:
         with self._cursor() as cur:
@@ -453,6 +534,16 @@ _ITEM_ROW_SCHEMA = pa.schema([
     ("batch_run_id", pa.string()), ("seq", pa.int32()), ("state", pa.string()), ("attempts", pa.int32()),
     ("attempt_base", pa.int32()), ("last_error", pa.string()), ("phase", pa.string()), ("started_at", pa.timestamp("us")),
     ("finished_at", pa.timestamp("us")), ("duration_s", pa.float64()), ("outcome", pa.string()),
+])
+_OUTCOME_SCHEMA = pa.schema([
+    ("batch_run_id", pa.string()), ("seq", pa.int32()), ("product_id", pa.string()), ("attempt", pa.int32()),
+    ("recorded_at", pa.timestamp("us")), ("coverage", pa.float64()), ("confidence", pa.float64()),
+    ("conflicts", pa.int32()), ("summary", pa.string()),
+])
+_FIELD_SCHEMA = pa.schema([
+    ("batch_run_id", pa.string()), ("seq", pa.int32()), ("product_id", pa.string()), ("field", pa.string()),
+    ("value", pa.string()), ("unit", pa.string()), ("confidence", pa.float64()), ("tier", pa.string()),
+    ("source_url", pa.string()), ("snippet_id", pa.string()), ("conflict", pa.bool_()),
 ])
 _EVENT_SCHEMA = pa.schema([
     ("batch_run_id", pa.string()), ("seq", pa.int32()), ("occurred_at", pa.timestamp("us")),

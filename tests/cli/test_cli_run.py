@@ -145,3 +145,23 @@ def test_ctrl_c_twice_force_stops_a_job_that_would_run_for_minutes(catalog, db, 
     assert proc.returncode == 4, err
     doc = json.loads(out)
     assert doc["state"] == "stopped" and doc["counts"]["stopped"] == 9 and "force stop" in err
+
+
+def test_outcome_shows_fields_with_evidence(capsys, catalog, db, tmp_path):
+    job = tmp_path / "fielded.py"
+    job.write_text(
+        "import json, sys\n"
+        "p = json.load(sys.stdin)\n"
+        "print(json.dumps({'coverage': 1.0, 'confidence': 0.9, 'conflicts': 0, 'missing': [], 'fields': [\n"
+        "  {'field': 'max_dpi', 'value': 26000, 'unit': 'dpi', 'confidence': 0.9, 'tier': 'manufacturer',\n"
+        "   'source_url': 'https://example.com/' + p['product_id'], 'snippet_id': 's1', 'conflict': False}]}))\n"
+    )
+    code, out, _ = run(capsys, "run", "--db", db, "--catalog", catalog, "--product-id", "p1",
+                       "--command", f"{sys.executable} {job}")
+    assert code == 0
+    code, out, _ = run(capsys, "outcome", "p1", "--db", db)
+    assert code == 0 and "max_dpi" in out and "26000 dpi" in out and "https://example.com/p1" in out
+    code, out, _ = run(capsys, "outcome", "p1", "--db", db, "--json")
+    assert json.loads(out)["fields"][0]["value"] == 26000
+    code, _, err = run(capsys, "outcome", "p2", "--db", db)
+    assert code == 1 and "no recorded outcome for product 'p2'" in err

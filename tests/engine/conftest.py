@@ -111,3 +111,15 @@ def engine(store):
     engine = BatchEngine(store, abandon_grace=0.5)
     yield engine
     engine.close()
+
+
+@register("fielded")
+def fielded_runner(product: dict[str, Any], settings: BatchSettings, ctx) -> dict[str, Any]:
+    """Returns an outcome in the harvest shape: fields with evidence and a quality summary."""
+    return {"runner": "fielded", "product_id": product["product_id"], "coverage": 0.75, "confidence": 0.9,
+            "conflicts": 1, "missing": ["weight"],
+            "fields": [{"field": "max_dpi", "value": 26000, "unit": "dpi", "confidence": 0.95, "tier": "manufacturer",
+                        "source_url": "https://example.com/p", "snippet_id": "abc123", "conflict": False},
+                       {"field": "connectivity", "value": ["Bluetooth", "USB-C"], "unit": None, "confidence": 0.6,
+                        "tier": "retailer", "source_url": "https://shop.example/p", "snippet_id": "def456",
+                        "conflict": True}]}
