@@ -36,3 +36,7 @@ The grid, brand order, preview and live summary are on their way. Plans made wit
     )
     header = pn.pane.Markdown("# IndexLab Batch", sizing_mode="stretch_width")
     return pn.Column(header, body, sizing_mode="stretch_width", margin=(10, 30))
+
+
+if __name__.startswith("bokeh"):  # `panel serve dashboard/app.py --plugins dashboard.api`
+    create_app().servable(title="IndexLab Batch")

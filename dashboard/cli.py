@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,13 +23,18 @@ def _is_loopback(address: str) -> bool:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    basic_auth = args.basic_auth or os.environ.get("INDEXLAB_BASIC_AUTH")
     if not _is_loopback(args.address):
-        raise IndexLabError(
-            f"refusing to serve on {args.address}: only loopback addresses are allowed until API and "
-            "dashboard authentication are configured", field="--address")
+        missing = [name for name, value in (("INDEXLAB_API_TOKEN (API bearer token)", os.environ.get("INDEXLAB_API_TOKEN")),
+                                            ("--basic-auth or INDEXLAB_BASIC_AUTH (dashboard login)", basic_auth))
+                   if not value]
+        if missing:
+            raise IndexLabError(
+                f"refusing to serve on {args.address}: a non-loopback address needs authentication; "
+                f"set {' and '.join(missing)}", field="--address")
     from dashboard.server import serve  # Panel loads only for this command
 
-    serve(db=args.db, catalog=args.catalog, address=args.address, port=args.port)
+    serve(db=args.db, catalog=args.catalog, address=args.address, port=args.port, basic_auth=basic_auth)
     return engine_cli.EXIT_OK
 
 
@@ -38,7 +44,13 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--catalog", type=Path, default=None, help="catalog path (default: the embedded fixtures catalog)")
     p.add_argument("--address", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=5006, help="port (default 5006; 0 picks a free one)")
+    p.add_argument("--basic-auth", metavar="PASSWORD|FILE",
+                   help="dashboard login (Panel basic auth: a password, or a JSON file of user: password)")
     p.set_defaults(handler=cmd_serve)
+
+    from dashboard.client import add_commands as add_batch_commands
+
+    add_batch_commands(sub)  # indexlab batch ...: the REST API as a command line
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,36 +1,57 @@
-"""The one store and catalog a server process shares across every browser session."""
+"""The one store, catalog and batch engine a server process shares across every browser session and API call."""
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.batch import BatchEngine
 from engine.catalog import Catalog, default_catalog_path, load_catalog
 from engine.cli import default_db
 from engine.service import BatchService
 from engine.store import Store
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class AppContext:
     store: Store
     catalog: Catalog
+    engine: BatchEngine
     service: BatchService
+
+    def close(self) -> None:
+        self.engine.close()
+        self.store.close()
 
 
 _lock = threading.Lock()
 _contexts: dict[tuple[str, str], AppContext] = {}
 
 
+def default_catalog() -> Path:
+    return Path(os.environ.get("INDEXLAB_CATALOG") or default_catalog_path())
+
+
 def get_context(db: str | Path | None = None, catalog: str | Path | None = None) -> AppContext:
-    """Open (once per process) the store and catalog named, and reuse them for every session."""
+    """Open (once per process) the store, catalog and engine named; every session and request reuses them.
+
+    Defaults come from ``INDEXLAB_DB`` and ``INDEXLAB_CATALOG``, so ``panel serve --plugins dashboard.api``
+    and the app share one engine. Opening the engine recovers the store (DESIGN §3 Restart).
+    """
     db_path = Path(db or default_db()).resolve()
-    catalog_path = Path(catalog or default_catalog_path()).resolve()
+    catalog_path = Path(catalog or default_catalog()).resolve()
     key = (str(db_path), str(catalog_path))
     with _lock:
         if key not in _contexts:
-            store = Store(db_path)
             cat = load_catalog(catalog_path)
-            _contexts[key] = AppContext(store=store, catalog=cat, service=BatchService(store, cat))
+            store = Store(db_path)
+            try:
+                auto_resume = os.environ.get("INDEXLAB_AUTO_RESUME", "1").lower() not in ("0", "false", "no")
+                engine = BatchEngine(store, catalog_ids=cat.products["product_id"], auto_resume=auto_resume)
+            except BaseException:
+                store.close()
+                raise
+            _contexts[key] = AppContext(store, cat, engine, BatchService(store, cat, engine))
         return _contexts[key]

@@ -1,18 +1,20 @@
-"""One Tornado/Panel server process: the dashboard at ``/`` sharing one store and catalog."""
+"""One Tornado/Panel server process: the dashboard at ``/`` and the REST API at ``/api/v1``, sharing one engine."""
 
 from __future__ import annotations
 
-import logging
+import os
+import secrets
+import signal
 import socket
 import warnings
 from pathlib import Path
+from typing import Any
 
 import panel as pn
 
+from dashboard import api
 from dashboard.app import create_app
 from dashboard.context import get_context
-
-log = logging.getLogger("indexlab.server")
 
 
 def _free_port(address: str) -> int:
@@ -22,22 +24,27 @@ def _free_port(address: str) -> int:
 
 
 def serve(*, db: Path | None, catalog: Path | None, address: str = "127.0.0.1", port: int = 5006,
-          show: bool = False) -> None:
-    """Open the store once, then serve until interrupted."""
+          basic_auth: str | None = None, show: bool = False) -> None:
+    """Open the store, catalog and engine once (fail fast before binding), then serve until interrupted."""
     warnings.filterwarnings("ignore", category=DeprecationWarning, module="bokeh")
-    context = get_context(db=db, catalog=catalog)  # fail fast (locked db, bad catalog) before binding
+    context = get_context(db=db, catalog=catalog)
     port = port or _free_port(address)
     origins = [f"{host}:{port}" for host in ("127.0.0.1", "localhost", address)]
+    auth: dict[str, Any] = {}
+    if basic_auth:
+        auth = {"basic_auth": basic_auth, "cookie_secret": os.environ.get("INDEXLAB_COOKIE_SECRET") or secrets.token_hex(32)}
     server = pn.serve(
         {"/": lambda: create_app(context=context)},
-        address=address, port=port, show=show, threaded=False, start=False,
-        websocket_origin=origins, title="IndexLab Batch",
+        address=address, port=port, show=show, threaded=False, start=False, websocket_origin=origins,
+        title="IndexLab Batch", extra_patterns=api.routes(lambda: context), **auth,
     )
-    print(f"IndexLab Batch serving http://{address}:{port}/ (db {context.store.path})", flush=True)
+    print(f"IndexLab Batch serving http://{address}:{port}/ and http://{address}:{port}/api/v1 "
+          f"(db {context.store.path})", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: server.io_loop.add_callback_from_signal(server.io_loop.stop))
     try:
         server.io_loop.start()
     except KeyboardInterrupt:
         pass
     finally:
         server.stop()
-        context.store.close()
+        context.close()

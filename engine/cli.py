@@ -249,8 +249,8 @@ def _pct(value: float | None) -> str:
 # --------------------------------------------------------------------------- parser
 def _non_negative(text: str) -> int:
     value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be >= 0")
+    if not 0 <= value < 2**31:
+        raise argparse.ArgumentTypeError("must be between 0 and 2147483647")
     return value
 
 

@@ -3,72 +3,20 @@
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import httpx
 import pytest
 
-from tests.conftest import wait_until
+from tests.servers import Server, start_server, stop_server
 
 CHROMIUM = os.environ.get("INDEXLAB_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
     "--no-first-run", "--disable-sync", "--disable-quic", "--disable-dev-shm-usage",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@dataclass
-class Server:
-    url: str
-    process: subprocess.Popen
-    log: Path
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-
-def start_server(db: Path, catalog: Path | None = None, *, log: Path) -> Server:
-    port = free_port()
-    exe = shutil.which("indexlab", path=str(Path(sys.executable).parent))
-    argv = [exe, "serve", "--db", str(db), "--port", str(port)]
-    if catalog:
-        argv += ["--catalog", str(catalog)]
-    handle = log.open("w")
-    process = subprocess.Popen(argv, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    server = Server(url=f"http://127.0.0.1:{port}", process=process, log=log)
-
-    def up() -> bool:
-        if process.poll() is not None:
-            raise AssertionError(f"server exited with {process.returncode}:\n{server.output()}")
-        try:
-            return httpx.get(server.url + "/", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    wait_until(up, timeout=60, message="server did not answer on /")
-    return server
-
-
-def stop_server(server: Server) -> None:
-    server.process.terminate()
-    try:
-        server.process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
-        server.process.wait(timeout=15)
 
 
 @pytest.fixture

@@ -113,3 +113,13 @@ def test_console_script_runs_without_traceback(catalog, db):
     result = subprocess.run([exe, "plan", "--db", str(db), "--catalog", str(catalog), "--all", "--workers", "-3"],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 1 and "Traceback" not in result.stderr and "invalid workers" in result.stderr
+
+
+def test_serve_refuses_a_public_address_without_auth(capsys, monkeypatch):
+    monkeypatch.delenv("INDEXLAB_API_TOKEN", raising=False)
+    monkeypatch.delenv("INDEXLAB_BASIC_AUTH", raising=False)
+    code, out, err = run(capsys, "serve", "--address", "0.0.0.0")
+    assert code == 1 and "refusing to serve on 0.0.0.0" in err and "INDEXLAB_API_TOKEN" in err and "--basic-auth" in err
+    monkeypatch.setenv("INDEXLAB_API_TOKEN", "t")
+    code, out, err = run(capsys, "serve", "--address", "0.0.0.0")
+    assert code == 1 and "INDEXLAB_API_TOKEN" not in err and "--basic-auth" in err

@@ -1,0 +1,311 @@
+"""REST API under /api/v1 on the dashboard's own Tornado server (also a ``panel serve --plugins`` module).
+
+Handlers never block the event loop: every engine or store call runs on a small thread pool.
+Bodies and queries are validated by the pydantic models in ``dashboard.api_models``; a client's
+mistake is a 4xx with ``{"error": {"code", "message", "field"}}``, never a 500, never a partial write.
+"""
+
+from __future__ import annotations
+
+import hmac
+from http import HTTPStatus
+import json
+import logging
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from tornado.ioloop import IOLoop
+from tornado.web import HTTPError, RequestHandler
+
+from dashboard import api_models as m
+from dashboard.context import AppContext, get_context
+from engine.errors import (ConfirmationRequired, IllegalTransition, IndexLabError, NotFound, PlanError,
+                           StoreError)
+from engine.plan import PlanRequest
+
+log = logging.getLogger("indexlab.api")
+PREFIX = "/api/v1/indexlab"
+MAX_BODY_BYTES = 1_000_000
+_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="indexlab-api")
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.field = status, code, message, field
+
+
+def _status_for(error: IndexLabError) -> int:
+    if isinstance(error, NotFound):
+        return 404
+    if isinstance(error, (IllegalTransition, ConfirmationRequired)):
+        return 409
+    if isinstance(error, PlanError):
+        return 422
+    if isinstance(error, StoreError):
+        return 503
+    return 400
+
+
+def _validation_error(exc: ValidationError, where: str) -> ApiError:
+    first = exc.errors()[0]
+    field = ".".join(str(p) for p in first["loc"]) or None
+    code = "unknown_field" if first["type"] == "extra_forbidden" else "invalid"
+    return ApiError(422, code, f"{where} {field or ''}: {first['msg']}".replace("  ", " "), field)
+
+
+class ApiHandler(RequestHandler):
+    """JSON in, JSON out, errors as bodies; the context is the process's one store, catalog and engine."""
+
+    mutating = False
+
+    def initialize(self, context: Callable[[], AppContext] = get_context) -> None:
+        self._context = context
+
+    @property
+    def ctx(self) -> AppContext:
+        return self._context()
+
+    def set_default_headers(self) -> None:
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.set_header("Cache-Control", "no-store")
+
+    def prepare(self) -> None:
+        length = self.request.headers.get("Content-Length")
+        if (length and length.isdigit() and int(length) > MAX_BODY_BYTES) or len(self.request.body or b"") > MAX_BODY_BYTES:
+            self._fail(ApiError(413, "body_too_large", f"request body is larger than {MAX_BODY_BYTES} bytes"))
+            return
+        token = os.environ.get("INDEXLAB_API_TOKEN")
+        if token and self.request.method not in ("GET", "HEAD", "OPTIONS"):
+            given = self.request.headers.get("Authorization", "")
+            if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+                self.set_header("WWW-Authenticate", "Bearer")
+                self._fail(ApiError(401, "unauthorized", "this call needs 'Authorization: Bearer <INDEXLAB_API_TOKEN>'"))
+
+    # ------------------------------------------------------------------ helpers
+    def body(self, model: type[ModelT]) -> ModelT:
+        try:
+            data = json.loads(self.request.body or b"null")
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ApiError(400, "malformed_json", f"request body is not valid JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise ApiError(422, "invalid", "request body must be a JSON object")
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            raise _validation_error(exc, "body") from None
+
+    def query(self, model: type[ModelT]) -> ModelT:
+        lists = {name for name, f in model.model_fields.items() if "list" in str(f.annotation)}
+        raw: dict[str, Any] = {}
+        for key, values in self.request.query_arguments.items():
+            decoded = [v.decode("utf-8", "replace") for v in values]
+            raw[key] = decoded if key in lists else decoded[-1]
+        try:
+            return model.model_validate(raw)
+        except ValidationError as exc:
+            raise _validation_error(exc, "query") from None
+
+    async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run engine/store work off the event loop, mapping product errors to HTTP ones."""
+        try:
+            return await IOLoop.current().run_in_executor(_POOL, lambda: fn(*args, **kwargs))
+        except IndexLabError as exc:
+            raise ApiError(_status_for(exc), exc.code, exc.message, exc.field) from None
+
+    def send(self, payload: BaseModel | dict[str, Any], status: int = 200) -> None:
+        self.set_status(status)
+        self.finish(payload.model_dump_json() if isinstance(payload, BaseModel) else json.dumps(payload))
+
+    def _fail(self, error: ApiError) -> None:
+        self.set_status(error.status)
+        if error.status == 405:
+            allowed = [name.upper() for name in ("get", "post") if getattr(type(self), name) is not getattr(RequestHandler, name)]
+            self.set_header("Allow", ", ".join(allowed))
+        self.finish(m.ErrorBody(error=m.ErrorDetail(code=error.code, message=error.message, field=error.field)).model_dump_json())
+
+    def _handle_request_exception(self, e: BaseException) -> None:
+        if isinstance(e, HTTPError) and e.status_code < 500:  # Tornado's own: 405, 400 on a bad request line
+            e = ApiError(e.status_code, f"http_{e.status_code}",
+                         e.log_message or f"{self.request.method} is not allowed on {self.request.path}"
+                         if e.status_code == 405 else (e.log_message or HTTPStatus(e.status_code).phrase))
+        if isinstance(e, ApiError):
+            if not self._finished:
+                self._fail(e)
+            return
+        log.exception("unexpected error in %s %s", self.request.method, self.request.path)
+        if not self._finished:
+            self._fail(ApiError(500, "internal", "the server failed; the error is in its log"))
+
+
+def _status(ctx: AppContext, batch_run_id: str) -> m.StatusResponse:
+    return m.StatusResponse.model_validate(ctx.service.status(batch_run_id))
+
+
+class PlanHandler(ApiHandler):
+    async def post(self) -> None:
+        body = self.body(m.PlanBody)
+        if (body.settings.command or body.settings.runner == "command" or body.settings.corpus) and \
+                os.environ.get("INDEXLAB_API_ALLOW_COMMAND", "").lower() not in ("1", "true", "yes"):
+            raise ApiError(403, "forbidden_setting",
+                           "settings.command and settings.corpus run programs or read files on the server: "
+                           "plan them with the CLI, or start the server with INDEXLAB_API_ALLOW_COMMAND=1",
+                           "settings.command" if body.settings.command or body.settings.runner == "command"
+                           else "settings.corpus")
+        request = PlanRequest(**body.model_dump(exclude={"settings"}), settings=body.settings)
+        saved = await self.call(self.ctx.service.plan, request, actor="api")
+        self.send(m.PlanResponse(batch_run_id=saved.batch_run_id, state=saved.state, created_at=saved.created_at,
+                                 **saved.summary.model_dump(exclude={"settings"}), settings=saved.summary.settings), 201)
+
+
+class LifecycleHandler(ApiHandler):
+    """POST start | pause | resume | stop: the batch's live status after the committed move."""
+
+    def initialize(self, action: str, context: Callable[[], AppContext] = get_context) -> None:
+        super().initialize(context)
+        self.action = action
+
+    async def post(self) -> None:
+        if self.action == "stop":
+            body = self.body(m.StopBody)
+            await self.call(self.ctx.service.stop, body.batch_run_id, force=body.force, actor="api")
+        else:
+            body = self.body(m.BatchRef)
+            await self.call(getattr(self.ctx.service, self.action), body.batch_run_id, actor="api")
+        self.send(await self.call(_status, self.ctx, body.batch_run_id))
+
+
+class RetryHandler(ApiHandler):
+    async def post(self) -> None:
+        body = self.body(m.RetryBody)
+        count = await self.call(self.ctx.service.retry_failed, body.batch_run_id, body.seqs, actor="api")
+        status = await self.call(_status, self.ctx, body.batch_run_id)
+        self.send(m.CountResponse(batch_run_id=body.batch_run_id, count=count, status=status))
+
+
+class SkipHandler(ApiHandler):
+    async def post(self) -> None:
+        body = self.body(m.SkipBody)
+        count = await self.call(self.ctx.service.skip, body.batch_run_id, body.seqs, actor="api")
+        status = await self.call(_status, self.ctx, body.batch_run_id)
+        self.send(m.CountResponse(batch_run_id=body.batch_run_id, count=count, status=status))
+
+
+class StatusHandler(ApiHandler):
+    async def get(self, batch_run_id: str) -> None:
+        self.send(await self.call(_status, self.ctx, batch_run_id))
+
+
+def _items(ctx: AppContext, batch_run_id: str, q: m.ItemsQuery) -> m.ItemsResponse:
+    page, total = ctx.service.items(batch_run_id, state=q.state.value if q.state else None, brand=q.brand,
+                                    offset=q.offset, limit=q.limit)
+    records = page.drop(columns=["batch_run_id", "attempt_base"]).astype(object).where(page.notna(), None)
+    items = []
+    for row in records.to_dict("records"):
+        row["outcome"] = json.loads(row["outcome"]) if row["outcome"] else None
+        items.append(m.BatchItem.model_validate(row))
+    return m.ItemsResponse(batch_run_id=batch_run_id, total=total, offset=q.offset, limit=q.limit, items=items)
+
+
+class ItemsHandler(ApiHandler):
+    async def get(self, batch_run_id: str) -> None:
+        self.send(await self.call(_items, self.ctx, batch_run_id, self.query(m.ItemsQuery)))
+
+
+def _events(ctx: AppContext, batch_run_id: str, q: m.PageQuery) -> m.EventsResponse:
+    ctx.store.get_batch(batch_run_id)
+    events = ctx.store.events(batch_run_id, offset=q.offset, limit=q.limit)
+    return m.EventsResponse(batch_run_id=batch_run_id, total=ctx.store.count_events(batch_run_id), offset=q.offset,
+                            limit=q.limit, events=[m.Event.model_validate(e) for e in events])
+
+
+class EventsHandler(ApiHandler):
+    async def get(self, batch_run_id: str) -> None:
+        self.send(await self.call(_events, self.ctx, batch_run_id, self.query(m.PageQuery)))
+
+
+class BatchListHandler(ApiHandler):
+    async def get(self) -> None:
+        q = self.query(m.PageQuery)
+        batches = await self.call(self.ctx.store.list_batches, limit=q.limit, offset=q.offset)
+        self.send(m.BatchListResponse(offset=q.offset, limit=q.limit,
+                                      batches=[m.BatchSummary.model_validate(b) for b in batches]))
+
+
+def _products(ctx: AppContext, q: m.ProductsQuery) -> m.ProductsResponse:
+    view = ctx.service.catalog_view()
+    mask = view["product_id"].notna()
+    if q.search and q.search.strip():
+        hay = view["brand"] + " " + view["model"] + " " + view["variant"] + " " + view["product_id"]
+        mask &= hay.str.casefold().str.contains(q.search.strip().casefold(), regex=False)
+    if q.brand:
+        mask &= view["brand"].str.casefold().isin([b.casefold() for b in q.brand])
+    if q.category:
+        mask &= view["category"].str.casefold().isin([c.casefold() for c in q.category])
+    if q.status:
+        mask &= view["last_status"] == q.status
+    chosen = view.loc[mask]
+    page = chosen.iloc[q.offset:q.offset + q.limit]
+    columns = list(m.Product.model_fields)
+    records = page[columns].astype(object).where(page[columns].notna(), None).to_dict("records")
+    return m.ProductsResponse(total=len(chosen), offset=q.offset, limit=q.limit,
+                              products=[m.Product.model_validate(r) for r in records])
+
+
+class ProductsHandler(ApiHandler):
+    async def get(self) -> None:
+        self.send(await self.call(_products, self.ctx, self.query(m.ProductsQuery)))
+
+
+class HealthHandler(ApiHandler):
+    async def get(self) -> None:
+        ctx = self.ctx
+        self.send(m.Health(status="ok", time=datetime.now(UTC), db=str(ctx.store.path),
+                           schema_version=ctx.store.version, catalog_products=len(ctx.catalog.products),
+                           active_batch_run_id=ctx.engine.active_batch_id()))
+
+
+class OpenApiHandler(ApiHandler):
+    async def get(self) -> None:
+        from dashboard.openapi import openapi_document
+
+        self.send(openapi_document())
+
+
+class NotFoundHandler(ApiHandler):
+    async def get(self, *args: Any) -> None:
+        raise ApiError(404, "no_route", f"no API route {self.request.method} {self.request.path}")
+
+    post = get
+
+
+def routes(context: Callable[[], AppContext] = get_context) -> list[tuple[str, type[RequestHandler], dict]]:
+    """Tornado routes for ``pn.serve(extra_patterns=...)``."""
+    c = {"context": context}
+    batch = f"{PREFIX}/batch"
+    id_ = r"(?P<batch_run_id>[^/]+)"
+    table: list[tuple[str, type[RequestHandler], dict]] = [
+        (f"{batch}/plan", PlanHandler, c),
+        *[(f"{batch}/{action}", LifecycleHandler, {**c, "action": action})
+          for action in ("start", "pause", "resume", "stop")],
+        (f"{batch}/retry", RetryHandler, c),
+        (f"{batch}/skip", SkipHandler, c),
+        (f"{batch}/{id_}/status", StatusHandler, c),
+        (f"{batch}/{id_}/items", ItemsHandler, c),
+        (f"{batch}/{id_}/events", EventsHandler, c),
+        (batch, BatchListHandler, c),
+        (f"{PREFIX}/products", ProductsHandler, c),
+        ("/api/v1/openapi.json", OpenApiHandler, c),
+        ("/healthz", HealthHandler, c),
+        (r"/api/.*", NotFoundHandler, c),
+    ]
+    return table
+
+
+# ``panel serve dashboard/app.py --plugins dashboard.api``: Panel reads ROUTES.
+ROUTES = routes()

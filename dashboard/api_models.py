@@ -1,0 +1,261 @@
+"""Request and response bodies of the REST API. The OpenAPI document is generated from these."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from engine.plan import BrandCount, Estimate, PlanItem, Selection
+from engine.settings import BatchSettings
+from engine.states import BatchState, ItemState
+
+MAX_PAGE = 1000
+MAX_OFFSET = 2**31 - 1  # larger offsets overflow the store's INTEGER arithmetic
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --------------------------------------------------------------------------- requests
+class PlanBody(Strict):
+    """Selection, order and settings of a new batch (settings not given take their defaults)."""
+
+    selection: Selection
+    brand_order: list[str] = Field(default_factory=list, max_length=1000)
+    pinned_brands: list[str] = Field(default_factory=list, max_length=1000)
+    settings: BatchSettings = Field(default_factory=BatchSettings)
+    confirm_large: bool = False
+
+
+class BatchRef(Strict):
+    batch_run_id: str = Field(min_length=1, max_length=64)
+
+
+class StopBody(BatchRef):
+    force: bool = Field(False, description="Cancel in-flight items now instead of letting them finish.")
+
+
+class RetryBody(BatchRef):
+    seqs: list[int] | None = Field(None, max_length=1_000_000, description="Only these items; default every failed item.")
+
+
+class SkipBody(BatchRef):
+    seqs: list[int] = Field(min_length=1, max_length=1_000_000)
+
+
+class ItemsQuery(Strict):
+    state: ItemState | None = None
+    brand: str | None = Field(None, max_length=200)
+    offset: int = Field(0, ge=0, le=MAX_OFFSET)
+    limit: int = Field(100, ge=1, le=MAX_PAGE)
+
+
+class PageQuery(Strict):
+    offset: int = Field(0, ge=0, le=MAX_OFFSET)
+    limit: int = Field(50, ge=1, le=MAX_PAGE)
+
+
+class ProductsQuery(Strict):
+    search: str | None = Field(None, max_length=200)
+    brand: list[str] = Field(default_factory=list)
+    category: list[str] = Field(default_factory=list)
+    status: str | None = Field(None, max_length=32, description="Last run status, or 'never run'.")
+    offset: int = Field(0, ge=0, le=MAX_OFFSET)
+    limit: int = Field(100, ge=1, le=MAX_PAGE)
+
+
+# --------------------------------------------------------------------------- responses
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    field: str | None = None
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+class PlanResponse(BaseModel):
+    batch_run_id: str
+    state: BatchState
+    created_at: datetime
+    total: int
+    brands: list[BrandCount]
+    categories: dict[str, int]
+    first_items: list[PlanItem]
+    estimate: Estimate
+    settings: BatchSettings
+    warnings: list[str]
+    needs_confirmation: bool
+
+
+class RunningItem(BaseModel):
+    seq: int
+    product_id: str | None = None
+    brand: str | None = None
+    model: str | None = None
+    variant: str | None = None
+    category: str | None = None
+    attempt: int
+    phase: str | None = None
+    started_at: datetime | None = None
+
+
+class Failure(BaseModel):
+    seq: int
+    product_id: str | None = None
+    brand: str | None = None
+    model: str | None = None
+    variant: str | None = None
+    category: str | None = None
+    attempt: int
+    error: str
+    final: bool
+    at: datetime
+
+
+class FeedEvent(BaseModel):
+    occurred_at: datetime | None
+    kind: str
+    seq: int | None = None
+    from_state: str | None = None
+    to_state: str | None = None
+    actor: str | None = None
+    reason: str | None = None
+
+
+class Throughput(BaseModel):
+    recent_per_hour: float | None
+    overall_per_hour: float | None
+    window_seconds: float
+
+
+class Eta(BaseModel):
+    seconds: float
+    low_seconds: float
+    high_seconds: float
+
+
+class StatusResponse(BaseModel):
+    batch_run_id: str
+    state: BatchState
+    total: int
+    counts: dict[ItemState, int]
+    done: int
+    progress: float
+    throughput: Throughput
+    eta: Eta | None
+    running: list[RunningItem]
+    current: RunningItem | None
+    recent_failures: list[Failure]
+    recent_events: list[FeedEvent]
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    updated_at: datetime
+    halted: str | None
+
+
+class BatchItem(BaseModel):
+    seq: int
+    product_id: str
+    category: str
+    brand: str
+    model: str
+    variant: str
+    state: ItemState
+    attempts: int
+    last_error: str | None
+    phase: str | None
+    queued_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_s: float | None
+    outcome: Any = None
+
+
+class ItemsResponse(BaseModel):
+    batch_run_id: str
+    total: int
+    offset: int
+    limit: int
+    items: list[BatchItem]
+
+
+class Event(BaseModel):
+    event_id: int
+    seq: int | None
+    occurred_at: datetime
+    kind: str
+    from_state: str | None
+    to_state: str | None
+    attempt: int | None
+    actor: str | None
+    reason: str | None
+    data: Any = None
+
+
+class EventsResponse(BaseModel):
+    batch_run_id: str
+    total: int
+    offset: int
+    limit: int
+    events: list[Event]
+
+
+class BatchSummary(BaseModel):
+    batch_run_id: str
+    state: BatchState
+    profile: str
+    runner: str
+    item_count: int
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class BatchListResponse(BaseModel):
+    total: int | None = None
+    offset: int
+    limit: int
+    batches: list[BatchSummary]
+
+
+class CountResponse(BaseModel):
+    batch_run_id: str
+    count: int
+    status: StatusResponse
+
+
+class Product(BaseModel):
+    product_id: str
+    category: str
+    brand: str
+    model: str
+    variant: str
+    last_status: str
+    last_run_at: datetime | None
+    last_batch_run_id: str | None
+    coverage: float | None
+    confidence: float | None
+    conflicts: int | None
+
+
+class ProductsResponse(BaseModel):
+    total: int
+    offset: int
+    limit: int
+    products: list[Product]
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    time: datetime
+    db: str
+    schema_version: int
+    catalog_products: int
+    active_batch_run_id: str | None
