@@ -39,12 +39,12 @@ class BuilderState(param.Parameterized):
     # ---- settings snapshot to be ----
     profile = param.Selector(default=Profile.STANDARD.value, objects=[p.value for p in Profile], doc="Runtime band.")
     runner = param.String(default="harvest", doc="The product job.")
-    llm_provider = param.String(default="openai", doc="LLM provider for the thorough profile.")
-    llm_model = param.String(default="gpt-4o-mini", doc="LLM model for the thorough profile.")
+    llm_provider = param.String(default="openai", label="LLM provider", doc="LLM provider for the thorough profile.")
+    llm_model = param.String(default="gpt-4o-mini", label="LLM model", doc="LLM model for the thorough profile.")
     workers = param.Integer(default=2, bounds=(1, 64), doc="Products run at once.")
     max_run_seconds = param.Number(default=600.0, bounds=(1, 86_400), doc="Per product attempt.")
     max_attempts = param.Integer(default=3, bounds=(1, 20), doc="Attempts per product.")
-    domain_cooldown_seconds = param.Number(default=1.0, bounds=(0, 3_600), doc="Gap between requests to a domain.")
+    domain_cooldown_seconds = param.Number(default=1.0, bounds=(0, 3_600), label="Domain cooldown (s)", doc="Gap between requests to a domain.")
 
     # ---- derived (read-only for views) ----
     filtered = param.DataFrame(default=None, doc="The catalog rows the filters show, in catalog order.")

@@ -1,0 +1,85 @@
+"""Plan Preview: guards on Start Batch, and the start flow (plan, start, hand over to the summary)."""
+
+import asyncio
+import threading
+
+import pytest
+
+from dashboard.preview import PlanPreview
+from dashboard.state import BuilderState
+from engine.batch import BatchEngine
+from engine.catalog import Catalog
+from engine.runners.base import register
+from engine.service import BatchService
+from tests.conftest import products_frame
+
+
+@pytest.fixture
+def service(store):
+    rows = [(f"p{i:03d}", "mouse", ["Logitech", "Razer", "Zowie"][i % 3], f"M{i}", "") for i in range(300)]
+    engine = BatchEngine(store)
+    yield BatchService(store, Catalog(products=products_frame(rows), problems=(), source="t"), engine)
+    engine.close()
+
+
+def test_start_is_disabled_without_a_selection(service):
+    preview = PlanPreview(state=BuilderState(service))
+    assert preview._start.disabled and not preview._confirm.visible
+
+
+def test_large_selection_needs_the_confirmation_box(service):
+    state = BuilderState(service, runner="noop")
+    preview = PlanPreview(state=state)
+    state.select_all()
+    assert preview._confirm.visible and preview._start.disabled and "300 items" in preview._confirm.label
+    preview.confirm_large = True
+    assert not preview._start.disabled
+    state.invert_selection()
+    state.select_all()  # a new preview asks again
+    assert preview.confirm_large is False
+
+
+def test_small_selection_can_start_at_once(service):
+    state = BuilderState(service, runner="noop")
+    preview = PlanPreview(state=state)
+    state.select_brand("Razer")
+    assert not preview._start.disabled and not preview._confirm.visible
+
+
+def test_start_batch_plans_starts_and_hands_over_the_id(service):
+    state = BuilderState(service, runner="noop")
+    started = []
+    preview = PlanPreview(state=state, on_started=started.append)
+    state.select_brand("Zowie")
+    state.select_brand("Razer")
+    state.to_top("Zowie")
+    asyncio.run(preview._start_batch(None))
+    assert len(started) == 1 and preview.message == ""
+    assert service.engine.wait_idle(10)
+    items, total = service.items(started[0])
+    assert total == 200 and items["brand"].iloc[0] == "Zowie"
+    assert service.status(started[0])["state"] == "completed"
+
+
+def test_start_failure_is_shown_not_raised(service):
+    """Another batch is running: the preview says so and stays usable."""
+    gate = threading.Event()
+
+    @register("wait-for-gate")
+    def wait_for_gate(product, settings, ctx):
+        while not gate.wait(0.01):
+            ctx.cancel.raise_if_cancelled()
+        return {}
+
+    blocking = BuilderState(service, runner="wait-for-gate")
+    blocking.select_brand("Logitech")
+    service.start(service.plan(blocking.plan_request()).batch_run_id)
+    state = BuilderState(service, runner="noop")
+    preview = PlanPreview(state=state)
+    state.select_brand("Zowie")
+    try:
+        asyncio.run(preview._start_batch(None))
+        assert "one batch runs at a time" in preview.message and not preview.busy and not preview._start.disabled
+    finally:
+        gate.set()
+        service.engine.wait_idle(10)
