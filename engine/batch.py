@@ -16,17 +16,17 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
+from engine.active import ActiveItem, ActiveRun, Attempt, outcome_parts, short_error
 from engine.errors import IllegalTransition, IndexLabError, NotFound
-from engine.limits import CancelToken, Cancelled, Clock, DeadlineExceeded, DomainLimiter, Limits, ProviderLimiter, SystemClock, backoff_delay
+from engine.limits import (CancelToken, Cancelled, Clock, DeadlineExceeded, DomainLimiter, Limits, ProviderLimiter,
+                           SystemClock, backoff_delay)
 from engine.runners.base import RunContext, Runner, get_runner
 from engine.settings import BatchSettings
 from engine.snapshot import LiveStatus
 from engine.states import (ACTIVE_BATCH_STATES, BatchState, ItemState, check_batch_move, check_item_move)
-from engine.store import BatchMove, BulkMove, EventRow, ItemRow, OutcomeRecord, Store, utcnow
+from engine.store import BatchMove, BulkMove, EventRow, ItemRow, Store, utcnow
 from engine.writer import GroupCommitWriter
 
 log = logging.getLogger("indexlab.engine")
@@ -39,47 +39,6 @@ ExecutorFactory = Callable[[int], Executor]
 
 def default_executor(workers: int) -> Executor:
     return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="indexlab-worker")
-
-
-@dataclass(slots=True)
-class _Item:
-    seq: int
-    product: dict[str, Any]
-    state: str
-    attempts: int
-    attempt_base: int
-    last_error: str | None = None
-    phase: str | None = None
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-    duration_s: float | None = None
-    outcome: str | None = None
-
-
-@dataclass(slots=True)
-class _Attempt:
-    seq: int
-    attempt: int
-    token: CancelToken
-    deadline: float
-
-
-@dataclass
-class _Run:
-    """The active batch as the engine works on it."""
-
-    batch_run_id: str
-    settings: BatchSettings
-    state: str
-    items: dict[int, _Item]
-    runner: Runner | None
-    ready: list[int] = field(default_factory=list)  # heap of queued seqs
-    delayed: list[tuple[float, int]] = field(default_factory=list)  # heap of (due, seq) waiting out a backoff
-    inflight: dict[int, _Attempt] = field(default_factory=dict)
-    consecutive_failures: int = 0
-    executor: Executor | None = None
-    thread: threading.Thread | None = None
-
 
 class BatchEngine:
     """Start, pause, resume, stop, force stop, retry and skip; recovery on open; live status."""
@@ -99,7 +58,7 @@ class BatchEngine:
         self._rng = rng or random.Random()
         self._lock = threading.RLock()
         self._wake = threading.Condition(self._lock)
-        self._run: _Run | None = None
+        self._run: ActiveRun | None = None
         self._statuses: dict[str, LiveStatus] = {}
         self._closed = False
         self.writer = GroupCommitWriter(store, threaded=background)
@@ -276,7 +235,7 @@ class BatchEngine:
             del self._statuses[oldest]
         return status
 
-    def _ensure_loaded(self, batch_run_id: str) -> _Run:
+    def _ensure_loaded(self, batch_run_id: str) -> ActiveRun:
         """The batch as the active run, loading it from the store; refuses while another one is busy."""
         if self._run is not None and self._run.batch_run_id == batch_run_id:
             return self._run
@@ -289,7 +248,7 @@ class BatchEngine:
         settings = BatchSettings(**batch["settings"])
         rows = self.store.item_records(batch_run_id)
         items = {
-            int(r["seq"]): _Item(seq=int(r["seq"]), product={k: r[k] for k in ("product_id", "category", "brand", "model", "variant")},
+            int(r["seq"]): ActiveItem(seq=int(r["seq"]), product={k: r[k] for k in ("product_id", "category", "brand", "model", "variant")},
                                  state=r["state"], attempts=int(r["attempts"]), attempt_base=int(r["attempt_base"]),
                                  last_error=r["last_error"], started_at=r["started_at"],
                                  finished_at=r["finished_at"], duration_s=r["duration_s"], outcome=r["outcome"])
@@ -299,7 +258,7 @@ class BatchEngine:
             runner: Runner | None = get_runner(settings.runner)
         except IndexLabError:
             runner = None  # status and stop still work; start refuses and says why
-        run = _Run(batch_run_id, settings, batch["state"], items, runner)
+        run = ActiveRun(batch_run_id, settings, batch["state"], items, runner)
         self.limits.configure(domain_concurrency=settings.domain_concurrency,
                               domain_cooldown=settings.domain_cooldown_seconds,
                               provider_rate_per_minute=settings.provider_rate_per_minute)
@@ -310,23 +269,23 @@ class BatchEngine:
         self._new_status(batch, rows)
         return run
 
-    def _require_active(self, batch_run_id: str) -> _Run:
+    def _require_active(self, batch_run_id: str) -> ActiveRun:
         if self._run is None or self._run.batch_run_id != batch_run_id:
             state = self.store.get_batch(batch_run_id)["state"]  # NotFound for an unknown id
             raise IllegalTransition(f"batch {batch_run_id} is {state}; only the active batch can be paused")
         return self._run
 
     # ================================================================== change builders
-    def _row(self, run: _Run, item: _Item) -> ItemRow:
+    def _row(self, run: ActiveRun, item: ActiveItem) -> ItemRow:
         return ItemRow(run.batch_run_id, item.seq, item.state, item.attempts, item.attempt_base, item.last_error,
                        item.phase, item.started_at, item.finished_at, item.duration_s, item.outcome)
 
-    def _event(self, run: _Run, kind: str, actor: str, reason: str, *, seq: int | None = None, from_state: str | None = None,
+    def _event(self, run: ActiveRun, kind: str, actor: str, reason: str, *, seq: int | None = None, from_state: str | None = None,
                to_state: str | None = None, attempt: int | None = None, data: dict | None = None) -> EventRow:
         return EventRow(run.batch_run_id, seq, utcnow(), kind, from_state, to_state, attempt, actor, reason,
                         json.dumps(data) if data else None)
 
-    def _batch_move(self, run: _Run, target: BatchState, actor: str, reason: str, *, started: bool = False) -> BatchMove:
+    def _batch_move(self, run: ActiveRun, target: BatchState, actor: str, reason: str, *, started: bool = False) -> BatchMove:
         previous = run.state
         check_batch_move(previous, target, batch_run_id=run.batch_run_id)
         run.state = target.value
@@ -334,7 +293,7 @@ class BatchEngine:
         finished = target in (BatchState.COMPLETED, BatchState.STOPPED)
         return BatchMove(run.batch_run_id, target.value, event.occurred_at, event, started=started, finished=finished)
 
-    def _bulk(self, run: _Run, sources: tuple[ItemState, ...], target: ItemState, actor: str, reason: str, *,
+    def _bulk(self, run: ActiveRun, sources: tuple[ItemState, ...], target: ItemState, actor: str, reason: str, *,
               seqs: Sequence[int] | None = None, new_budget: bool = False) -> BulkMove:
         """Move items in memory and describe the same move for the store (one statement there)."""
         chosen = seqs if seqs is not None else [s for s, i in run.items.items() if i.state in sources]
@@ -354,7 +313,7 @@ class BatchEngine:
         return BulkMove(run.batch_run_id, tuple(s.value for s in sources), target.value, now, actor, reason,
                         seqs=tuple(chosen) if seqs is not None else None, new_budget=new_budget)
 
-    def _select(self, run: _Run, seqs: Sequence[int] | None, source: ItemState, target: ItemState) -> list[int]:
+    def _select(self, run: ActiveRun, seqs: Sequence[int] | None, source: ItemState, target: ItemState) -> list[int]:
         if seqs is None:
             return sorted(s for s, i in run.items.items() if i.state == source)
         unknown = [s for s in seqs if s not in run.items]
@@ -367,14 +326,14 @@ class BatchEngine:
         return sorted(set(seqs))
 
     # ================================================================== dispatch
-    def _kick(self, run: _Run) -> None:
+    def _kick(self, run: ActiveRun) -> None:
         """Make sure a dispatcher works on ``run`` (a thread, or drain() in inline mode)."""
         if self.background and (run.thread is None or not run.thread.is_alive()):
             run.thread = threading.Thread(target=self._loop, args=(run,), name="indexlab-dispatch", daemon=True)
             run.thread.start()
         self._wake.notify_all()
 
-    def _loop(self, run: _Run) -> None:
+    def _loop(self, run: ActiveRun) -> None:
         with self._lock:
             while True:
                 wait = self._step(run)
@@ -390,7 +349,7 @@ class BatchEngine:
                     finally:
                         self._lock.acquire()
 
-    def _step(self, run: _Run) -> float | None:
+    def _step(self, run: ActiveRun) -> float | None:
         """One pass: enforce deadlines, dispatch what may run, settle the batch. Returns how long to wait, or None to end."""
         if self._closed or self._run is not run:
             return None
@@ -428,7 +387,7 @@ class BatchEngine:
             waits.append(run.delayed[0][0] - now)
         return max(0.0, min(waits)) + (0.001 if not self.background else 0.0)
 
-    def _dispatch(self, run: _Run, item: _Item) -> None:
+    def _dispatch(self, run: ActiveRun, item: ActiveItem) -> None:
         if self.catalog_ids is not None and item.product["product_id"] not in self.catalog_ids:
             self.writer.post([self._bulk(run, (ItemState.QUEUED,), ItemState.SKIPPED, ENGINE,
                                            "its product left the catalog", seqs=[item.seq])])
@@ -437,7 +396,7 @@ class BatchEngine:
         item.state, item.attempts, item.phase = ItemState.RUNNING.value, item.attempts + 1, None
         item.started_at, item.finished_at, item.duration_s = utcnow(), None, None
         deadline = self.clock.monotonic() + run.settings.max_run_seconds
-        attempt = _Attempt(item.seq, item.attempts, CancelToken(deadline=deadline, clock=self.clock), deadline)
+        attempt = Attempt(item.seq, item.attempts, CancelToken(deadline=deadline, clock=self.clock), deadline)
         run.inflight[item.seq] = attempt
         self.writer.post([self._row(run, item), self._event(
             run, "item_transition", ENGINE, "dispatched", seq=item.seq, from_state="queued", to_state="running",
@@ -450,17 +409,17 @@ class BatchEngine:
         future = run.executor.submit(_execute, run.runner, dict(item.product), run.settings, ctx)
         future.add_done_callback(lambda f: self._on_done(run, attempt, f))
 
-    def _on_phase(self, run: _Run, attempt: _Attempt, name: str) -> None:
+    def _on_phase(self, run: ActiveRun, attempt: Attempt, name: str) -> None:
         with self._lock:
             if run.inflight.get(attempt.seq) is attempt:
                 run.items[attempt.seq].phase = name
                 self._statuses[run.batch_run_id].set_phase(attempt.seq, name)
 
-    def _on_log(self, run: _Run, attempt: _Attempt, level: str, message: str) -> None:
+    def _on_log(self, run: ActiveRun, attempt: Attempt, level: str, message: str) -> None:
         self.writer.post([self._event(run, "log", "runner", message, seq=attempt.seq, attempt=attempt.attempt,
                                         data={"level": level})])
 
-    def _on_done(self, run: _Run, attempt: _Attempt, future: Future) -> None:
+    def _on_done(self, run: ActiveRun, attempt: Attempt, future: Future) -> None:
         with self._lock:
             if self._closed:  # the item stays running in the store: the next start re-queues it as interrupted
                 return
@@ -474,7 +433,7 @@ class BatchEngine:
             self._finish(run, attempt, error, None if error else future.result())
             self._wake.notify_all()
 
-    def _finish(self, run: _Run, attempt: _Attempt, error: BaseException | None, outcome: Any = None) -> None:
+    def _finish(self, run: ActiveRun, attempt: Attempt, error: BaseException | None, outcome: Any = None) -> None:
         """Record one attempt's end: completed, queued again after a backoff, or failed."""
         del run.inflight[attempt.seq]
         item, s = run.items[attempt.seq], run.settings
@@ -483,10 +442,10 @@ class BatchEngine:
         record = None
         if error is None:
             target, item.last_error, reason = ItemState.COMPLETED, None, "completed"
-            item.outcome, record = _outcome_parts(run.batch_run_id, item, attempt.attempt, outcome)
+            item.outcome, record = outcome_parts(run.batch_run_id, item, attempt.attempt, outcome)
             run.consecutive_failures = 0
         else:
-            message = _short_error(error)
+            message = short_error(error)
             retryable = getattr(error, "retryable", True) and not (
                 isinstance(error, Cancelled) and not isinstance(error, DeadlineExceeded))
             run.consecutive_failures += 1
@@ -514,7 +473,7 @@ class BatchEngine:
             run.consecutive_failures = 0
         self.writer.post(changes)
 
-    def _force_stop(self, run: _Run, actor: str, reason: str) -> None:
+    def _force_stop(self, run: ActiveRun, actor: str, reason: str) -> None:
         changes: list = []
         for attempt in list(run.inflight.values()):
             attempt.token.set("force stop")
@@ -532,18 +491,18 @@ class BatchEngine:
         self._release_executor(run)
         self.writer.write(changes)
 
-    def _finish_stop(self, run: _Run, actor: str, reason: str = "stopped: in-flight items finished") -> None:
+    def _finish_stop(self, run: ActiveRun, actor: str, reason: str = "stopped: in-flight items finished") -> None:
         run.ready.clear()
         run.delayed.clear()
         self.writer.write([self._bulk(run, (ItemState.QUEUED,), ItemState.STOPPED, actor, reason),
                            self._batch_move(run, BatchState.STOPPED, actor, reason)])
 
-    def _replace_executor(self, run: _Run) -> None:
+    def _replace_executor(self, run: ActiveRun) -> None:
         """A worker is stuck in an abandoned attempt: new work goes to a fresh pool."""
         self._release_executor(run)
 
     @staticmethod
-    def _release_executor(run: _Run) -> None:
+    def _release_executor(run: ActiveRun) -> None:
         if run.executor is not None:
             run.executor.shutdown(wait=False, cancel_futures=True)
             run.executor = None
@@ -553,45 +512,6 @@ class BatchEngine:
         for status in list(self._statuses.values()):
             status.apply(changes)
 
-
 def _execute(runner: Runner, product: dict[str, Any], settings: BatchSettings, ctx: RunContext) -> Any:
     ctx.cancel.raise_if_cancelled()
     return runner(product, settings, ctx)
-
-
-MAX_OUTCOME_JSON = 64_000  # bytes of a non-harvest outcome kept on the item row
-
-
-def _outcome_parts(batch_run_id: str, item: _Item, attempt: int, outcome: Any) -> tuple[str, OutcomeRecord | None]:
-    """The item's outcome summary (JSON), and the product outcome record when the outcome lists fields."""
-    fields = outcome.get("fields") if isinstance(outcome, dict) else None
-    if not isinstance(fields, list):
-        text = json.dumps(outcome, default=str)
-        return (text if len(text) <= MAX_OUTCOME_JSON else json.dumps({"truncated": True, "bytes": len(text)})), None
-    summary = {k: v for k, v in outcome.items() if k != "fields"}
-    compact = {k: outcome.get(k) for k in ("coverage", "confidence", "conflicts", "missing")}
-    compact["fields_found"] = len(fields)
-    rows = tuple(
-        {"field": str(f.get("field")), "value": json.dumps(f.get("value"), default=str), "unit": f.get("unit"),
-         "confidence": _number(f.get("confidence")), "tier": f.get("tier"), "source_url": f.get("source_url"),
-         "snippet_id": f.get("snippet_id"), "conflict": bool(f.get("conflict"))}
-        for f in fields if isinstance(f, dict) and f.get("field")
-    )
-    record = OutcomeRecord(batch_run_id, item.seq, item.product["product_id"], attempt, item.finished_at or utcnow(),
-                           _number(outcome.get("coverage")), _number(outcome.get("confidence")),
-                           _int(outcome.get("conflicts")), json.dumps(summary, default=str), rows)
-    return json.dumps(compact, default=str), record
-
-
-def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
-def _int(value: Any) -> int | None:
-    return int(value) if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _short_error(error: BaseException) -> str:
-    text = error.message if isinstance(error, IndexLabError) else f"{type(error).__name__}: {error}"
-    return text.strip().splitlines()[-1][:500] if text.strip() else type(error).__name__
-
