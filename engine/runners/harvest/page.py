@@ -1,0 +1,154 @@
+"""A fetched page made safe to read: parsed with a size cap, scripts and page furniture removed.
+
+What is removed never reaches extraction: ``<script>`` (hostile ones included; JSON-LD is read
+first and handed over as data), styles, templates, embedded objects, hidden elements, and the
+containers that hold *other* products' numbers or no product at all: navigation, headers and
+footers, asides, cookie banners, ads, "compare" and "customers also viewed" blocks.
+
+Removed elements are emptied in place rather than unlinked, so every remaining element keeps the
+XPath it had in the original page: snippet ids point at the page as it was served.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import lxml.html
+from lxml import etree
+
+MAX_PARSE_BYTES = 2_000_000  # bigger pages are cut here: enough for any real spec page
+MAX_JSON_LD_BYTES = 500_000
+
+DROP_TAGS = frozenset({"script", "style", "noscript", "template", "iframe", "object", "embed", "svg",
+                       "canvas", "button", "select", "option", "input", "textarea", "math", "video", "audio"})
+NOISE_TAGS = frozenset({"nav", "footer", "aside", "header", "dialog"})
+# Whole class/id words that mark furniture ("ad" only as a word: "header", "shadow" are fine).
+NOISE_WORDS = frozenset({"ad", "ads", "adv", "advert", "adverts", "advertisement", "advertising", "sponsored",
+                         "promo", "promotion", "cookie", "cookies", "consent", "gdpr", "banner", "compare",
+                         "comparison", "related", "recommend", "recommended", "recommendation",
+                         "recommendations", "upsell", "crosssell", "similar", "newsletter", "breadcrumb",
+                         "breadcrumbs", "modal", "popup", "share", "social", "viewed", "alsoviewed", "sidebar"})
+NOISE_SUBSTRINGS = ("compare", "related", "also-viewed", "also_viewed", "alsoviewed", "recommend", "cookie",
+                    "banner", "you-may-also", "also-bought", "cross-sell", "crosssell", "upsell", "similar-products",
+                    "carousel", "product-card", "product-tile")  # listings of other products
+# A heading that introduces other products: the block it heads is furniture too.
+NOISE_HEADING = re.compile(r"\b(also (viewed|bought|like)|you may (also )?like|similar (products|items|models)|"
+                           r"related (products|items)|compare( with| similar)?|comparison|recommended( for you)?|"
+                           r"other (products|models)|frequently bought|more from|people also)\b", re.I)
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
+_WORD_SPLIT = re.compile(r"[^a-z0-9]+")
+HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+
+
+@dataclass
+class CleanPage:
+    """The cleaned tree (None for an empty or unparseable page) and the JSON-LD objects it carried."""
+
+    root: Any
+    json_ld: list[Any] = field(default_factory=list)
+    truncated: bool = False
+
+
+def parse_page(html: str) -> CleanPage:
+    """Parse and clean a page. Never raises: a page that cannot be read yields an empty page."""
+    data = html.encode("utf-8", errors="replace")
+    truncated = len(data) > MAX_PARSE_BYTES
+    if truncated:
+        data = data[:MAX_PARSE_BYTES].decode("utf-8", errors="ignore").encode("utf-8")
+    if not data.strip():
+        return CleanPage(None, truncated=truncated)
+    parser = lxml.html.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True,
+                                  no_network=True, recover=True)
+    try:
+        root = etree.fromstring(data, parser)
+    except (etree.ParserError, etree.XMLSyntaxError, ValueError):
+        return CleanPage(None, truncated=truncated)
+    if root is None:
+        return CleanPage(None, truncated=truncated)
+    json_ld = _read_json_ld(root)
+    _clean(root)
+    return CleanPage(root, json_ld, truncated)
+
+
+def _read_json_ld(root: Any) -> list[Any]:
+    found = []
+    for script in root.iter("script"):
+        if (script.get("type") or "").strip().lower() != "application/ld+json":
+            continue
+        text = (script.text or "").strip()
+        if not text or len(text) > MAX_JSON_LD_BYTES:
+            continue
+        try:
+            found.append(json.loads(text))
+        except (ValueError, RecursionError):
+            continue  # broken JSON-LD is ignored, as browsers and crawlers do
+    return found
+
+
+def _empty(el: Any) -> None:
+    """Remove the element's content but keep it (and its tail text) so sibling XPaths do not shift."""
+    tail = el.tail
+    el.clear()
+    el.tail = tail
+
+
+def is_noise(el: Any) -> bool:
+    tag = el.tag if isinstance(el.tag, str) else ""
+    if tag in NOISE_TAGS:
+        return True
+    if el.get("hidden") is not None or (el.get("aria-hidden") or "").lower() == "true":
+        return True
+    style = el.get("style")
+    if style and _HIDDEN_STYLE.search(style):
+        return True
+    marks = " ".join(filter(None, (el.get("class"), el.get("id"), el.get("role"), el.get("data-section")))).lower()
+    if not marks:
+        return False
+    if marks.strip() in ("banner", "navigation", "complementary", "contentinfo"):  # ARIA landmark roles
+        return True
+    if any(s in marks for s in NOISE_SUBSTRINGS):
+        return True
+    return any(word in NOISE_WORDS for word in _WORD_SPLIT.split(marks))
+
+
+def _clean(root: Any) -> None:
+    doomed = []
+    for el in root.iter():
+        if not isinstance(el.tag, str):  # comments / entities left by recover mode
+            doomed.append(el)
+        elif el.tag in DROP_TAGS or is_noise(el):
+            doomed.append(el)
+    for heading in root.iter(*HEADINGS):
+        if NOISE_HEADING.search(text_of(heading)):
+            doomed.extend(_headed_block(heading))
+    for el in doomed:
+        _empty(el)
+    for br in root.iter("br"):
+        br.tail = "\n" + (br.tail or "")
+
+
+def _headed_block(heading: Any) -> list[Any]:
+    """The heading and what it heads: its following siblings up to the next heading of the same or
+    a higher level (when the heading is alone in its container, that is the whole container's rest)."""
+    level = int(heading.tag[1])
+    block = [heading]
+    for sibling in heading.itersiblings():
+        tag = sibling.tag if isinstance(sibling.tag, str) else ""
+        if tag in HEADINGS and int(tag[1]) <= level:
+            break
+        if tag in HEADINGS or any(True for _ in sibling.iter(*[f"h{i}" for i in range(1, level + 1)])):
+            break  # a container holding a same-level heading starts a new block
+        block.append(sibling)
+    return block
+
+
+def text_of(el: Any) -> str:
+    """The element's visible text, whitespace collapsed (line breaks from ``<br>`` become spaces)."""
+    try:
+        text = el.text_content()
+    except ValueError:
+        return ""
+    return " ".join(text.split())
