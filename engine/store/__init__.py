@@ -1,4 +1,4 @@
-"""DuckDB persistence: the schema, its migrations, and every SQL statement of IndexLab.
+"""DuckDB persistence: the Store, over the schema (schema.py), the statements (sql.py) and the changes it writes (changes.py).
 
 One process owns the database file. This module holds its only read-write connection;
 every operation takes its own cursor, and writes are serialised by one lock so a
@@ -13,7 +13,6 @@ import re
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,249 +23,20 @@ import pyarrow as pa
 
 from engine.errors import NotFound, SchemaTooNew, StoreError, StoreLocked
 
-# --------------------------------------------------------------------------- schema
-# Position in this list is the schema version (1-based). Never edit a released entry:
-# append a new one. Each is applied in its own transaction with its version row.
-MIGRATIONS: list[tuple[str, ...]] = [
-    (  # 1: batches, their items and the audit trail
-        """CREATE TABLE batches (
-            batch_run_id VARCHAR PRIMARY KEY,
-            state VARCHAR NOT NULL,
-            profile VARCHAR NOT NULL,
-            runner VARCHAR NOT NULL,
-            item_count INTEGER NOT NULL,
-            created_at TIMESTAMP NOT NULL,
-            updated_at TIMESTAMP NOT NULL,
-            started_at TIMESTAMP,
-            finished_at TIMESTAMP,
-            catalog_source VARCHAR,
-            settings JSON NOT NULL,
-            plan JSON NOT NULL
-        )""",
-        """CREATE TABLE batch_items (
-            batch_run_id VARCHAR NOT NULL,
-            seq INTEGER NOT NULL,
-            product_id VARCHAR NOT NULL,
-            category VARCHAR NOT NULL,
-            brand VARCHAR NOT NULL,
-            model VARCHAR NOT NULL,
-            variant VARCHAR NOT NULL,
-            state VARCHAR NOT NULL,
-            attempts INTEGER NOT NULL DEFAULT 0,
-            attempt_base INTEGER NOT NULL DEFAULT 0,
-            last_error VARCHAR,
-            phase VARCHAR,
-            queued_at TIMESTAMP,
-            started_at TIMESTAMP,
-            finished_at TIMESTAMP,
-            duration_s DOUBLE,
-            outcome JSON,
-            PRIMARY KEY (batch_run_id, seq)
-        )""",
-        "CREATE SEQUENCE batch_event_ids START 1",
-        """CREATE TABLE batch_events (
-            event_id BIGINT NOT NULL DEFAULT nextval('batch_event_ids'),
-            batch_run_id VARCHAR NOT NULL,
-            seq INTEGER,
-            occurred_at TIMESTAMP NOT NULL,
-            kind VARCHAR NOT NULL,
-            from_state VARCHAR,
-            to_state VARCHAR,
-            attempt INTEGER,
-            actor VARCHAR,
-            reason VARCHAR,
-            data JSON
-        )""",
-    ),
-    (  # 2: per-product outcomes: the quality summary and every field with its evidence
-        """CREATE TABLE product_outcomes (
-            batch_run_id VARCHAR NOT NULL,
-            seq INTEGER NOT NULL,
-            product_id VARCHAR NOT NULL,
-            attempt INTEGER NOT NULL,
-            recorded_at TIMESTAMP NOT NULL,
-            coverage DOUBLE,
-            confidence DOUBLE,
-            conflicts INTEGER,
-            summary JSON,
-            PRIMARY KEY (batch_run_id, seq)
-        )""",
-        """CREATE TABLE outcome_fields (
-            batch_run_id VARCHAR NOT NULL,
-            seq INTEGER NOT NULL,
-            product_id VARCHAR NOT NULL,
-            field VARCHAR NOT NULL,
-            value VARCHAR,
-            unit VARCHAR,
-            confidence DOUBLE,
-            tier VARCHAR,
-            source_url VARCHAR,
-            snippet_id VARCHAR,
-            conflict BOOLEAN NOT NULL DEFAULT FALSE
-        )""",
-    ),
-]
-SCHEMA_VERSION = len(MIGRATIONS)
-
-CREATE_VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_version (
-    version INTEGER PRIMARY KEY, applied_at TIMESTAMP NOT NULL)"""
-SELECT_VERSION = "SELECT coalesce(max(version), 0) FROM schema_version"
-INSERT_VERSION = "INSERT INTO schema_version VALUES (?, ?)"
-
-# --------------------------------------------------------------------------- statements
-INSERT_BATCH = """INSERT INTO batches (batch_run_id, state, profile, runner, item_count, created_at,
-    updated_at, catalog_source, settings, plan) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
-INSERT_ITEMS_FROM_ARROW = """INSERT INTO batch_items (batch_run_id, seq, product_id, category, brand,
-    model, variant, state, attempts, queued_at)
-    SELECT ?, seq, product_id, category, brand, model, variant, ?, 0, ? FROM plan_items"""
-INSERT_EVENT = """INSERT INTO batch_events (batch_run_id, seq, occurred_at, kind, from_state, to_state,
-    attempt, actor, reason, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
-BATCH_COLUMNS = """batch_run_id, state, profile, runner, item_count, created_at, updated_at,
-    started_at, finished_at, catalog_source, settings, plan"""
-SELECT_BATCH = f"SELECT {BATCH_COLUMNS} FROM batches WHERE batch_run_id = ?"
-SELECT_BATCHES = f"SELECT {BATCH_COLUMNS} FROM batches ORDER BY batch_run_id DESC LIMIT ? OFFSET ?"
-SELECT_LATEST_BATCH_IN = f"""SELECT {BATCH_COLUMNS} FROM batches
-    WHERE list_contains(?, state) ORDER BY batch_run_id DESC LIMIT 1"""
-ITEM_COLUMNS = """batch_run_id, seq, product_id, category, brand, model, variant, state, attempts,
-    attempt_base, last_error, phase, queued_at, started_at, finished_at, duration_s, outcome"""
-# Optional filters as "? IS NULL OR ..." keep one parameterised statement per query.
-ITEM_FILTER = """batch_run_id = ? AND (?::VARCHAR IS NULL OR state = ?)
-    AND (?::VARCHAR IS NULL OR lower(brand) = lower(?))"""
-SELECT_ITEMS = f"SELECT {ITEM_COLUMNS} FROM batch_items WHERE {ITEM_FILTER} ORDER BY seq LIMIT ? OFFSET ?"
-COUNT_ITEMS = f"SELECT count(*) FROM batch_items WHERE {ITEM_FILTER}"
-COUNT_ITEMS_BY_STATE = "SELECT state, count(*) FROM batch_items WHERE batch_run_id = ? GROUP BY state"
-SELECT_EVENTS = """SELECT event_id, batch_run_id, seq, occurred_at, kind, from_state, to_state, attempt, actor,
-    reason, data FROM batch_events WHERE batch_run_id = ? ORDER BY event_id LIMIT ? OFFSET ?"""
-COUNT_EVENTS = "SELECT count(*) FROM batch_events WHERE batch_run_id = ?"
-# Recent durations of completed products run with a profile: the basis of runtime estimates.
-SELECT_COMPLETED_DURATIONS = """SELECT i.duration_s FROM batch_items i JOIN batches b USING (batch_run_id)
-    WHERE b.profile = ? AND b.runner = ? AND i.state = 'completed' AND i.duration_s IS NOT NULL
-    ORDER BY i.finished_at DESC LIMIT ?"""
-
-# Engine writes: set-based, so a group of transitions costs a few statements, not one per row.
-UPDATE_ITEMS_FROM_ARROW = """UPDATE batch_items SET state = u.state, attempts = u.attempts, attempt_base = u.attempt_base,
-    last_error = u.last_error,
-    phase = u.phase, started_at = u.started_at, finished_at = u.finished_at, duration_s = u.duration_s,
-    outcome = u.outcome
-    FROM item_updates u WHERE batch_items.batch_run_id = u.batch_run_id AND batch_items.seq = u.seq"""
-INSERT_EVENTS_FROM_ARROW = """INSERT INTO batch_events (batch_run_id, seq, occurred_at, kind, from_state, to_state,
-    attempt, actor, reason, data) SELECT batch_run_id, seq, occurred_at, kind, from_state, to_state, attempt,
-    actor, reason, data FROM new_events"""
-# A bulk move: one event per moved item, then the move itself, both by one statement each.
-BULK_MOVE_FILTER = """batch_run_id = ? AND list_contains(?, state)
-    AND (?::INTEGER[] IS NULL OR list_contains(?::INTEGER[], seq))"""
-INSERT_BULK_MOVE_EVENTS = f"""INSERT INTO batch_events (batch_run_id, seq, occurred_at, kind, from_state, to_state,
-    attempt, actor, reason) SELECT batch_run_id, seq, ?, 'item_transition', state, ?, attempts, ?, ?
-    FROM batch_items WHERE {BULK_MOVE_FILTER} ORDER BY seq"""
-UPDATE_BULK_MOVE = f"""UPDATE batch_items SET state = ?, phase = NULL,
-    attempt_base = CASE WHEN ? THEN attempts WHEN ? THEN attempt_base + 1 ELSE attempt_base END,
-    finished_at = CASE WHEN ? IN ('stopped', 'skipped') THEN ? ELSE finished_at END
-    WHERE {BULK_MOVE_FILTER}"""
-UPDATE_BATCH_STATE = """UPDATE batches SET state = ?, updated_at = ?, started_at = coalesce(?, started_at),
-    finished_at = CASE WHEN ? THEN ? ELSE finished_at END WHERE batch_run_id = ?"""
-UPSERT_OUTCOMES_FROM_ARROW = """INSERT OR REPLACE INTO product_outcomes (batch_run_id, seq, product_id, attempt,
-    recorded_at, coverage, confidence, conflicts, summary) SELECT batch_run_id, seq, product_id, attempt, recorded_at,
-    coverage, confidence, conflicts, summary FROM new_outcomes"""
-DELETE_OUTCOME_FIELDS_FROM_ARROW = """DELETE FROM outcome_fields WHERE EXISTS (SELECT 1 FROM new_outcomes n
-    WHERE n.batch_run_id = outcome_fields.batch_run_id AND n.seq = outcome_fields.seq)"""
-INSERT_OUTCOME_FIELDS_FROM_ARROW = """INSERT INTO outcome_fields (batch_run_id, seq, product_id, field, value, unit,
-    confidence, tier, source_url, snippet_id, conflict) SELECT batch_run_id, seq, product_id, field, value, unit,
-    confidence, tier, source_url, snippet_id, conflict FROM new_fields"""
-# Each product's latest run (an item that started), with its quality when it produced an outcome.
-SELECT_PRODUCT_RUNS = """SELECT r.product_id, r.state AS last_status, r.last_run_at, r.batch_run_id AS last_batch_run_id,
-    o.coverage, o.confidence, o.conflicts
-    FROM (SELECT product_id, state, batch_run_id, seq, coalesce(finished_at, started_at) AS last_run_at,
-            row_number() OVER (PARTITION BY product_id
-                               ORDER BY coalesce(finished_at, started_at) DESC, batch_run_id DESC) AS rn
-          FROM batch_items WHERE started_at IS NOT NULL) r
-    LEFT JOIN product_outcomes o ON o.batch_run_id = r.batch_run_id AND o.seq = r.seq
-    WHERE r.rn = 1"""
-SELECT_LATEST_OUTCOME = """SELECT batch_run_id, seq, product_id, attempt, recorded_at, coverage, confidence, conflicts,
-    summary FROM product_outcomes WHERE product_id = ? ORDER BY recorded_at DESC, batch_run_id DESC LIMIT 1"""
-SELECT_OUTCOME_FIELDS = """SELECT field, value, unit, confidence, tier, source_url, snippet_id, conflict
-    FROM outcome_fields WHERE batch_run_id = ? AND seq = ? ORDER BY field"""
-SELECT_BATCHES_WITH_RUNNING_ITEMS = "SELECT DISTINCT batch_run_id FROM batch_items WHERE state = 'running'"
+from engine.store.changes import (BatchMove, BulkMove, Change, EventRow, ItemRow, OutcomeRecord,  # noqa: F401
+                                  EVENT_FIELDS, EVENT_SCHEMA, FIELD_SCHEMA, ITEM_ROW_FIELDS, ITEM_ROW_SCHEMA,
+                                  OUTCOME_FIELDS, OUTCOME_SCHEMA)
+from engine.store.schema import CREATE_VERSION_TABLE, INSERT_VERSION, MIGRATIONS, SCHEMA_VERSION, SELECT_VERSION  # noqa: F401
+from engine.store.sql import (
+    COUNT_EVENTS, COUNT_ITEMS, COUNT_ITEMS_BY_STATE, DELETE_OUTCOME_FIELDS_FROM_ARROW, INSERT_BATCH,
+    INSERT_BULK_MOVE_EVENTS, INSERT_EVENT, INSERT_EVENTS_FROM_ARROW, INSERT_ITEMS_FROM_ARROW,
+    INSERT_OUTCOME_FIELDS_FROM_ARROW, SELECT_BATCH, SELECT_BATCHES,
+    SELECT_BATCHES_WITH_RUNNING_ITEMS, SELECT_COMPLETED_DURATIONS, SELECT_EVENTS, SELECT_ITEMS,
+    SELECT_LATEST_BATCH_IN, SELECT_LATEST_OUTCOME, SELECT_OUTCOME_FIELDS, SELECT_PRODUCT_RUNS,
+    UPDATE_BATCH_STATE, UPDATE_BULK_MOVE, UPDATE_ITEMS_FROM_ARROW, UPSERT_OUTCOMES_FROM_ARROW,
+)
 
 _LOCK_PID = re.compile(r"PID (\d+)")
-
-
-# --------------------------------------------------------------------------- engine changes
-@dataclass(frozen=True, slots=True)
-class ItemRow:
-    """An item's mutable columns after a transition: the whole row, so the last one written wins."""
-
-    batch_run_id: str
-    seq: int
-    state: str
-    attempts: int
-    attempt_base: int  # attempts made before the operator last re-queued it: the retry budget starts here
-    last_error: str | None
-    phase: str | None
-    started_at: datetime | None
-    finished_at: datetime | None
-    duration_s: float | None
-    outcome: str | None  # JSON text
-
-
-@dataclass(frozen=True, slots=True)
-class EventRow:
-    batch_run_id: str
-    seq: int | None
-    occurred_at: datetime
-    kind: str
-    from_state: str | None = None
-    to_state: str | None = None
-    attempt: int | None = None
-    actor: str | None = None
-    reason: str | None = None
-    data: str | None = None  # JSON text
-
-
-@dataclass(frozen=True, slots=True)
-class BulkMove:
-    """Every item of a batch in ``from_states`` (optionally only ``seqs``) moves to ``to_state``."""
-
-    batch_run_id: str
-    from_states: tuple[str, ...]
-    to_state: str
-    at: datetime
-    actor: str
-    reason: str
-    seqs: tuple[int, ...] | None = None
-    new_budget: bool = False  # an operator retry: the moved items get a fresh max_attempts
-    interrupted: bool = False  # a restart re-queues them: the lost attempt does not use up the budget
-
-
-@dataclass(frozen=True, slots=True)
-class BatchMove:
-    batch_run_id: str
-    state: str
-    at: datetime
-    event: EventRow
-    started: bool = False  # set started_at (first start only)
-    finished: bool = False  # set finished_at
-
-
-@dataclass(frozen=True, slots=True)
-class OutcomeRecord:
-    """A product run's result: the quality summary and every field with its evidence."""
-
-    batch_run_id: str
-    seq: int
-    product_id: str
-    attempt: int
-    recorded_at: datetime
-    coverage: float | None
-    confidence: float | None
-    conflicts: int | None
-    summary: str  # JSON text: the outcome without its fields
-    fields: tuple[dict[str, Any], ...]  # field, value (JSON text), unit, confidence, tier, source_url, snippet_id, conflict
-
-
-Change = ItemRow | EventRow | BulkMove | BatchMove | OutcomeRecord
-_ITEM_ROW_FIELDS = [f.name for f in fields(ItemRow)]
-_OUTCOME_FIELDS = [f.name for f in fields(OutcomeRecord) if f.name != "fields"]
-_EVENT_FIELDS = [f.name for f in fields(EventRow)]
 
 
 def utcnow() -> datetime:
@@ -395,17 +165,17 @@ class Store:
     def _flush_rows(cur: duckdb.DuckDBPyConnection, rows: dict[tuple[str, int], ItemRow], events: list[EventRow],
                     outcomes: dict[tuple[str, int], OutcomeRecord]) -> None:
         if rows:
-            table = pa.table({name: [getattr(r, name) for r in rows.values()] for name in _ITEM_ROW_FIELDS},
-                             schema=_ITEM_ROW_SCHEMA)
+            table = pa.table({name: [getattr(r, name) for r in rows.values()] for name in ITEM_ROW_FIELDS},
+                             schema=ITEM_ROW_SCHEMA)
             _execute_with(cur, "item_updates", table, UPDATE_ITEMS_FROM_ARROW)
         if events:
-            table = pa.table({name: [getattr(e, name) for e in events] for name in _EVENT_FIELDS},
-                             schema=_EVENT_SCHEMA)
+            table = pa.table({name: [getattr(e, name) for e in events] for name in EVENT_FIELDS},
+                             schema=EVENT_SCHEMA)
             _execute_with(cur, "new_events", table, INSERT_EVENTS_FROM_ARROW)
         if outcomes:
             records = list(outcomes.values())
-            table = pa.table({name: [getattr(o, name) for o in records] for name in _OUTCOME_FIELDS},
-                             schema=_OUTCOME_SCHEMA)
+            table = pa.table({name: [getattr(o, name) for o in records] for name in OUTCOME_FIELDS},
+                             schema=OUTCOME_SCHEMA)
             fields = [{"batch_run_id": o.batch_run_id, "seq": o.seq, "product_id": o.product_id, **f}
                       for o in records for f in o.fields]
             cur.register("new_outcomes", table)
@@ -413,7 +183,7 @@ class Store:
                 cur.execute(UPSERT_OUTCOMES_FROM_ARROW)
                 cur.execute(DELETE_OUTCOME_FIELDS_FROM_ARROW)
                 if fields:
-                    _execute_with(cur, "new_fields", pa.Table.from_pylist(fields, schema=_FIELD_SCHEMA),
+                    _execute_with(cur, "new_fields", pa.Table.from_pylist(fields, schema=FIELD_SCHEMA),
                                   INSERT_OUTCOME_FIELDS_FROM_ARROW)
             finally:
                 cur.unregister("new_outcomes")
@@ -528,28 +298,6 @@ class Store:
     def completed_durations(self, profile: str, runner: str, *, limit: int = 500) -> list[float]:
         with self._cursor() as cur:
             return [r[0] for r in cur.execute(SELECT_COMPLETED_DURATIONS, [profile, runner, limit]).fetchall()]
-
-
-_ITEM_ROW_SCHEMA = pa.schema([
-    ("batch_run_id", pa.string()), ("seq", pa.int32()), ("state", pa.string()), ("attempts", pa.int32()),
-    ("attempt_base", pa.int32()), ("last_error", pa.string()), ("phase", pa.string()), ("started_at", pa.timestamp("us")),
-    ("finished_at", pa.timestamp("us")), ("duration_s", pa.float64()), ("outcome", pa.string()),
-])
-_OUTCOME_SCHEMA = pa.schema([
-    ("batch_run_id", pa.string()), ("seq", pa.int32()), ("product_id", pa.string()), ("attempt", pa.int32()),
-    ("recorded_at", pa.timestamp("us")), ("coverage", pa.float64()), ("confidence", pa.float64()),
-    ("conflicts", pa.int32()), ("summary", pa.string()),
-])
-_FIELD_SCHEMA = pa.schema([
-    ("batch_run_id", pa.string()), ("seq", pa.int32()), ("product_id", pa.string()), ("field", pa.string()),
-    ("value", pa.string()), ("unit", pa.string()), ("confidence", pa.float64()), ("tier", pa.string()),
-    ("source_url", pa.string()), ("snippet_id", pa.string()), ("conflict", pa.bool_()),
-])
-_EVENT_SCHEMA = pa.schema([
-    ("batch_run_id", pa.string()), ("seq", pa.int32()), ("occurred_at", pa.timestamp("us")),
-    ("kind", pa.string()), ("from_state", pa.string()), ("to_state", pa.string()), ("attempt", pa.int32()),
-    ("actor", pa.string()), ("reason", pa.string()), ("data", pa.string()),
-])
 
 
 def _execute_with(cur: duckdb.DuckDBPyConnection, name: str, table: pa.Table, sql: str, params: list | None = None) -> None:

@@ -1,0 +1,107 @@
+"""What the engine writes: item rows, events, bulk moves, batch moves and outcomes, and their Arrow shapes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+
+@dataclass(frozen=True, slots=True)
+class ItemRow:
+    """An item's mutable columns after a transition: the whole row, so the last one written wins."""
+
+    batch_run_id: str
+    seq: int
+    state: str
+    attempts: int
+    attempt_base: int  # attempts made before the operator last re-queued it: the retry budget starts here
+    last_error: str | None
+    phase: str | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_s: float | None
+    outcome: str | None  # JSON text
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    batch_run_id: str
+    seq: int | None
+    occurred_at: datetime
+    kind: str
+    from_state: str | None = None
+    to_state: str | None = None
+    attempt: int | None = None
+    actor: str | None = None
+    reason: str | None = None
+    data: str | None = None  # JSON text
+
+
+@dataclass(frozen=True, slots=True)
+class BulkMove:
+    """Every item of a batch in ``from_states`` (optionally only ``seqs``) moves to ``to_state``."""
+
+    batch_run_id: str
+    from_states: tuple[str, ...]
+    to_state: str
+    at: datetime
+    actor: str
+    reason: str
+    seqs: tuple[int, ...] | None = None
+    new_budget: bool = False  # an operator retry: the moved items get a fresh max_attempts
+    interrupted: bool = False  # a restart re-queues them: the lost attempt does not use up the budget
+
+
+@dataclass(frozen=True, slots=True)
+class BatchMove:
+    batch_run_id: str
+    state: str
+    at: datetime
+    event: EventRow
+    started: bool = False  # set started_at (first start only)
+    finished: bool = False  # set finished_at
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeRecord:
+    """A product run's result: the quality summary and every field with its evidence."""
+
+    batch_run_id: str
+    seq: int
+    product_id: str
+    attempt: int
+    recorded_at: datetime
+    coverage: float | None
+    confidence: float | None
+    conflicts: int | None
+    summary: str  # JSON text: the outcome without its fields
+    fields: tuple[dict[str, Any], ...]  # field, value (JSON text), unit, confidence, tier, source_url, snippet_id, conflict
+
+
+Change = ItemRow | EventRow | BulkMove | BatchMove | OutcomeRecord
+ITEM_ROW_FIELDS = [f.name for f in fields(ItemRow)]
+OUTCOME_FIELDS = [f.name for f in fields(OutcomeRecord) if f.name != "fields"]
+EVENT_FIELDS = [f.name for f in fields(EventRow)]
+
+ITEM_ROW_SCHEMA = pa.schema([
+    ("batch_run_id", pa.string()), ("seq", pa.int32()), ("state", pa.string()), ("attempts", pa.int32()),
+    ("attempt_base", pa.int32()), ("last_error", pa.string()), ("phase", pa.string()), ("started_at", pa.timestamp("us")),
+    ("finished_at", pa.timestamp("us")), ("duration_s", pa.float64()), ("outcome", pa.string()),
+])
+OUTCOME_SCHEMA = pa.schema([
+    ("batch_run_id", pa.string()), ("seq", pa.int32()), ("product_id", pa.string()), ("attempt", pa.int32()),
+    ("recorded_at", pa.timestamp("us")), ("coverage", pa.float64()), ("confidence", pa.float64()),
+    ("conflicts", pa.int32()), ("summary", pa.string()),
+])
+FIELD_SCHEMA = pa.schema([
+    ("batch_run_id", pa.string()), ("seq", pa.int32()), ("product_id", pa.string()), ("field", pa.string()),
+    ("value", pa.string()), ("unit", pa.string()), ("confidence", pa.float64()), ("tier", pa.string()),
+    ("source_url", pa.string()), ("snippet_id", pa.string()), ("conflict", pa.bool_()),
+])
+EVENT_SCHEMA = pa.schema([
+    ("batch_run_id", pa.string()), ("seq", pa.int32()), ("occurred_at", pa.timestamp("us")),
+    ("kind", pa.string()), ("from_state", pa.string()), ("to_state", pa.string()), ("attempt", pa.int32()),
+    ("actor", pa.string()), ("reason", pa.string()), ("data", pa.string()),
+])

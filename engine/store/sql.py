@@ -1,0 +1,76 @@
+"""Every SQL statement of IndexLab, parameterised with ``?``; no value is ever formatted into SQL."""
+
+from __future__ import annotations
+
+INSERT_BATCH = """INSERT INTO batches (batch_run_id, state, profile, runner, item_count, created_at,
+    updated_at, catalog_source, settings, plan) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+INSERT_ITEMS_FROM_ARROW = """INSERT INTO batch_items (batch_run_id, seq, product_id, category, brand,
+    model, variant, state, attempts, queued_at)
+    SELECT ?, seq, product_id, category, brand, model, variant, ?, 0, ? FROM plan_items"""
+INSERT_EVENT = """INSERT INTO batch_events (batch_run_id, seq, occurred_at, kind, from_state, to_state,
+    attempt, actor, reason, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+BATCH_COLUMNS = """batch_run_id, state, profile, runner, item_count, created_at, updated_at,
+    started_at, finished_at, catalog_source, settings, plan"""
+SELECT_BATCH = f"SELECT {BATCH_COLUMNS} FROM batches WHERE batch_run_id = ?"
+SELECT_BATCHES = f"SELECT {BATCH_COLUMNS} FROM batches ORDER BY batch_run_id DESC LIMIT ? OFFSET ?"
+SELECT_LATEST_BATCH_IN = f"""SELECT {BATCH_COLUMNS} FROM batches
+    WHERE list_contains(?, state) ORDER BY batch_run_id DESC LIMIT 1"""
+ITEM_COLUMNS = """batch_run_id, seq, product_id, category, brand, model, variant, state, attempts,
+    attempt_base, last_error, phase, queued_at, started_at, finished_at, duration_s, outcome"""
+# Optional filters as "? IS NULL OR ..." keep one parameterised statement per query.
+ITEM_FILTER = """batch_run_id = ? AND (?::VARCHAR IS NULL OR state = ?)
+    AND (?::VARCHAR IS NULL OR lower(brand) = lower(?))"""
+SELECT_ITEMS = f"SELECT {ITEM_COLUMNS} FROM batch_items WHERE {ITEM_FILTER} ORDER BY seq LIMIT ? OFFSET ?"
+COUNT_ITEMS = f"SELECT count(*) FROM batch_items WHERE {ITEM_FILTER}"
+COUNT_ITEMS_BY_STATE = "SELECT state, count(*) FROM batch_items WHERE batch_run_id = ? GROUP BY state"
+SELECT_EVENTS = """SELECT event_id, batch_run_id, seq, occurred_at, kind, from_state, to_state, attempt, actor,
+    reason, data FROM batch_events WHERE batch_run_id = ? ORDER BY event_id LIMIT ? OFFSET ?"""
+COUNT_EVENTS = "SELECT count(*) FROM batch_events WHERE batch_run_id = ?"
+# Recent durations of completed products run with a profile: the basis of runtime estimates.
+SELECT_COMPLETED_DURATIONS = """SELECT i.duration_s FROM batch_items i JOIN batches b USING (batch_run_id)
+    WHERE b.profile = ? AND b.runner = ? AND i.state = 'completed' AND i.duration_s IS NOT NULL
+    ORDER BY i.finished_at DESC LIMIT ?"""
+
+# Engine writes: set-based, so a group of transitions costs a few statements, not one per row.
+UPDATE_ITEMS_FROM_ARROW = """UPDATE batch_items SET state = u.state, attempts = u.attempts, attempt_base = u.attempt_base,
+    last_error = u.last_error,
+    phase = u.phase, started_at = u.started_at, finished_at = u.finished_at, duration_s = u.duration_s,
+    outcome = u.outcome
+    FROM item_updates u WHERE batch_items.batch_run_id = u.batch_run_id AND batch_items.seq = u.seq"""
+INSERT_EVENTS_FROM_ARROW = """INSERT INTO batch_events (batch_run_id, seq, occurred_at, kind, from_state, to_state,
+    attempt, actor, reason, data) SELECT batch_run_id, seq, occurred_at, kind, from_state, to_state, attempt,
+    actor, reason, data FROM new_events"""
+# A bulk move: one event per moved item, then the move itself, both by one statement each.
+BULK_MOVE_FILTER = """batch_run_id = ? AND list_contains(?, state)
+    AND (?::INTEGER[] IS NULL OR list_contains(?::INTEGER[], seq))"""
+INSERT_BULK_MOVE_EVENTS = f"""INSERT INTO batch_events (batch_run_id, seq, occurred_at, kind, from_state, to_state,
+    attempt, actor, reason) SELECT batch_run_id, seq, ?, 'item_transition', state, ?, attempts, ?, ?
+    FROM batch_items WHERE {BULK_MOVE_FILTER} ORDER BY seq"""
+UPDATE_BULK_MOVE = f"""UPDATE batch_items SET state = ?, phase = NULL,
+    attempt_base = CASE WHEN ? THEN attempts WHEN ? THEN attempt_base + 1 ELSE attempt_base END,
+    finished_at = CASE WHEN ? IN ('stopped', 'skipped') THEN ? ELSE finished_at END
+    WHERE {BULK_MOVE_FILTER}"""
+UPDATE_BATCH_STATE = """UPDATE batches SET state = ?, updated_at = ?, started_at = coalesce(?, started_at),
+    finished_at = CASE WHEN ? THEN ? ELSE finished_at END WHERE batch_run_id = ?"""
+UPSERT_OUTCOMES_FROM_ARROW = """INSERT OR REPLACE INTO product_outcomes (batch_run_id, seq, product_id, attempt,
+    recorded_at, coverage, confidence, conflicts, summary) SELECT batch_run_id, seq, product_id, attempt, recorded_at,
+    coverage, confidence, conflicts, summary FROM new_outcomes"""
+DELETE_OUTCOME_FIELDS_FROM_ARROW = """DELETE FROM outcome_fields WHERE EXISTS (SELECT 1 FROM new_outcomes n
+    WHERE n.batch_run_id = outcome_fields.batch_run_id AND n.seq = outcome_fields.seq)"""
+INSERT_OUTCOME_FIELDS_FROM_ARROW = """INSERT INTO outcome_fields (batch_run_id, seq, product_id, field, value, unit,
+    confidence, tier, source_url, snippet_id, conflict) SELECT batch_run_id, seq, product_id, field, value, unit,
+    confidence, tier, source_url, snippet_id, conflict FROM new_fields"""
+# Each product's latest run (an item that started), with its quality when it produced an outcome.
+SELECT_PRODUCT_RUNS = """SELECT r.product_id, r.state AS last_status, r.last_run_at, r.batch_run_id AS last_batch_run_id,
+    o.coverage, o.confidence, o.conflicts
+    FROM (SELECT product_id, state, batch_run_id, seq, coalesce(finished_at, started_at) AS last_run_at,
+            row_number() OVER (PARTITION BY product_id
+                               ORDER BY coalesce(finished_at, started_at) DESC, batch_run_id DESC) AS rn
+          FROM batch_items WHERE started_at IS NOT NULL) r
+    LEFT JOIN product_outcomes o ON o.batch_run_id = r.batch_run_id AND o.seq = r.seq
+    WHERE r.rn = 1"""
+SELECT_LATEST_OUTCOME = """SELECT batch_run_id, seq, product_id, attempt, recorded_at, coverage, confidence, conflicts,
+    summary FROM product_outcomes WHERE product_id = ? ORDER BY recorded_at DESC, batch_run_id DESC LIMIT 1"""
+SELECT_OUTCOME_FIELDS = """SELECT field, value, unit, confidence, tier, source_url, snippet_id, conflict
+    FROM outcome_fields WHERE batch_run_id = ? AND seq = ? ORDER BY field"""
+SELECT_BATCHES_WITH_RUNNING_ITEMS = "SELECT DISTINCT batch_run_id FROM batch_items WHERE state = 'running'"
