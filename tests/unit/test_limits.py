@@ -26,6 +26,7 @@ from engine.limits import (
     backoff_delay,
     parse_retry_after,
 )
+from tests.conftest import wait_until
 
 DOMAIN = "example.com"
 
@@ -46,14 +47,6 @@ class SignallingClock(SystemClock):
     def sleep(self, seconds: float, cancel: CancelToken | None = None) -> None:
         self.sleeping.set()
         super().sleep(seconds, cancel)
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(0.005)
 
 
 class Outcome:

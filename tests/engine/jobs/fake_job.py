@@ -22,13 +22,17 @@ import time
 from pathlib import Path
 
 
+IDLE_SECONDS = 60  # a job that sleeps until killed
+POLL_SECONDS = 0.01  # how often a job looks for its grandchild's pid file
+
+
 def _outcome(**extra):
     print(json.dumps({"fields": {}, "coverage": 1.0, **extra}))
 
 
 def _sleep_forever():
     while True:
-        time.sleep(60)
+        time.sleep(IDLE_SECONDS)
 
 
 def _write_pid(path):
@@ -70,7 +74,7 @@ def main(mode, *args):
         subprocess.Popen([sys.executable, __file__, "grandchild", args[0]])
         pid_file = Path(args[0]) / "grandchild.pid"
         while not pid_file.exists():
-            time.sleep(0.01)
+            time.sleep(POLL_SECONDS)
         _outcome(background=True)
     elif mode == "stubborn":
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # inherited by the grandchild through exec
