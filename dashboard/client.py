@@ -1,0 +1,204 @@
+"""``indexlab batch ...``: drive a running ``indexlab serve`` over its REST API.
+
+    indexlab batch plan --all --runner noop        indexlab batch status BATCH_ID
+    indexlab batch start BATCH_ID                  indexlab batch items BATCH_ID --state failed
+    indexlab batch stop BATCH_ID --force           indexlab batch list --json
+
+The server is ``--url``, else ``$INDEXLAB_URL``, else http://127.0.0.1:5006; ``$INDEXLAB_API_TOKEN``,
+when set, is sent as a bearer token. Output follows the headless CLI: readable text on stdout, or
+with ``--json`` exactly the API's JSON document. An API error prints its message and HTTP status on
+stderr and exits 1, as does a server that cannot be reached.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+
+from engine import cli
+from engine.cli_run import progress_line
+from engine.errors import IndexLabError
+from engine.plan import PlanSummary
+from engine.states import ItemState
+
+DEFAULT_URL = "http://127.0.0.1:5006"
+BATCH = "/api/v1/indexlab/batch"
+TIMEOUT_S = 30.0
+
+
+# --------------------------------------------------------------------------- HTTP
+def server_url(args: argparse.Namespace) -> str:
+    return (args.url or os.environ.get("INDEXLAB_URL") or DEFAULT_URL).rstrip("/")
+
+
+def call(args: argparse.Namespace, method: str, path: str, *, body: dict[str, Any] | None = None,
+         params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One API call: the JSON document on success; any failure becomes one clear ``IndexLabError``."""
+    import httpx  # only this command needs it
+
+    base = server_url(args)
+    headers = {"Accept": "application/json"}
+    if token := os.environ.get("INDEXLAB_API_TOKEN"):
+        headers["Authorization"] = f"Bearer {token}"
+    query = {k: v for k, v in (params or {}).items() if v is not None}
+    try:
+        response = httpx.request(method, base + path, json=body, params=query, headers=headers, timeout=args.timeout)
+    except httpx.TimeoutException:
+        raise IndexLabError(f"the IndexLab server at {base} did not answer within {args.timeout:g} s") from None
+    except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+        raise IndexLabError(f"invalid server URL {base!r}: {exc}", field="--url") from None
+    except httpx.HTTPError as exc:
+        raise IndexLabError(f"cannot reach the IndexLab server at {base} ({exc}); is `indexlab serve` running "
+                            "there? (set --url or INDEXLAB_URL)") from None
+    try:
+        document = response.json()
+    except ValueError:
+        document = None
+    if response.is_success and isinstance(document, dict):
+        return document
+    error = document.get("error") if isinstance(document, dict) else None
+    if isinstance(error, dict) and error.get("message"):
+        raise IndexLabError(f"{error['message']} (HTTP {response.status_code})", field=error.get("field"))
+    text = " ".join(response.text.split())[:200] or "empty body"
+    raise IndexLabError(f"unexpected answer from {base}{path}: HTTP {response.status_code}, not an IndexLab "
+                        f"API document ({text})")
+
+
+def _emit(args: argparse.Namespace, document: dict[str, Any]) -> bool:
+    """``--json``: print the API's document as it came; True when done."""
+    if args.json:
+        json.dump(document, sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+    return args.json
+
+
+# --------------------------------------------------------------------------- text output
+def print_status(status: dict[str, Any]) -> None:
+    print(f"batch_run_id  {status['batch_run_id']}")
+    print(f"state         {status['state']}" + (f" (halted: {status['halted']})" if status.get("halted") else ""))
+    print("counts        " + ", ".join(f"{k} {v}" for k, v in status["counts"].items()))
+    print(f"progress      {progress_line(status)}")
+    for item in status["running"][:5]:
+        print(f"running       #{item['seq']} {item.get('product_id') or ''} [{item.get('phase') or 'starting'}]")
+    for failure in status["recent_failures"][:5]:
+        print(f"failure       #{failure['seq']} {failure.get('product_id') or ''}: {failure['error']}")
+
+
+def _table(rows: list[dict[str, Any]], columns: list[str]) -> None:
+    cells = [[("" if row.get(c) is None else str(row.get(c))).replace("\n", " ")[:80] for c in columns] for row in rows]
+    widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
+    for line in [columns, *cells]:
+        print("  ".join(v.ljust(w) for v, w in zip(line, widths)).rstrip())
+
+
+def _paged(doc: dict[str, Any], key: str, noun: str) -> None:
+    shown, total = len(doc[key]), doc.get("total")
+    first = doc["offset"] + 1 if shown else doc["offset"]
+    print(f"{noun} {first}-{doc['offset'] + shown}" + (f" of {total}" if total is not None else ""))
+
+
+# --------------------------------------------------------------------------- commands
+def cmd_plan(args: argparse.Namespace) -> int:
+    body = cli.plan_request_from_args(args).model_dump(mode="json", exclude_unset=True)
+    doc = call(args, "POST", f"{BATCH}/plan", body=body)
+    if not _emit(args, doc):
+        cli.print_plan(doc["batch_run_id"], PlanSummary.model_validate({k: doc[k] for k in PlanSummary.model_fields}))
+        print(f"state         {doc['state']}; start it with: indexlab batch start {doc['batch_run_id']}")
+    return cli.EXIT_OK
+
+
+def cmd_lifecycle(args: argparse.Namespace) -> int:
+    body: dict[str, Any] = {"batch_run_id": args.batch_run_id}
+    if args.action == "stop":
+        body["force"] = args.force
+    elif args.action in ("retry", "skip") and args.seq:
+        body["seqs"] = args.seq
+    doc = call(args, "POST", f"{BATCH}/{args.action}", body=body)
+    if not _emit(args, doc):
+        if "count" in doc:
+            print(f"{'re-queued' if args.action == 'retry' else 'skipped'} {doc['count']} items")
+        print_status(doc.get("status", doc))
+    return cli.EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    doc = call(args, "GET", f"{BATCH}/{args.batch_run_id}/status")
+    if not _emit(args, doc):
+        print_status(doc)
+    return cli.EXIT_OK
+
+
+def cmd_items(args: argparse.Namespace) -> int:
+    params = {"state": args.state, "brand": args.brand, "offset": args.offset, "limit": args.limit}
+    doc = call(args, "GET", f"{BATCH}/{args.batch_run_id}/items", params=params)
+    if not _emit(args, doc):
+        _table(doc["items"], ["seq", "state", "brand", "model", "variant", "product_id", "attempts", "last_error"])
+        _paged(doc, "items", "items")
+    return cli.EXIT_OK
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    doc = call(args, "GET", f"{BATCH}/{args.batch_run_id}/events", params={"offset": args.offset, "limit": args.limit})
+    if not _emit(args, doc):
+        rows = [{**e, "move": f"{e['from_state'] or ''} -> {e['to_state'] or ''}" if e["to_state"] else ""}
+                for e in doc["events"]]
+        _table(rows, ["event_id", "occurred_at", "kind", "seq", "move", "actor", "reason"])
+        _paged(doc, "events", "events")
+    return cli.EXIT_OK
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    doc = call(args, "GET", BATCH, params={"offset": args.offset, "limit": args.limit})
+    if not _emit(args, doc):
+        _table(doc["batches"], ["batch_run_id", "state", "item_count", "runner", "profile", "created_at", "finished_at"])
+        _paged(doc, "batches", "batches")
+    return cli.EXIT_OK
+
+
+# --------------------------------------------------------------------------- parser
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Register ``indexlab batch <action>`` on the console script's subcommands."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--url", help=f"the server (default: $INDEXLAB_URL or {DEFAULT_URL})")
+    common.add_argument("--timeout", type=float, default=TIMEOUT_S, metavar="S", help="seconds per request (default 30)")
+    common.add_argument("--json", action="store_true", help="print the API's JSON document on stdout")
+    page = argparse.ArgumentParser(add_help=False)
+    page.add_argument("--offset", type=cli._non_negative, default=None)
+    page.add_argument("--limit", type=int, default=None, help="page size (the server caps it at 1000)")
+
+    batch = sub.add_parser("batch", help="drive a running server over its REST API (plan, start, status, ...)",
+                           description="Drive a running `indexlab serve` over its REST API.")
+    actions = batch.add_subparsers(dest="batch_command", required=True, metavar="ACTION")
+    p = actions.add_parser("plan", parents=[common], help="save a plan on the server and print it")
+    cli.add_plan_options(p)
+    p.set_defaults(handler=cmd_plan)
+    helps = {"start": "start a planned batch", "pause": "pause: running items finish, nothing new starts",
+             "resume": "resume a paused or stopped batch", "stop": "stop gracefully (or --force: cancel running items)",
+             "retry": "re-queue failed items (all, or --seq N ...)", "skip": "skip queued items (--seq N ...)"}
+    for action, text in helps.items():
+        usage = {"retry": " [--seq N [N ...]]", "skip": " --seq N [N ...]", "stop": " [--force]"}.get(action, "")
+        p = actions.add_parser(action, parents=[common], help=text, description=text,
+                               usage=f"indexlab batch {action} BATCH_ID{usage} [--url URL] [--timeout S] [--json]")
+        p.add_argument("batch_run_id", metavar="BATCH_ID")
+        if action == "stop":
+            p.add_argument("--force", action="store_true", help="cancel in-flight items now")
+        if action in ("retry", "skip"):
+            p.add_argument("--seq", type=int, nargs="+", action="extend", required=action == "skip", metavar="N",
+                           help="item seq numbers" + (" (default: every failed item)" if action == "retry" else ""))
+        p.set_defaults(handler=cmd_lifecycle, action=action)
+    p = actions.add_parser("status", parents=[common], help="live counts, progress, running items and failures")
+    p.add_argument("batch_run_id", metavar="BATCH_ID")
+    p.set_defaults(handler=cmd_status)
+    p = actions.add_parser("items", parents=[common, page], help="a batch's items in run order")
+    p.add_argument("batch_run_id", metavar="BATCH_ID")
+    p.add_argument("--state", choices=[s.value for s in ItemState], help="only items in this state")
+    p.add_argument("--brand", help="only items of this brand")
+    p.set_defaults(handler=cmd_items)
+    p = actions.add_parser("events", parents=[common, page], help="a batch's audit events, oldest first")
+    p.add_argument("batch_run_id", metavar="BATCH_ID")
+    p.set_defaults(handler=cmd_events)
+    p = actions.add_parser("list", parents=[common, page], help="batches on the server, newest first")
+    p.set_defaults(handler=cmd_list)
