@@ -12,6 +12,7 @@ from http import HTTPStatus
 import json
 import logging
 import os
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -177,6 +178,7 @@ class LifecycleHandler(ApiHandler):
         else:
             body = self.body(m.BatchRef)
             await self.call(getattr(self.ctx.service, self.action), body.batch_run_id, actor="api")
+        _status_cache.pop(body.batch_run_id, None)
         self.send(await self.call(_status, self.ctx, body.batch_run_id))
 
 
@@ -196,9 +198,22 @@ class SkipHandler(ApiHandler):
         self.send(m.CountResponse(batch_run_id=body.batch_run_id, count=count, status=status))
 
 
+STATUS_TTL_S = 0.2  # pollers share one serialised status per batch for this long
+_status_cache: dict[str, tuple[float, str]] = {}
+
+
 class StatusHandler(ApiHandler):
+    """The most polled endpoint: many clients within STATUS_TTL_S share one serialised answer."""
+
     async def get(self, batch_run_id: str) -> None:
-        self.send(await self.call(_status, self.ctx, batch_run_id))
+        now = time.monotonic()
+        cached = _status_cache.get(batch_run_id)
+        if cached is None or now - cached[0] > STATUS_TTL_S:
+            body = (await self.call(_status, self.ctx, batch_run_id)).model_dump_json()
+            cached = _status_cache[batch_run_id] = (now, body)
+            if len(_status_cache) > 64:
+                _status_cache.pop(next(iter(_status_cache)))
+        self.finish(cached[1])
 
 
 def _items(ctx: AppContext, batch_run_id: str, q: m.ItemsQuery) -> m.ItemsResponse:
