@@ -1,0 +1,98 @@
+"""What following a batch reads besides the live status, and how new rows merge into kept lists.
+
+The engine's live status holds the last 50 events and 20 failures, in memory: a session that opens
+mid-batch, or after a restart, starts from the store instead. Every function here but ``merged`` and the
+keys reads the store: call them from a worker thread.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dashboard import render
+from engine.states import ItemState
+
+FEED_KINDS = frozenset({"batch_transition", "operator_action", "bulk_transition"})  # the operator's feed
+FEED_SEED_EVENTS = 2_000  # the store's newest events read for the feed when a batch is followed
+FAILURES_KEEP = 20
+SEED_POINTS = 1_200  # history drawn when a batch is followed mid-run
+SEED_MIN_WINDOW = 5  # finishes in the window before a drawn rate means anything (the first seconds spike)
+RECENT_WINDOW_MS = 120_000  # as the engine's "recent" throughput (engine.snapshot.RECENT_WINDOW_S)
+EPOCH = datetime.min.replace(tzinfo=UTC)
+
+
+def num(value: Any) -> float:
+    return float(value) if isinstance(value, (int, float)) else math.nan
+
+
+def merged(current: list[dict[str, Any]], incoming: list[dict[str, Any]], key: Callable[[Mapping[str, Any]], tuple],
+            when: str, keep: int) -> list[dict[str, Any]] | None:
+    """``current`` plus the ``incoming`` rows it lacks, newest first, at most ``keep``; None when nothing is new."""
+    seen = {key(row) for row in current}
+    fresh = {}
+    for row in incoming:
+        k = key(row)
+        if k not in seen and k not in fresh:
+            fresh[k] = row
+    if not fresh:
+        return None
+    rows = sorted([*current, *fresh.values()], key=lambda r: render.as_datetime(r.get(when)) or EPOCH, reverse=True)
+    return rows[:keep]
+
+
+def failure_key(failure: Mapping[str, Any]) -> tuple:
+    return failure.get("seq"), failure.get("attempt"), bool(failure.get("final"))
+
+
+def event_key(event: Mapping[str, Any]) -> tuple:
+    when = render.as_datetime(event.get("occurred_at"))
+    return (when.isoformat() if when else None, event.get("kind"), event.get("seq"), event.get("from_state"),
+            event.get("to_state"), event.get("reason"))
+
+
+def feed_seed(store: Any, batch_run_id: str) -> list[dict[str, Any]]:
+    """The feed's start: batch moves and operator actions among the first and the newest stored events."""
+    total = store.count_events(batch_run_id)
+    events = store.events(batch_run_id, offset=0, limit=50)
+    if total > 50:
+        events += store.events(batch_run_id, offset=max(50, total - FEED_SEED_EVENTS), limit=FEED_SEED_EVENTS)
+    return [e for e in events if e.get("kind") in FEED_KINDS]
+
+
+def failures_seed(service: Any, batch_run_id: str) -> list[dict[str, Any]]:
+    """The newest failed items as failures: the engine's own list lives in memory and starts empty after a restart."""
+    page, _ = service.items(batch_run_id, state=ItemState.FAILED.value)
+    if page.empty:
+        return []
+    page = page.sort_values("finished_at", ascending=False, kind="stable").head(FAILURES_KEEP)
+    return [{"seq": int(r["seq"]), "product_id": r["product_id"], "brand": r["brand"], "model": r["model"],
+             "variant": r["variant"], "attempt": int(r["attempts"]), "error": r["last_error"] or "", "final": True,
+             "at": r["finished_at"] if pd.notna(r["finished_at"]) else None} for r in page.to_dict("records")]
+
+
+def history_points(service: Any, batch_run_id: str) -> list[dict[str, Any]]:
+    """Completed and failed over time (and the recent rate) from the items' finish times, thinned to SEED_POINTS."""
+    frames = []
+    for state in (ItemState.COMPLETED.value, ItemState.FAILED.value):
+        page, _ = service.items(batch_run_id, state=state)
+        frames.append(page[["state", "finished_at"]])
+    done = pd.concat(frames, ignore_index=True).dropna(subset=["finished_at"])
+    if done.empty:
+        return []
+    done = done.sort_values("finished_at", kind="stable")
+    t = done["finished_at"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy().astype("datetime64[ms]").astype("int64")
+    completed = np.cumsum(done["state"].to_numpy() == ItemState.COMPLETED.value)
+    failed = np.cumsum(done["state"].to_numpy() == ItemState.FAILED.value)
+    first = np.searchsorted(t, t - RECENT_WINDOW_MS, side="right")
+    n = np.arange(len(t)) - first + 1
+    span_s = np.maximum((t - t[first]) / 1000.0, 1.0)
+    recent = np.where(n >= SEED_MIN_WINDOW, n / span_s * 3600.0, np.nan)
+    keep = np.unique(np.linspace(0, len(t) - 1, min(len(t), SEED_POINTS)).round().astype(int))
+    return [{"t": float(t[i]), "completed": int(completed[i]), "failed": int(failed[i]),
+             "recent_per_hour": float(recent[i]), "overall_per_hour": math.nan} for i in keep]

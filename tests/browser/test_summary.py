@@ -1,0 +1,334 @@
+"""Batch Run Summary and History in Chromium against a real ``panel serve`` of tests/browser/apps/summary_app.py.
+
+The batch is planned and started through the REST API (the ``dashboard.api`` plugin on the same server, so
+the same engine); its items run the gated command job, which waits until the test creates the gate file.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from tests.browser.conftest import PageWithConsole
+from tests.conftest import wait_until
+from tests.servers import free_port
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = Path(__file__).parent / "apps" / "summary_app.py"
+JOB = ROOT / "tests" / "integration" / "jobs" / "gated_job.py"
+FIELDS_JOB = Path(__file__).parent / "jobs" / "fields_job.py"
+B = "/api/v1/indexlab/batch"
+N = 12
+
+
+@dataclass
+class SummaryServer:
+    url: str
+    db: Path
+    catalog: Path
+    log: Path
+    gate: Path
+    job_log: Path
+    process: subprocess.Popen | None = None
+    client: httpx.Client = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.client = httpx.Client(base_url=self.url, timeout=30)
+
+    @property
+    def page_url(self) -> str:
+        return self.url + "/summary_app"
+
+    def start(self) -> None:
+        port = urlsplit(self.url).port
+        argv = [str(Path(sys.executable).parent / "panel"), "serve", str(APP), "--plugins", "dashboard.api",
+                "--address", "127.0.0.1", "--port", str(port), "--allow-websocket-origin", f"127.0.0.1:{port}"]
+        env = {**os.environ, "INDEXLAB_DB": str(self.db), "INDEXLAB_CATALOG": str(self.catalog),
+               "INDEXLAB_API_ALLOW_COMMAND": "1", "PYTHONPATH": str(ROOT)}
+        handle = self.log.open("a")
+        self.process = subprocess.Popen(argv, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                        env=env, cwd=ROOT)
+
+        def up() -> bool:
+            if self.process.poll() is not None:
+                raise AssertionError(f"panel serve exited with {self.process.returncode}:\n{self.log.read_text()}")
+            try:
+                return self.client.get("/healthz", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_until(up, timeout=60, message="panel serve did not answer on /healthz")
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=15)
+        self.process = None
+
+    def halt(self) -> None:
+        """Force-stop the active batch: under ``panel serve`` nothing closes the engine before the interpreter exits."""
+        self.gate.touch()  # release any job still waiting
+        if self.process is None:
+            return
+        active = self.client.get("/healthz").json().get("active_batch_run_id")
+        if active and self.status(active)["state"] in ("running", "paused", "stopping"):
+            self.client.post(f"{B}/stop", json={"batch_run_id": active, "force": True})
+
+    # ------------------------------------------------------------------ REST
+    def post(self, action: str, body: dict) -> dict:
+        response = self.client.post(f"{B}/{action}", json=body)
+        assert response.status_code in (200, 201), response.text
+        return response.json()
+
+    def plan_gated(self, workers: int = 2) -> str:
+        settings = {"runner": "command", "command": [sys.executable, str(JOB), str(self.job_log), str(self.gate)],
+                    "workers": workers, "max_run_seconds": 120}
+        return self.post("plan", {"selection": {"all": True}, "settings": settings})["batch_run_id"]
+
+    def status(self, batch: str) -> dict:
+        return self.client.get(f"{B}/{batch}/status").json()
+
+
+def write_catalog(path: Path) -> Path:
+    rows = [f"p{i:02d},mouse,{['Logitech', 'Razer', 'Zowie'][i % 3]},Model {i}," for i in range(N - 1)]
+    rows.append('p-evil,mouse,Evil,<script>alert(1)</script>,<b>v</b>')
+    path.write_text("product_id,category,brand,model,variant\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def server_errors(log: Path) -> list[str]:
+    """Tracebacks in the server log, less Tornado's note that a closing browser's websocket took no more writes."""
+    blocks = log.read_text(errors="replace").replace("\x00", "").split("Traceback (most recent call last):")[1:]
+    return [b for b in blocks if "WebSocketClosedError" not in b and "StreamClosedError" not in b]
+
+
+@pytest.fixture
+def app(tmp_path) -> Iterator[SummaryServer]:
+    srv = SummaryServer(url=f"http://127.0.0.1:{free_port()}", db=tmp_path / "summary.duckdb",
+                        catalog=write_catalog(tmp_path / "catalog.csv"), log=tmp_path / "server.log",
+                        gate=tmp_path / "gate", job_log=tmp_path / "jobs.log")
+    srv.start()
+    yield srv
+    srv.halt()
+    srv.stop()
+    srv.client.close()
+    assert server_errors(srv.log) == [], srv.log.read_text(errors="replace")
+
+
+@pytest.fixture
+def sessions(browser) -> Iterator[object]:
+    """sessions() -> a new browser context and page (its own Panel session), loopback only, console watched."""
+    contexts = []
+
+    def open_session() -> PageWithConsole:
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        contexts.append(context)
+        watched = PageWithConsole(page=context.new_page())
+
+        def loopback_only(route):
+            host = urlsplit(route.request.url).hostname or ""
+            if host in ("127.0.0.1", "localhost") or route.request.url.startswith(("data:", "blob:")):
+                route.continue_()
+            else:
+                watched.outside_requests.append(route.request.url)
+                route.abort()
+
+        context.route("**/*", loopback_only)
+        watched.page.on("console", lambda msg: watched.errors.append(msg.text) if msg.type == "error" else None)
+        watched.page.on("pageerror", lambda exc: watched.errors.append(f"{exc}\n{exc.stack}"))
+        return watched
+
+    yield open_session
+    for context in contexts:
+        context.close()
+
+
+# --------------------------------------------------------------------------- page helpers
+def open_summary(session: PageWithConsole, app: SummaryServer) -> object:
+    page = session.page
+    page.goto(app.page_url)
+    wait_until(lambda: "Batch Run Summary" in text(page, "summary-header"), timeout=30, message="summary never rendered")
+    return page
+
+
+def text(page, css_class: str) -> str:
+    """The text a Panel pane shows: its content sits in the shadow root under the element with ``css_class``."""
+    inner = page.locator(f".{css_class} div")
+    return inner.first.inner_text() if inner.count() else ""
+
+
+def count(page, state: str) -> int | None:
+    text_ = text(page, f"summary-count-{state}").split()
+    digits = [t.replace(",", "") for t in text_ if t.replace(",", "").isdigit()]
+    return int(digits[-1]) if digits else None
+
+
+def badge(page) -> str:
+    badges = page.locator(".summary-header .badge")
+    return badges.first.inner_text().strip().lower() if badges.count() else ""
+
+
+def enabled(page, label: str) -> bool:
+    return page.get_by_role("button", name=label, exact=True).first.is_enabled()
+
+
+CHART_POINTS = """() => {
+  for (const model of window.Bokeh.documents[0].all_models)
+    if (model.type === 'ColumnDataSource' && 'recent_per_hour' in model.data) return model.data.t.length;
+  return -1;
+}"""
+
+
+def chart_points(page) -> int:
+    """Points in the browser's copy of the charts' ColumnDataSource (streamed from the server)."""
+    return page.evaluate(CHART_POINTS)
+
+
+def started_jobs(app: SummaryServer) -> int:
+    return len(app.job_log.read_text().splitlines()) if app.job_log.exists() else 0
+
+
+def assert_clean(*sessions: PageWithConsole) -> None:
+    for s in sessions:
+        assert s.errors == [], s.errors
+        assert s.outside_requests == [], s.outside_requests
+
+
+# --------------------------------------------------------------------------- tests
+def test_counters_move_to_completion(app, sessions, tmp_path):
+    session = sessions()
+    page = open_summary(session, app)
+    wait_until(lambda: "No batch yet" in text(page, "summary-header"), timeout=10)
+    batch = app.plan_gated(workers=2)
+    app.post("start", {"batch_run_id": batch})
+    wait_until(lambda: badge(page) == "running", timeout=10, message="the page never followed the new batch")
+    wait_until(lambda: count(page, "running") == 2 and count(page, "queued") == N - 2, timeout=10)
+    assert batch in text(page, "summary-header")
+    assert "p00" in text(page, "summary-running") and "Logitech Model 0" in text(page, "summary-running")
+    points = chart_points(page)
+    wait_until(lambda: chart_points(page) >= points + 2, timeout=10, message="the charts got no new points")
+    page.screenshot(path=str(tmp_path / "summary-running.png"), full_page=True)
+    app.gate.touch()
+    wait_until(lambda: count(page, "completed") == N, timeout=30, message="counters never reached completion")
+    wait_until(lambda: badge(page) == "completed", timeout=10)
+    assert count(page, "queued") == 0 and count(page, "running") == 0
+    assert f"{N} of {N} done" in text(page, "summary-progress")
+    page.screenshot(path=str(tmp_path / "summary-completed.png"), full_page=True)
+    assert_clean(session)
+
+
+def test_controls_follow_the_batch_state(app, sessions):
+    batch = app.plan_gated(workers=1)
+    session = sessions()
+    page = open_summary(session, app)
+    wait_until(lambda: badge(page) == "planned", timeout=10)
+    assert enabled(page, "Start Batch") and not enabled(page, "Pause Batch") and not enabled(page, "Resume Batch")
+    page.get_by_role("button", name="Start Batch", exact=True).click()
+    wait_until(lambda: badge(page) == "running" and enabled(page, "Pause Batch"), timeout=10)
+    assert not enabled(page, "Start Batch") and not enabled(page, "Resume Batch") and enabled(page, "Stop Batch")
+    assert app.status(batch)["state"] == "running"
+    page.get_by_role("button", name="Pause Batch", exact=True).click()
+    wait_until(lambda: badge(page) == "paused" and enabled(page, "Resume Batch"), timeout=10)
+    assert not enabled(page, "Pause Batch") and app.status(batch)["state"] == "paused"
+    page.get_by_role("button", name="Resume Batch", exact=True).click()
+    wait_until(lambda: badge(page) == "running" and enabled(page, "Pause Batch"), timeout=10)
+    assert not enabled(page, "Resume Batch") and not enabled(page, "Retry failed")
+    assert_clean(session)
+
+
+def test_force_stop_asks_for_confirmation(app, sessions):
+    batch = app.plan_gated(workers=2)
+    app.post("start", {"batch_run_id": batch})
+    session = sessions()
+    page = open_summary(session, app)
+    wait_until(lambda: count(page, "running") == 2, timeout=15)
+    page.get_by_role("button", name="Force Stop", exact=True).click()
+    wait_until(lambda: page.get_by_role("button", name="Confirm force stop").is_visible(), timeout=10)
+    assert "Force stop?" in text(page, "summary-confirm")
+    assert app.status(batch)["state"] == "running"  # nothing happened yet
+    page.get_by_role("button", name="Confirm force stop").click()
+    wait_until(lambda: badge(page) == "stopped", timeout=10)
+    assert app.status(batch)["counts"]["stopped"] == N and count(page, "stopped") == N
+    assert enabled(page, "Resume Batch") and not enabled(page, "Force Stop")
+    assert_clean(session)
+
+
+def test_a_second_session_sees_an_action_within_two_seconds(app, sessions):
+    batch = app.plan_gated(workers=2)
+    app.post("start", {"batch_run_id": batch})
+    first, second = sessions(), sessions()
+    a, b = open_summary(first, app), open_summary(second, app)
+    for page in (a, b):
+        wait_until(lambda: badge(page) == "running" and enabled(page, "Pause Batch"), timeout=15)
+    a.get_by_role("button", name="Pause Batch", exact=True).click()
+    clicked = time.monotonic()
+    wait_until(lambda: badge(b) == "paused" and enabled(b, "Resume Batch"), timeout=5)
+    assert time.monotonic() - clicked < 2.0
+    b.get_by_role("button", name="Resume Batch", exact=True).click()
+    clicked = time.monotonic()
+    wait_until(lambda: badge(a) == "running" and enabled(a, "Pause Batch"), timeout=5)
+    assert time.monotonic() - clicked < 2.0
+    feed = text(a, "summary-feed")
+    assert "by dashboard" in feed and "paused" in feed.lower()
+    assert_clean(first, second)
+
+
+def test_a_new_session_after_a_restart_shows_the_paused_batch(app, sessions):
+    batch = app.plan_gated(workers=2)
+    app.post("start", {"batch_run_id": batch})
+    wait_until(lambda: started_jobs(app) == 2, timeout=15)
+    app.post("pause", {"batch_run_id": batch})
+    app.gate.touch()  # the two in flight finish; nothing new starts
+    wait_until(lambda: app.status(batch)["counts"]["completed"] == 2, timeout=15)
+    app.stop()
+    app.gate.unlink()
+    app.start()
+    session = sessions()
+    page = open_summary(session, app)
+    wait_until(lambda: badge(page) == "paused", timeout=15)
+    assert count(page, "completed") == 2 and count(page, "queued") == N - 2 and batch in text(page, "summary-header")
+    assert "2 of 12 done" in text(page, "summary-progress")
+    assert enabled(page, "Resume Batch") and not enabled(page, "Pause Batch")
+    assert_clean(session)
+
+
+def test_history_opens_a_batch_and_a_products_outcome_escaped(app, sessions, tmp_path):
+    settings = {"runner": "command", "command": [sys.executable, str(FIELDS_JOB)], "workers": 4}
+    batch = app.post("plan", {"selection": {"all": True}, "settings": settings})["batch_run_id"]
+    app.post("start", {"batch_run_id": batch})
+    wait_until(lambda: app.status(batch)["state"] == "completed", timeout=30)
+    session = sessions()
+    page = open_summary(session, app)
+    page.locator(".bk-tab", has_text="History").click()
+    history = page.locator(".history-batches .tabulator")
+    wait_until(lambda: batch in history.inner_text(), timeout=10, message="the batch list never showed the batch")
+    history.locator(".tabulator-cell", has_text=batch).click()
+    wait_until(lambda: "COMPLETED" in text(page, "history-detail").upper()
+               and page.locator(".history-items .tabulator-row").count() == N, timeout=10)
+    page.locator(".history-items .tabulator-cell", has_text="p-evil").click()
+    wait_until(lambda: "latest outcome" in text(page, "outcome-head"), timeout=10)
+    heads = page.locator(".outcome-head div")
+    debug = [heads.nth(i).inner_text()[:80] for i in range(heads.count())]
+    assert "<script>alert(1)</script>" in text(page, "outcome-head"), debug  # shown as text, never run
+    evidence = text(page, "outcome-evidence")
+    assert "26000 dpi" in evidence and "<script>alert(1)</script>" in evidence and "conflict" in evidence
+    assert page.locator(".outcome-head script, .outcome-evidence script").count() == 0
+    assert page.locator(".outcome-evidence a").count() == 1  # the https source; javascript: stays text
+    page.screenshot(path=str(tmp_path / "history.png"), full_page=True)
+    assert_clean(session)
