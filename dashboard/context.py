@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 from dataclasses import dataclass
@@ -20,8 +21,13 @@ class AppContext:
     catalog: Catalog
     engine: BatchEngine
     service: BatchService
+    _closed: bool = False
 
     def close(self) -> None:
+        """Stop dispatching and close the database; idempotent (serve and atexit may both call it)."""
+        if self._closed:
+            return
+        object.__setattr__(self, "_closed", True)
         self.engine.close()
         self.store.close()
 
@@ -53,5 +59,6 @@ def get_context(db: str | Path | None = None, catalog: str | Path | None = None)
             except BaseException:
                 store.close()
                 raise
-            _contexts[key] = AppContext(store, cat, engine, BatchService(store, cat, engine))
+            _contexts[key] = context = AppContext(store, cat, engine, BatchService(store, cat, engine))
+            atexit.register(context.close)  # `panel serve` exits without telling us: flush and close
         return _contexts[key]

@@ -406,7 +406,12 @@ class BatchEngine:
                          on_log=lambda level, msg: self._on_log(run, attempt, level, msg))
         if run.executor is None:
             run.executor = self._executor_factory(run.settings.workers)
-        future = run.executor.submit(_execute, run.runner, dict(item.product), run.settings, ctx)
+        try:
+            future = run.executor.submit(_execute, run.runner, dict(item.product), run.settings, ctx)
+        except RuntimeError:  # the interpreter is shutting down: the item stays running, recovery re-queues it
+            log.warning("executor refused work (interpreter shutting down); dispatch stops")
+            self._closed = True
+            return
         future.add_done_callback(lambda f: self._on_done(run, attempt, f))
 
     def _on_phase(self, run: ActiveRun, attempt: Attempt, name: str) -> None:

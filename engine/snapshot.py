@@ -37,6 +37,7 @@ class LiveStatus:
         self._products: dict[int, dict[str, Any]] = {}
         self._states: dict[int, str] = {}
         self._running: dict[int, dict[str, Any]] = {}
+        self._early_phase: dict[int, str] = {}  # phases reported before their dispatch was committed
         for item in items:
             seq = int(item["seq"])
             self._products[seq] = {k: item[k] for k in ("product_id", "brand", "model", "variant", "category")}
@@ -74,6 +75,8 @@ class LiveStatus:
         with self._lock:
             if seq in self._running:
                 self._running[seq]["phase"] = phase
+            else:  # the dispatch is not committed yet: show the phase once it is
+                self._early_phase[seq] = phase
 
     def _move(self, seq: int, new: str) -> str:
         old = self._states.get(seq)
@@ -85,8 +88,10 @@ class LiveStatus:
 
     def _apply_row(self, row: ItemRow) -> None:
         old = self._move(row.seq, row.state)
+        early = self._early_phase.pop(row.seq, None)
         if row.state == ItemState.RUNNING.value:
-            self._running[row.seq] = {"attempt": row.attempts, "phase": row.phase, "started_at": as_utc(row.started_at)}
+            self._running[row.seq] = {"attempt": row.attempts, "phase": row.phase or early,
+                                      "started_at": as_utc(row.started_at)}
         else:
             self._running.pop(row.seq, None)
         if old == ItemState.RUNNING.value and row.state in _FINISHED:

@@ -156,3 +156,14 @@ def test_product_that_left_the_catalog_is_skipped(store, plan_batch, script):
     engine.close()
     first = store.items(batch).iloc[0]
     assert first["state"] == "skipped" and len(script.calls) == 2
+
+
+def test_a_phase_reported_before_the_dispatch_commits_is_not_lost(store, plan_batch):
+    from engine.snapshot import LiveStatus
+    from engine.store import ItemRow, utcnow
+
+    batch = plan_batch(1)
+    status = LiveStatus(store.get_batch(batch), store.item_records(batch))
+    status.set_phase(1, "discover")  # the runner is faster than the group commit
+    status.apply([ItemRow(batch, 1, "running", 1, 0, None, None, utcnow(), None, None, None)])
+    assert status.to_dict()["running"][0]["phase"] == "discover"
