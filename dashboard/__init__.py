@@ -6,7 +6,7 @@ from typing import Any
 
 
 def app(db: str | None = None, catalog: str | None = None) -> Any:
-    """The dashboard as a Panel object: displays inline in a notebook, or ``.servable()``."""
-    from dashboard.app import create_app
+    """The dashboard inline in a notebook cell (it shares the process's one engine)."""
+    from dashboard.app import notebook_app
 
-    return create_app(db=db, catalog=catalog)
+    return notebook_app(db=db, catalog=catalog)

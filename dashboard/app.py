@@ -1,41 +1,65 @@
-"""The dashboard page. A placeholder until the Batch Run Builder lands: it shows the catalog and the store."""
+"""The dashboard: Batch Run Builder, Plan Preview, Batch Run Summary and History over one shared engine.
+
+Served by ``indexlab serve`` (or ``panel serve dashboard/app.py --plugins dashboard.api``) and
+embeddable in Jupyter through ``dashboard.app(db=..., catalog=...)``. Each browser session gets its
+own builder and run state; all of them drive the one engine of the process.
+"""
 
 from __future__ import annotations
 
-import html
+import warnings
 
 import panel as pn
 
+from dashboard.builder import BatchRunBuilder
 from dashboard.context import AppContext, get_context
+from dashboard.history import History
+from dashboard.preview import PlanPreview
+from dashboard.state import BuilderState
+from dashboard.summary import BatchRunSummary, RunState
+
+warnings.filterwarnings("ignore", category=DeprecationWarning, module="bokeh")  # Pandas4Warning on render
+
+TABS = ("Batch Run Builder", "Plan Preview", "Batch Run Summary", "History")
+ACCENT = "#2b6cb0"
+
+
+def build_tabs(context: AppContext) -> pn.Tabs:
+    """The four tabs of one session, wired together."""
+    state = BuilderState(context.service)
+    run = RunState(context)
+    tabs = pn.Tabs(dynamic=False, sizing_mode="stretch_width")
+
+    async def started(batch_run_id: str) -> None:
+        await run.follow_async(batch_run_id)
+        tabs.active = TABS.index("Batch Run Summary")
+
+    run.restore()  # the latest active or paused batch, with its counters and position
+    tabs.extend([
+        (TABS[0], BatchRunBuilder(state=state)),
+        (TABS[1], PlanPreview(state=state, on_started=started)),
+        (TABS[2], BatchRunSummary(run=run, restore_on_load=False)),
+        (TABS[3], History(context, run_state=run)),
+    ])
+    if run.batch_state in ("running", "paused", "stopping"):
+        tabs.active = TABS.index("Batch Run Summary")  # a restored session opens on the live batch
+    return tabs
 
 
 def create_app(db: str | None = None, catalog: str | None = None, context: AppContext | None = None) -> pn.viewable.Viewable:
+    """The served page: a Bootstrap template (it loads nothing from outside this server)."""
+    pn.extension("tabulator", notifications=True)
     ctx = context or get_context(db=db, catalog=catalog)
-    summary = ctx.catalog.summary()
-    batches = ctx.store.list_batches(limit=10)
-    rows = "\n".join(
-        f"| `{b['batch_run_id']}` | {b['state']} | {b['item_count']} | {b['created_at']:%Y-%m-%d %H:%M:%S} UTC |"
-        for b in batches
-    ) or "| - | - | - | - |"
-    body = pn.pane.Markdown(
-        f"""
-## Batch Run Builder
+    template = pn.template.BootstrapTemplate(title="IndexLab Batch", header_background=ACCENT, collapsed_sidebar=True)
+    template.main.append(build_tabs(ctx))
+    return template
 
-The grid, brand order, preview and live summary are on their way. Plans made with
-`indexlab plan` are stored in **{html.escape(str(ctx.store.path))}**.
 
-**Catalog** {html.escape(summary['source'])}: {summary['products']} products,
-{summary['brands']} brands, {len(summary['category_counts'])} categories,
-{summary['problems']} problems.
-
-| batch | state | items | created |
-|---|---|---|---|
-{rows}
-""",
-        sizing_mode="stretch_width",
-    )
-    header = pn.pane.Markdown("# IndexLab Batch", sizing_mode="stretch_width")
-    return pn.Column(header, body, sizing_mode="stretch_width", margin=(10, 30))
+def notebook_app(db: str | None = None, catalog: str | None = None) -> pn.viewable.Viewable:
+    """The same tabs inline in a notebook cell."""
+    pn.extension("tabulator", notifications=True)
+    ctx = get_context(db=db, catalog=catalog)
+    return pn.Column(pn.pane.Markdown("## IndexLab Batch"), build_tabs(ctx), sizing_mode="stretch_width")
 
 
 if __name__.startswith("bokeh"):  # `panel serve dashboard/app.py --plugins dashboard.api`

@@ -7,18 +7,55 @@ Nothing here is Panel-specific beyond ``param``: it is tested without a browser.
 
 from __future__ import annotations
 
+import threading
+import weakref
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
 import param
 
+from engine.catalog import Catalog
 from engine.errors import IndexLabError
 from engine.plan import BatchPlan, PlanRequest, Selection, brand_priority
 from engine.service import BatchService
 from engine.settings import BatchSettings, Profile
 
 NEVER_RUN = "never run"
+
+
+@dataclass(frozen=True, eq=False)
+class _CatalogIndex:
+    """Read-only lookups over a catalog's rows, built once per process and shared by every session."""
+
+    haystack: pd.Series  # casefolded "brand model variant product_id" per row, for the search box
+    ids: pd.Index  # product_id per row, for fast id -> row lookups
+    brand_codes: np.ndarray  # brand per row as a code into brand_names
+    brand_names: np.ndarray
+
+    @classmethod
+    def build(cls, products: pd.DataFrame) -> _CatalogIndex:
+        haystack = (products["brand"] + " " + products["model"] + " " + products["variant"] + " "
+                    + products["product_id"]).str.casefold()
+        codes, names = pd.factorize(products["brand"])
+        return cls(haystack.reset_index(drop=True), pd.Index(products["product_id"]), codes,
+                   np.asarray(names, dtype=object))
+
+
+_indexes: weakref.WeakKeyDictionary[Catalog, _CatalogIndex] = weakref.WeakKeyDictionary()
+_indexes_lock = threading.Lock()
+
+
+def _catalog_index(catalog: Catalog, view: pd.DataFrame) -> _CatalogIndex:
+    """The shared index of ``catalog``, if ``view`` has its rows in its order (else one for ``view`` alone)."""
+    with _indexes_lock:
+        index = _indexes.get(catalog)
+        if index is None:
+            index = _indexes[catalog] = _CatalogIndex.build(catalog.products)
+    if len(index.ids) == len(view) and index.ids.equals(pd.Index(view["product_id"])):
+        return index
+    return _CatalogIndex.build(view)
 
 
 class BuilderState(param.Parameterized):
@@ -52,20 +89,39 @@ class BuilderState(param.Parameterized):
     preview = param.Parameter(default=None, doc="The BatchPlan the selection would save (None when empty).")
     preview_error = param.String(default="", doc="Why there is no preview (empty selection, bad settings).")
     summary_line = param.String(default="0 selected", doc='"N selected across M brands".')
+    selected_counts = param.Dict(default={}, doc="Selected products per brand (brands with none left out).")
+
+    # ---- how the preview is kept up to date ----
+    live_preview = param.Boolean(default=True, doc=(
+        "Recompute the preview inside every change (simple: scripts, tests). Off, a change only marks "
+        "preview_pending and a view computes it with compute_preview() off the event loop: at 100k "
+        "products a preview takes about a second and reads the store."))
+    preview_pending = param.Boolean(default=False, doc="The preview is older than the selection, order or settings.")
 
     def __init__(self, service: BatchService, **params) -> None:
         self.service = service
-        self.catalog = service.catalog_view()
-        self._haystack = (self.catalog["brand"] + " " + self.catalog["model"] + " " + self.catalog["variant"] + " "
-                          + self.catalog["product_id"]).str.casefold()
+        self._load_catalog()
+        self._filter_mask_now = np.ones(len(self.catalog), dtype=bool)
+        self._selected_mask = np.zeros(len(self.catalog), dtype=bool)
+        self._mask_source: list[str] | None = None  # the ``selected`` list _selected_mask was made from
+        self._preview_generation = 0
         super().__init__(**params)
         self._refilter()
         self._reselect()
 
+    def _load_catalog(self) -> None:
+        self.catalog = self.service.catalog_view().reset_index(drop=True)  # row position == index label
+        # Selections and filters are boolean masks over the catalog rows: cheap at 100k products.
+        index = _catalog_index(self.service.catalog, self.catalog)
+        self._haystack, self._ids = index.haystack, index.ids
+        self._brand_codes, self._brand_names = index.brand_codes, index.brand_names
+
     # ------------------------------------------------------------------ derived values
     @param.depends("search", "brand_filter", "category_filter", watch=True)
     def _refilter(self) -> None:
-        self.filtered = self.catalog.loc[self._filter_mask()]
+        mask = self._filter_mask()
+        self._filter_mask_now = mask
+        self.filtered = self.catalog if mask.all() else self.catalog.loc[mask]  # no copy when nothing filters
 
     def _filter_mask(self) -> np.ndarray:
         mask = np.ones(len(self.catalog), dtype=bool)
@@ -73,22 +129,35 @@ class BuilderState(param.Parameterized):
         if text:
             mask &= self._haystack.str.contains(text, regex=False).to_numpy()
         if self.brand_filter:
-            mask &= self.catalog["brand"].isin(self.brand_filter).to_numpy()
+            mask &= np.isin(self._brand_codes, np.flatnonzero(np.isin(self._brand_names, self.brand_filter)))
         if self.category_filter:
             mask &= self.catalog["category"].isin(self.category_filter).to_numpy()
         return mask
 
+    def _mask_of(self, product_ids) -> np.ndarray:
+        """Boolean mask over the catalog rows of these product ids (unknown ids are ignored)."""
+        mask = np.zeros(len(self.catalog), dtype=bool)
+        ids = list(product_ids)
+        if ids:
+            rows = self._ids.get_indexer(pd.Index(ids, dtype=self._ids.dtype))
+            mask[rows[rows >= 0]] = True
+        return mask
+
     @param.depends("selected", watch=True)
     def _reselect(self) -> None:
-        chosen = self.catalog.loc[self.catalog["product_id"].isin(self.selected)]
-        brands = sorted(chosen["brand"].unique(), key=lambda b: (b.casefold(), b))
+        if self.selected is not self._mask_source:  # set from outside: rebuild the mask
+            self._selected_mask = self._mask_of(self.selected)
+            self._mask_source = self.selected
+        counts = np.bincount(self._brand_codes[self._selected_mask], minlength=len(self._brand_names))
+        chosen = {str(self._brand_names[i]): int(counts[i]) for i in np.flatnonzero(counts)}
+        brands = sorted(chosen, key=lambda b: (b.casefold(), b))
         present = set(brands)
         pinned = [p for p in self.pinned if p in present]
         order = brand_priority(brands, [b for b in self.brand_order if b in present], pinned)
-        n = len(chosen)
+        n = int(counts.sum())
         changed = order != self.brand_order or pinned != self.pinned
         self.param.update(  # one batch of events: the preview is rebuilt once
-            selected_brands=brands, brand_order=order, pinned=pinned,
+            selected_brands=brands, brand_order=order, pinned=pinned, selected_counts=chosen,
             summary_line=f"{n:,} selected across {len(brands)} brand{'s' if len(brands) != 1 else ''}")
         if not changed:
             self._replan()
@@ -96,14 +165,45 @@ class BuilderState(param.Parameterized):
     @param.depends("brand_order", "pinned", "profile", "runner", "llm_provider", "llm_model", "workers",
                    "max_run_seconds", "max_attempts", "domain_cooldown_seconds", watch=True)
     def _replan(self) -> None:
+        self._preview_generation += 1
         if not self.selected:
-            self.preview, self.preview_error = None, "Select products to see what will run."
-            return
+            self.param.update(preview=None, preview_error="Select products to see what will run.",
+                              preview_pending=False)
+        elif self.live_preview:
+            self.refresh_preview()
+        else:  # keep the last preview on show; an error it had no longer applies
+            self.param.update(preview_pending=True, preview_error="")
+
+    @param.depends("live_preview", watch=True)
+    def _catch_up(self) -> None:
+        if self.live_preview and self.preview_pending:
+            self.refresh_preview()
+
+    def compute_preview(self, request: PlanRequest | None = None) -> tuple[BatchPlan | None, str]:
+        """The plan ``request`` would save and why there is none; sets nothing, so a worker thread may call it."""
         try:
-            self.preview = self.service.preview(self.plan_request())
-            self.preview_error = ""
+            return self.service.preview(request or self.plan_request()), ""
         except (IndexLabError, ValueError) as exc:
-            self.preview, self.preview_error = None, str(exc)
+            return None, str(exc)
+
+    def preview_ticket(self) -> tuple[int, PlanRequest | None]:
+        """What a deferred refresh computes: a ticket to hand back to apply_preview, and the request (None: empty)."""
+        return self._preview_generation, (self.plan_request() if self.selected else None)
+
+    def apply_preview(self, ticket: int, plan: BatchPlan | None, error: str) -> bool:
+        """Show a preview computed for ``ticket``; False (and nothing shown) if something changed since."""
+        if ticket != self._preview_generation:
+            return False
+        self.param.update(preview=plan, preview_error=error, preview_pending=False)
+        return True
+
+    def refresh_preview(self) -> None:
+        """Recompute the preview now, in this thread."""
+        ticket, request = self.preview_ticket()
+        if request is None:
+            self._replan()
+            return
+        self.apply_preview(ticket, *self.compute_preview(request))
 
     def settings(self) -> BatchSettings:
         return BatchSettings(profile=self.profile, runner=self.runner, llm_provider=self.llm_provider,
@@ -111,57 +211,102 @@ class BuilderState(param.Parameterized):
                              max_attempts=self.max_attempts, domain_cooldown_seconds=self.domain_cooldown_seconds)
 
     def plan_request(self, confirm_large: bool = False) -> PlanRequest:
-        return PlanRequest(selection=Selection(product_ids=sorted(self.selected)), brand_order=list(self.brand_order),
+        return PlanRequest(selection=self.selection(), brand_order=list(self.brand_order),
                            pinned_brands=list(self.pinned), settings=self.settings(), confirm_large=confirm_large)
+
+    def selection(self) -> Selection:
+        """The selection in its shortest equivalent form: the whole catalog, whole brands, or product ids.
+
+        Same products, same plan; but the engine resolves ``all`` or a few brands in a fraction of
+        the time 100,000 ids take (0.2 s against 1.2 s), and the saved request stays readable.
+        """
+        mask = self._selected_mask
+        if len(self.selected) != int(mask.sum()):  # ids not in the catalog (or twice): let the engine say so
+            return Selection(product_ids=sorted(self.selected))
+        if mask.any() and mask.all():
+            return Selection(all=True)
+        codes = np.flatnonzero(np.bincount(self._brand_codes[mask], minlength=len(self._brand_names)))
+        names = [str(b) for b in self._brand_names]
+        brands_distinct = len({b.casefold() for b in names}) == len(names)  # the engine matches brands case-blind
+        if len(codes) and brands_distinct and np.array_equal(np.isin(self._brand_codes, codes), mask):
+            return Selection(brands=sorted((names[c] for c in codes), key=lambda b: (b.casefold(), b)))
+        return Selection(product_ids=sorted(self.selected))
 
     @property
     def preview_plan(self) -> BatchPlan | None:
         return self.preview
 
     # ------------------------------------------------------------------ selection actions
+    def _set_mask(self, mask: np.ndarray) -> None:
+        """Select exactly the catalog rows in ``mask`` (catalog order, so product_id order)."""
+        if np.array_equal(mask, self._selected_mask):
+            return
+        ids = self.catalog["product_id"].to_numpy()[mask].tolist()
+        self._selected_mask, self._mask_source = mask, ids
+        self.selected = ids
+
     def _set_selected(self, ids: set[str]) -> None:
-        self.selected = sorted(ids)
+        self._set_mask(self._mask_of(ids))
 
     def visible_ids(self) -> pd.Series:
         return self.filtered["product_id"]
 
+    def selected_flags(self) -> np.ndarray:
+        """One boolean per row of ``filtered``: is it selected? (What a grid on ``filtered`` shows checked.)"""
+        return self._selected_mask[self._filter_mask_now]
+
+    def selected_positions(self) -> np.ndarray:
+        """Positions within ``filtered`` of the selected rows."""
+        return np.flatnonzero(self.selected_flags())
+
+    @property
+    def brands(self) -> list[str]:
+        """Every brand in the catalog, A to Z."""
+        return sorted((str(b) for b in self._brand_names), key=lambda b: (b.casefold(), b))
+
+    def brand_sizes(self) -> dict[str, int]:
+        """Products per brand in the catalog."""
+        counts = np.bincount(self._brand_codes, minlength=len(self._brand_names))
+        return {str(b): int(c) for b, c in zip(self._brand_names, counts)}
+
     def select_all(self) -> None:
         """Every product the filters show, on every page."""
-        self._set_selected(set(self.selected) | set(self.visible_ids()))
+        self._set_mask(self._selected_mask | self._filter_mask_now)
 
     def clear_all(self) -> None:
-        self.selected = []
+        self._set_mask(np.zeros(len(self.catalog), dtype=bool))
 
     def select_brand(self, brand: str) -> None:
-        """Add every product of ``brand`` (whatever the filters show)."""
-        ids = self.catalog.loc[self.catalog["brand"] == brand, "product_id"]
-        self._set_selected(set(self.selected) | set(ids))
+        """Add every product of ``brand`` (whatever the filters show); an unknown brand changes nothing."""
+        matches = np.flatnonzero(self._brand_names == brand)
+        if len(matches):
+            self._set_mask(self._selected_mask | (self._brand_codes == matches[0]))
 
     def invert_selection(self) -> None:
         """Within the filter: selected become unselected and the rest selected; outside it nothing changes."""
-        visible = set(self.visible_ids())
-        current = set(self.selected)
-        self._set_selected((current - visible) | (visible - current))
+        self._set_mask(self._selected_mask ^ self._filter_mask_now)
 
     def set_visible_selection(self, ids_on_view: set[str], view_ids: set[str]) -> None:
         """The grid reports which of the rows it shows are checked: merge that into the selection."""
-        current = set(self.selected)
-        self._set_selected((current - view_ids) | ids_on_view)
+        self._set_mask((self._selected_mask & ~self._mask_of(view_ids)) | self._mask_of(ids_on_view))
 
-    def exclude_recent(self, days: int) -> None:
-        """Drop products completed in the last ``days`` days."""
-        cutoff = pd.Timestamp(datetime.now(UTC) - timedelta(days=days))
-        recent = self.catalog.loc[(self.catalog["last_status"] == "completed")
-                                  & (self.catalog["last_run_at"] >= cutoff), "product_id"]
-        self._set_selected(set(self.selected) - set(recent))
+    def exclude_recent(self, days: int, now: datetime | None = None) -> None:
+        """Drop products completed in the last ``days`` days (0: nothing is that recent)."""
+        if days <= 0:
+            return
+        cutoff = pd.Timestamp((now or datetime.now(UTC)) - timedelta(days=days))
+        recent = ((self.catalog["last_status"] == "completed") & (self.catalog["last_run_at"] >= cutoff)).to_numpy()
+        self._set_mask(self._selected_mask & ~recent)
 
     def only_never_run(self) -> None:
-        never = self.catalog.loc[self.catalog["last_status"] == NEVER_RUN, "product_id"]
-        self._set_selected(set(self.selected) & set(never))
+        """Keep only the selected products that have never run."""
+        never = (self.catalog["last_status"] == NEVER_RUN).to_numpy()
+        self._set_mask(self._selected_mask & never)
 
     def exclude_variants(self) -> None:
-        variants = self.catalog.loc[self.catalog["variant"] != "", "product_id"]
-        self._set_selected(set(self.selected) - set(variants))
+        """Drop selected products that are a variant (colour, edition) of a model."""
+        variants = (self.catalog["variant"] != "").to_numpy()
+        self._set_mask(self._selected_mask & ~variants)
 
     # ------------------------------------------------------------------ brand order actions
     def move(self, brand: str, offset: int) -> None:
@@ -175,20 +320,26 @@ class BuilderState(param.Parameterized):
         self.brand_order = order
 
     def to_top(self, brand: str) -> None:
-        if brand in self.brand_order and brand not in self.pinned:
-            order = [b for b in self.brand_order if b != brand]
-            order.insert(len(self.pinned), brand)
-            self.brand_order = order
+        """Move a brand in front of every other unpinned brand."""
+        self.place(brand, 0)
+
+    def place(self, brand: str, position: int) -> None:
+        """Put an unpinned brand at ``position`` among the unpinned ones (clamped); drag and drop lands here."""
+        if brand not in self.brand_order or brand in self.pinned:
+            return
+        rest = [b for b in self.brand_order if b != brand and b not in self.pinned]
+        rest.insert(max(0, min(len(rest), position)), brand)
+        self.brand_order = [*self.pinned, *rest]
 
     def toggle_pin(self, brand: str) -> None:
+        """Pin a brand (it runs after the brands pinned before it, ahead of the rest) or unpin it."""
         if brand not in self.brand_order:
             return
         pinned = [p for p in self.pinned if p != brand] if brand in self.pinned else [*self.pinned, brand]
         rest = [b for b in self.brand_order if b not in pinned]
-        self.pinned = pinned
-        self.brand_order = pinned + rest
+        self.param.update(pinned=pinned, brand_order=pinned + rest)  # one event: one preview
 
     def refresh_catalog(self) -> None:
         """Reload last run status and quality (after a batch) without losing the selection."""
-        self.catalog = self.service.catalog_view()
+        self._load_catalog()  # same products in the same order: the selection mask still fits
         self._refilter()

@@ -1,0 +1,27 @@
+"""The whole page served by `indexlab serve`: build a selection, preview it, start it, watch it finish."""
+
+import pytest
+
+from tests.browser.test_summary import count
+from tests.conftest import wait_until
+
+pytestmark = pytest.mark.browser
+
+
+def test_a_batch_started_from_the_page_runs_to_completion(server, page, tmp_path):
+    p = page.page
+    p.goto(server.url + "/")
+    p.get_by_text("Select All", exact=True).first.wait_for(timeout=30_000)
+    brand = p.locator("select").first  # the `Select Brand` picker: its first brand is 8BitDo (19 products)
+    assert "8BitDo" in brand.input_value() or brand.count()
+    p.get_by_role("button", name="Select Brand", exact=True).first.click()
+    wait_until(lambda: p.get_by_text("19 selected across 1 brand").count() > 0, timeout=15)
+    p.get_by_text("Plan Preview", exact=True).first.click()
+    wait_until(lambda: p.get_by_text("19 products across 1 brand").count() > 0, timeout=15)
+    start = p.get_by_role("button", name="Start Batch", exact=True)
+    wait_until(lambda: any(start.nth(i).is_visible() and start.nth(i).is_enabled() for i in range(start.count())))
+    next(start.nth(i) for i in range(start.count()) if start.nth(i).is_visible()).click()
+    wait_until(lambda: count(p, "completed") == 19, timeout=60, message="counters never reached 19 completed")
+    p.screenshot(path=str(tmp_path / "summary.png"))
+    assert count(p, "failed") == 0 and count(p, "queued") == 0
+    assert page.errors == [] and page.outside_requests == []
