@@ -186,6 +186,7 @@ class RetryHandler(ApiHandler):
     async def post(self) -> None:
         body = self.body(m.RetryBody)
         count = await self.call(self.ctx.service.retry_failed, body.batch_run_id, body.seqs, actor="api")
+        _status_cache.pop(body.batch_run_id, None)
         status = await self.call(_status, self.ctx, body.batch_run_id)
         self.send(m.CountResponse(batch_run_id=body.batch_run_id, count=count, status=status))
 
@@ -194,6 +195,7 @@ class SkipHandler(ApiHandler):
     async def post(self) -> None:
         body = self.body(m.SkipBody)
         count = await self.call(self.ctx.service.skip, body.batch_run_id, body.seqs, actor="api")
+        _status_cache.pop(body.batch_run_id, None)
         status = await self.call(_status, self.ctx, body.batch_run_id)
         self.send(m.CountResponse(batch_run_id=body.batch_run_id, count=count, status=status))
 

@@ -26,8 +26,9 @@ def server(tmp_path) -> Iterator[Server]:
     stop_server(srv)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """One Chromium per module: Playwright's sync API runs an event loop in this thread while it lives."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Chromium not found at {CHROMIUM}: run `make test` (it installs Debian's chromium) "
                     "or set INDEXLAB_CHROMIUM")
