@@ -22,9 +22,12 @@ action until the UI shows its result (polled on every animation frame):
 * server RSS: VmRSS of the server process after the actions, with one page open; and the peak
   (VmHWM) at the end, after the first-paint runs (their sessions linger until Bokeh drops them).
 
-The actions run first, in one page, then the first paints. The plan preview is computed on a
-worker thread after each change (``BuilderState(live_preview=False)``); it is not part of a
-round trip. The machine's load average is printed: on a busy machine the figures are slower.
+Order: the cold first load, then the actions in one page, then the other first paints. Whether
+the plan preview is part of a round trip depends on the page: the builder alone uses
+``BuilderState(live_preview=False)`` (previews on a worker thread, after the UI has answered); a
+live preview is computed inside each click. The machine's load average is printed (a busy machine
+gives slower figures), and the count of tracebacks in the server's log (kept in
+var/bench/ui-server.log), which should be 0.
 
 Goals: first paint <= 2 s, each action <= 1 s, server RSS <= 500 MB.
 

@@ -26,9 +26,9 @@ ACCENT = "#2b6cb0"
 
 def build_tabs(context: AppContext) -> pn.Tabs:
     """The four tabs of one session, wired together."""
-    state = BuilderState(context.service)
+    state = BuilderState(context.service, live_preview=False)  # the builder computes previews off the loop
     run = RunState(context)
-    tabs = pn.Tabs(dynamic=False, sizing_mode="stretch_width")
+    tabs = pn.Tabs(dynamic=True, sizing_mode="stretch_width")  # render a tab when it is first shown
 
     async def started(batch_run_id: str) -> None:
         await run.follow_async(batch_run_id)

@@ -41,16 +41,17 @@ GRID_TITLES = {"brand": "brand", "model": "model", "variant": "variant", "produc
 GRID_WIDTHS = {"brand": 100, "model": 130, "variant": 100, "category": 105,
                "last_status": 145, "last_run_at": 125, "coverage": 95}
 GRID_COLUMN_OPTIONS = [{"field": "product_id", "minWidth": 180}]
-# :host raises these above the Tabulator theme sheet a design (Bootstrap) loads after them. Panel
-# ends each row with an empty 1 px cell; the Bootstrap theme's padding would make it 10 px and the
-# grid would scroll sideways by that much.
+# Selectors long enough to win over the Tabulator theme sheets a design (Bootstrap) loads after
+# these. Panel ends each row with an empty 1 px cell; the Bootstrap theme's padding would make it
+# 10 px and the grid would scroll sideways by that much.
 GRID_CSS = """
 :host .tabulator, :host .tabulator .tabulator-header { font-size: 13px; }
-:host .tabulator .tabulator-row.tabulator-selected { background-color: #dcebfa; color: inherit; }
-:host .tabulator .tabulator-row.tabulator-selected .tabulator-cell { color: #212529; }
-:host .tabulator .tabulator-row.tabulator-selected:hover { background-color: #c9e0f7; }
+:host .tabulator.tabulator .tabulator-tableholder .tabulator-table .tabulator-row.tabulator-selected {
+  background-color: #dcebfa; color: #212529; }
+:host .tabulator.tabulator .tabulator-tableholder .tabulator-table .tabulator-row.tabulator-selected:hover {
+  background-color: #c9e0f7; }
 :host .tabulator .tabulator-row input[type=checkbox]:focus-visible { outline: 2px solid #0072b5; outline-offset: 1px; }
-:host .tabulator .tabulator-cell.empty, :host .tabulator .tabulator-col.empty { padding: 0 !important; border: 0 !important; }
+:host .tabulator .tabulator-tableholder .tabulator-table .tabulator-row .tabulator-cell.empty { padding: 0 !important; }
 """
 SEARCH_DEBOUNCE_SECONDS = 0.15  # typing pauses shorter than this do not refilter 100k rows
 

@@ -52,7 +52,7 @@ class PlanPreview(pn.viewable.Viewer):
         self._start.on_click(self._start_batch)
         self._confirm = pn.widgets.Checkbox.from_param(self.param.confirm_large, label="I confirm this large batch",
                                                        visible=False, sizing_mode="stretch_width")
-        self.state.param.watch(self._render, ["preview", "preview_error"])
+        self.state.param.watch(self._render, ["preview", "preview_error", "preview_pending"])
         self.param.watch(self._guard, ["confirm_large", "busy"])
         self._render()
 
@@ -79,11 +79,14 @@ class PlanPreview(pn.viewable.Viewer):
         self._confirm.visible = large
         self._confirm.label = (f"I confirm this batch of {plan.summary.total:,} items (more than {LARGE_BATCH_THRESHOLD})"
                               if large else "I confirm this large batch")
-        self._start.disabled = plan is None or self.busy or (large and not self.confirm_large)
+        self._start.disabled = (plan is None or self.busy or self.state.preview_pending
+                                or (large and not self.confirm_large))
 
-    @param.depends("state.preview", "state.preview_error", "message")
+    @param.depends("state.preview", "state.preview_error", "state.preview_pending", "message")
     def _summary(self) -> pn.viewable.Viewable:
         plan = self.state.preview
+        if self.state.preview_pending:
+            return pn.pane.Alert("Updating the preview…", alert_type="info")
         if plan is None:
             return pn.pane.Alert(html.escape(self.state.preview_error or "Nothing selected."), alert_type="secondary")
         s, est = plan.summary, plan.summary.estimate

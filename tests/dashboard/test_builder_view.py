@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from types import SimpleNamespace
+
 import pytest
 
 from dashboard.builder import BatchRunBuilder
@@ -121,10 +124,16 @@ def test_brand_order_controls_call_the_state(state):
     assert order._cards.order == {"cards": []}
 
 
-def test_typing_in_the_search_box_filters_after_a_pause(view, state):
-    box = view._widgets["search"]
-    box.value_input = "viper 1"  # as the browser reports each keystroke
-    assert state.search == "viper 1" and len(view._grid.value) == 11
+def test_typing_in_the_search_box_filters_once_typing_pauses(view, state):
+    async def type_quickly():  # each keystroke reaches the server as a new value_input
+        first = asyncio.create_task(view._typing(SimpleNamespace(new="vip")))
+        await asyncio.sleep(0.05)
+        await asyncio.gather(first, view._typing(SimpleNamespace(new="viper 1")))
+
+    seen = []
+    state.param.watch(lambda e: seen.append(e.new), "search")
+    asyncio.run(type_quickly())
+    assert seen == ["viper 1"] and len(view._grid.value) == 11  # "vip" was overtaken: one refilter
 
 
 def test_enter_in_the_search_box_filters_at_once_and_a_search_set_elsewhere_shows_in_it(view, state):
