@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.plan import BrandCount, Estimate, PlanItem, Selection
+from engine.plan import PlanSummary, Selection
 from engine.settings import BatchSettings
 from engine.states import BatchState, ItemState
 
@@ -78,39 +78,32 @@ class ErrorBody(BaseModel):
     error: ErrorDetail
 
 
-class PlanResponse(BaseModel):
+class PlanResponse(PlanSummary):
+    """The saved plan: the preview's summary plus the new batch's id, state and time."""
+
     batch_run_id: str
     state: BatchState
     created_at: datetime
-    total: int
-    brands: list[BrandCount]
-    categories: dict[str, int]
-    first_items: list[PlanItem]
-    estimate: Estimate
-    settings: BatchSettings
-    warnings: list[str]
-    needs_confirmation: bool
 
 
-class RunningItem(BaseModel):
+class ItemRef(BaseModel):
+    """Which product an item is (as planned)."""
+
     seq: int
     product_id: str | None = None
     brand: str | None = None
     model: str | None = None
     variant: str | None = None
     category: str | None = None
+
+
+class RunningItem(ItemRef):
     attempt: int
     phase: str | None = None
     started_at: datetime | None = None
 
 
-class Failure(BaseModel):
-    seq: int
-    product_id: str | None = None
-    brand: str | None = None
-    model: str | None = None
-    variant: str | None = None
-    category: str | None = None
+class Failure(ItemRef):
     attempt: int
     error: str
     final: bool
