@@ -13,7 +13,7 @@ import panel as pn
 
 from dashboard.builder import BatchRunBuilder
 from dashboard.context import AppContext, get_context
-from dashboard.history import History
+from dashboard.history import History, OutcomeView
 from dashboard.preview import PlanPreview
 from dashboard.state import BuilderState
 from dashboard.summary import BatchRunSummary, RunState
@@ -35,11 +35,20 @@ def build_tabs(context: AppContext) -> pn.Tabs:
         tabs.active = TABS.index("Batch Run Summary")
 
     run.restore()  # the latest active or paused batch, with its counters and position
+    outcome = OutcomeView(context)
+    builder = BatchRunBuilder(state=state)
+
+    def show_outcome(product_id: str) -> None:
+        """A product id clicked in the grid: its latest outcome with the evidence, in History."""
+        outcome.show(product_id)
+        tabs.active = TABS.index("History")
+
+    builder.on_product_click(show_outcome)
     tabs.extend([
-        (TABS[0], BatchRunBuilder(state=state)),
+        (TABS[0], builder),
         (TABS[1], PlanPreview(state=state, on_started=started)),
         (TABS[2], BatchRunSummary(run=run, restore_on_load=False)),
-        (TABS[3], History(context, run_state=run)),
+        (TABS[3], History(context, run_state=run, outcome=outcome)),
     ])
     if run.batch_state in ("running", "paused", "stopping"):
         tabs.active = TABS.index("Batch Run Summary")  # a restored session opens on the live batch

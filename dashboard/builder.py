@@ -12,6 +12,8 @@ checks the page). Grid checks and ``state.selected`` are kept in step both ways:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import asyncio
 import html
 import weakref
@@ -168,6 +170,13 @@ class BatchRunBuilder(Viewer):
         )
         grid.selection = self._page_selection(grid)
         return grid
+
+    def on_product_click(self, callback: Callable[[str], None]) -> None:
+        """Call ``callback(product_id)`` when the operator clicks a product id in the grid (to see its evidence)."""
+        def clicked(event: Any) -> None:
+            if getattr(event, "column", None) == "product_id" and event.value:
+                callback(str(event.value))
+        self._grid.on_click(clicked)
 
     def _make_widgets(self) -> dict[str, pn.viewable.Viewable]:
         state = self.state

@@ -25,3 +25,23 @@ def test_a_batch_started_from_the_page_runs_to_completion(server, page, tmp_path
     p.screenshot(path=str(tmp_path / "summary.png"))
     assert count(p, "failed") == 0 and count(p, "queued") == 0
     assert page.errors == [] and page.outside_requests == []
+
+
+def test_clicking_a_product_id_in_the_grid_shows_its_evidence(server, page):
+    import httpx
+
+    base = server.url + "/api/v1/indexlab/batch"
+    batch = httpx.post(f"{base}/plan", json={"selection": {"product_ids": ["mouse-zowie-ec2-c"]}}).json()["batch_run_id"]
+    httpx.post(f"{base}/start", json={"batch_run_id": batch})
+    wait_until(lambda: httpx.get(f"{base}/{batch}/status").json()["state"] == "completed", timeout=60)
+    p = page.page
+    p.goto(server.url + "/")
+    p.get_by_text("Select All", exact=True).first.wait_for(timeout=30_000)
+    p.get_by_placeholder("brand, model, variant or product id").fill("mouse-zowie-ec2-c")
+    p.keyboard.press("Enter")
+    cell = p.locator(".tabulator-cell[tabulator-field='product_id']", has_text="mouse-zowie-ec2-c").first
+    cell.wait_for(timeout=15_000)
+    cell.click()
+    wait_until(lambda: p.get_by_text("max_dpi").count() > 0 or p.get_by_text("Max DPI").count() > 0, timeout=20,
+               message="the outcome's fields never showed")
+    assert p.get_by_text("zowie.benq.com").count() > 0 and page.errors == []
