@@ -10,23 +10,6 @@ import pytest
 
 from dashboard.cli import main
 
-CATALOG_CSV = "product_id,category,brand,model,variant\n" + "\n".join(
-    f"p{i},mouse,{b},Model {i},{'Black' if i % 2 else ''}" for i, b in enumerate(["Logitech", "Razer", "Zowie"] * 3)
-) + "\n"
-
-
-@pytest.fixture
-def catalog(tmp_path) -> Path:
-    path = tmp_path / "catalog.csv"
-    path.write_text(CATALOG_CSV)
-    return path
-
-
-@pytest.fixture
-def db(tmp_path) -> Path:
-    return tmp_path / "cli.duckdb"
-
-
 def run(capsys, *argv):
     code = main([str(a) for a in argv])
     out, err = capsys.readouterr()

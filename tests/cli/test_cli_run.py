@@ -3,9 +3,8 @@
 import json
 import sys
 
-from dashboard.cli import main
 from engine.store import Store
-from tests.cli.test_cli import catalog, db, run  # noqa: F401  (fixtures)
+from tests.cli.test_cli import run
 
 
 def test_run_plans_starts_and_completes_with_a_summary(capsys, catalog, db):

@@ -66,7 +66,6 @@ def scripted_runner(product: dict[str, Any], settings: BatchSettings, ctx) -> di
 
 @pytest.fixture
 def script():
-    global SCRIPT
     SCRIPT.plan.clear()
     SCRIPT.calls.clear()
     SCRIPT.started.clear()

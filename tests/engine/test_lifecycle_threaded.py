@@ -10,7 +10,6 @@ import pytest
 
 from engine.batch import BatchEngine
 from engine.errors import IllegalTransition
-from engine.store import Store
 from tests.conftest import wait_until
 
 

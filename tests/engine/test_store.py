@@ -12,7 +12,7 @@ from engine.errors import ConfirmationRequired, NotFound, SchemaTooNew, StoreLoc
 from engine.plan import PlanRequest, PlanSummary, Selection
 from engine.service import BatchService
 from engine.store import SCHEMA_VERSION, Store
-from tests.conftest import products_frame, wait_until
+from tests.conftest import products_frame
 
 
 def _service(store, products):

@@ -5,7 +5,6 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-import pytest
 
 from tests.conftest import wait_until
 
