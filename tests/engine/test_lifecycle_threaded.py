@@ -200,8 +200,8 @@ def test_force_stop_kills_a_command_job_that_ignores_sigterm(engine, plan_batch,
     engine.start(batch)
     wait_until(lambda: (tmp_path / "child.pid").exists() and (tmp_path / "grandchild.pid").exists(), timeout=30)
     pids = [int((tmp_path / n).read_text()) for n in ("child.pid", "grandchild.pid")]
-    began = time.monotonic()
-    status = engine.stop(batch, force=True)
-    assert time.monotonic() - began < 2.0 and status["counts"]["stopped"] == 1
-    wait_until(lambda: all(_gone(pid) for pid in pids), timeout=15, message=f"job processes {pids} survived")
+    status = engine.stop(batch, force=True)  # its 2 s bound is test_force_stop_returns_fast_... above
+    assert status["state"] == "stopped" and status["counts"]["stopped"] == 1, status
+    wait_until(lambda: all(_gone(pid) for pid in pids), timeout=30,
+               message=f"job processes {pids} survived: {[Path(f'/proc/{p}/status').exists() for p in pids]}")
     assert store.items(batch)["state"].tolist() == ["stopped"]
