@@ -38,7 +38,7 @@ if __package__ in (None, ""):  # run as a script: bench/ is on sys.path, the rep
 
 import httpx  # noqa: E402
 
-from bench.common import ROOT, command_line, machine, machine_line  # noqa: E402
+from bench.common import ROOT, command_line, machine, machine_line, stop_server  # noqa: E402
 from bench.make_catalog import write_catalog  # noqa: E402
 
 GOAL_P99_MS = 50.0
@@ -80,15 +80,6 @@ def start_server(workdir: Path, catalog: Path) -> tuple[subprocess.Popen, str, P
         time.sleep(0.1)
     proc.kill()
     raise BenchFailure("server did not answer /healthz within 120 s")
-
-
-def stop_server(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=20)
 
 
 # --------------------------------------------------------------------------- driver and pollers

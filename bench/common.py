@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -112,3 +113,13 @@ def command_line(argv: Sequence[str] | None = None) -> str:
         script_text = str(script)
     args = list(sys.argv[1:] if argv is None else argv)
     return " ".join(["python", script_text, *args])
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    """Terminate a benchmark's server; kill it if it does not go."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=20)

@@ -56,7 +56,7 @@ if __package__ in (None, ""):  # run as a script: make the repo root importable
 
 import httpx  # noqa: E402
 
-from bench.common import ROOT, command_line, machine, machine_line  # noqa: E402
+from bench.common import ROOT, command_line, machine, machine_line, stop_server  # noqa: E402
 from bench.make_catalog import write_catalog  # noqa: E402
 
 GOALS = {"first_paint_s": 2.0, "select_all_s": 1.0, "select_brand_s": 1.0, "search_s": 1.0, "rss_mb": 500.0}
@@ -153,15 +153,6 @@ def server_errors(log: str) -> int:
     """Logged errors with a traceback, leaving out writes to a page the browser already closed."""
     entries = re.split(r"\n(?=\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)", log)  # one entry per timestamped line
     return sum(1 for e in entries if "Traceback" in e and "WebSocketClosedError" not in e)
-
-
-def stop_server(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=20)
 
 
 def rss_mb(pid: int) -> dict[str, float]:

@@ -37,17 +37,20 @@ def store(tmp_path: Path):
         yield s
 
 
+SMALL_ROWS = [
+    ("m-log-g502x", "mouse", "Logitech", "G502 X", ""),
+    ("m-log-g502", "mouse", "Logitech", "G502", ""),
+    ("m-log-g305-w", "mouse", "Logitech", "G305", "White"),
+    ("m-log-g305-b", "mouse", "Logitech", "G305", "Black"),
+    ("m-raz-dav3", "mouse", "Razer", "DeathAdder V3", ""),
+    ("k-raz-hunt", "keyboard", "Razer", "Huntsman V3 Pro", ""),
+    ("m-zow-ec2", "mouse", "Zowie", "EC2-C", ""),
+    ("k-asus-10", "keyboard", "ASUS", "Falchion 10", ""),
+    ("k-asus-2", "keyboard", "ASUS", "Falchion 2", ""),
+    ("h-ss-nova", "headset", "SteelSeries", "Arctis Nova 7", "Wireless"),
+]
+
+
 @pytest.fixture
 def small_products() -> pd.DataFrame:
-    return products_frame([
-        ("m-log-g502x", "mouse", "Logitech", "G502 X", ""),
-        ("m-log-g502", "mouse", "Logitech", "G502", ""),
-        ("m-log-g305-w", "mouse", "Logitech", "G305", "White"),
-        ("m-log-g305-b", "mouse", "Logitech", "G305", "Black"),
-        ("m-raz-dav3", "mouse", "Razer", "DeathAdder V3", ""),
-        ("k-raz-hunt", "keyboard", "Razer", "Huntsman V3 Pro", ""),
-        ("m-zow-ec2", "mouse", "Zowie", "EC2-C", ""),
-        ("k-asus-10", "keyboard", "ASUS", "Falchion 10", ""),
-        ("k-asus-2", "keyboard", "ASUS", "Falchion 2", ""),
-        ("h-ss-nova", "headset", "SteelSeries", "Arctis Nova 7", "Wireless"),
-    ])
+    return products_frame(SMALL_ROWS)

@@ -47,11 +47,9 @@ class PageWithConsole:
     outside_requests: list[str] = field(default_factory=list)  # anything not on loopback: must stay empty
 
 
-@pytest.fixture
-def page(browser) -> Iterator[PageWithConsole]:
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    page = context.new_page()
-    watched = PageWithConsole(page=page)
+def watch(context) -> PageWithConsole:
+    """A new page in ``context``: loopback-only requests, console errors and page errors collected."""
+    watched = PageWithConsole(page=context.new_page())
 
     def loopback_only(route):
         host = urlsplit(route.request.url).hostname or ""
@@ -62,7 +60,13 @@ def page(browser) -> Iterator[PageWithConsole]:
             route.abort()
 
     context.route("**/*", loopback_only)
-    page.on("console", lambda msg: watched.errors.append(msg.text) if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: watched.errors.append(str(exc)))
-    yield watched
+    watched.page.on("console", lambda msg: watched.errors.append(msg.text) if msg.type == "error" else None)
+    watched.page.on("pageerror", lambda exc: watched.errors.append(f"{exc}\n{getattr(exc, 'stack', '')}"))
+    return watched
+
+
+@pytest.fixture
+def page(browser) -> Iterator[PageWithConsole]:
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    yield watch(context)
     context.close()

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.browser.conftest import PageWithConsole
+from tests.browser.conftest import PageWithConsole, watch
 from tests.conftest import wait_until
 from tests.servers import free_port
 
@@ -139,19 +139,7 @@ def sessions(browser) -> Iterator[object]:
     def open_session() -> PageWithConsole:
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         contexts.append(context)
-        watched = PageWithConsole(page=context.new_page())
-
-        def loopback_only(route):
-            host = urlsplit(route.request.url).hostname or ""
-            if host in ("127.0.0.1", "localhost") or route.request.url.startswith(("data:", "blob:")):
-                route.continue_()
-            else:
-                watched.outside_requests.append(route.request.url)
-                route.abort()
-
-        context.route("**/*", loopback_only)
-        watched.page.on("console", lambda msg: watched.errors.append(msg.text) if msg.type == "error" else None)
-        watched.page.on("pageerror", lambda exc: watched.errors.append(f"{exc}\n{exc.stack}"))
+        watched = watch(context)
         return watched
 
     yield open_session

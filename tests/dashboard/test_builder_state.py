@@ -17,21 +17,10 @@ from engine.plan import LARGE_BATCH_THRESHOLD, PlanRequest, Selection
 from engine.service import BatchService
 from engine.settings import BatchSettings
 from dashboard.state import NEVER_RUN, BuilderState
-from tests.conftest import products_frame
+from tests.conftest import SMALL_ROWS, products_frame
 from tests.engine.inline import InlineExecutor
 
-SMALL = [
-    ("m-log-g502x", "mouse", "Logitech", "G502 X", ""),
-    ("m-log-g502", "mouse", "Logitech", "G502", ""),
-    ("m-log-g305-w", "mouse", "Logitech", "G305", "White"),
-    ("m-log-g305-b", "mouse", "Logitech", "G305", "Black"),
-    ("m-raz-dav3", "mouse", "Razer", "DeathAdder V3", ""),
-    ("k-raz-hunt", "keyboard", "Razer", "Huntsman V3 Pro", ""),
-    ("m-zow-ec2", "mouse", "Zowie", "EC2-C", ""),
-    ("k-asus-10", "keyboard", "ASUS", "Falchion 10", ""),
-    ("k-asus-2", "keyboard", "ASUS", "Falchion 2", ""),
-    ("h-ss-nova", "headset", "SteelSeries", "Arctis Nova 7", "Wireless"),
-]
+SMALL = SMALL_ROWS
 
 
 def catalog_of(rows) -> Catalog:
