@@ -34,7 +34,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 f"set {' and '.join(missing)}", field="--address")
     from dashboard.server import serve  # Panel loads only for this command
 
-    serve(db=args.db, catalog=args.catalog, address=args.address, port=args.port, basic_auth=basic_auth)
+    serve(db=args.db, catalog=args.catalog, settings=args.settings, address=args.address, port=args.port, basic_auth=basic_auth)
     return engine_cli.EXIT_OK
 
 
@@ -42,6 +42,9 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="serve the dashboard (and API) on one port")
     p.add_argument("--db", type=Path, default=None, help="DuckDB file (default: $INDEXLAB_DB or var/indexlab.duckdb)")
     p.add_argument("--catalog", type=Path, default=None, help="catalog path (default: the embedded fixtures catalog)")
+    p.add_argument("--settings", type=Path, default=None, metavar="FILE",
+                   help="default batch settings, a JSON or TOML file of settings fields (default: $INDEXLAB_SETTINGS); "
+                        "its command, corpus and LLM endpoint apply to every batch planned in the dashboard")
     p.add_argument("--address", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=5006, help="port (default 5006; 0 picks a free one)")
     p.add_argument("--basic-auth", metavar="PASSWORD|FILE",

@@ -12,6 +12,7 @@ from engine.batch import BatchEngine
 from engine.catalog import Catalog, default_catalog_path, load_catalog
 from engine.cli import default_db
 from engine.service import BatchService
+from engine.settings import BatchSettings, load_settings_file
 from engine.store import Store
 
 
@@ -40,11 +41,19 @@ def default_catalog() -> Path:
     return Path(os.environ.get("INDEXLAB_CATALOG") or default_catalog_path())
 
 
-def get_context(db: str | Path | None = None, catalog: str | Path | None = None) -> AppContext:
+def default_settings(path: str | Path | None = None) -> BatchSettings:
+    """The server's batch settings defaults: ``path`` or ``INDEXLAB_SETTINGS`` (a JSON or TOML file), else the built-in ones."""
+    path = path or os.environ.get("INDEXLAB_SETTINGS")
+    return load_settings_file(path) if path else BatchSettings()
+
+
+def get_context(db: str | Path | None = None, catalog: str | Path | None = None,
+                settings: str | Path | None = None) -> AppContext:
     """Open (once per process) the store, catalog and engine named; every session and request reuses them.
 
-    Defaults come from ``INDEXLAB_DB`` and ``INDEXLAB_CATALOG``, so ``panel serve --plugins dashboard.api``
-    and the app share one engine. Opening the engine recovers the store (DESIGN §3 Restart).
+    Defaults come from ``INDEXLAB_DB``, ``INDEXLAB_CATALOG`` and ``INDEXLAB_SETTINGS``, so ``panel serve
+    --plugins dashboard.api`` and the app share one engine. Opening the engine recovers the store
+    (DESIGN §3 Restart). The settings file is read when the context is first opened.
     """
     db_path = Path(db or default_db()).resolve()
     catalog_path = Path(catalog or default_catalog()).resolve()
@@ -52,6 +61,7 @@ def get_context(db: str | Path | None = None, catalog: str | Path | None = None)
     with _lock:
         if key not in _contexts:
             cat = load_catalog(catalog_path)
+            defaults = default_settings(settings)
             store = Store(db_path)
             try:
                 auto_resume = os.environ.get("INDEXLAB_AUTO_RESUME", "1").lower() not in ("0", "false", "no")
@@ -59,6 +69,6 @@ def get_context(db: str | Path | None = None, catalog: str | Path | None = None)
             except BaseException:
                 store.close()
                 raise
-            _contexts[key] = context = AppContext(store, cat, engine, BatchService(store, cat, engine))
+            _contexts[key] = context = AppContext(store, cat, engine, BatchService(store, cat, engine, defaults))
             atexit.register(context.close)  # `panel serve` exits without telling us: flush and close
         return _contexts[key]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import shlex
 from collections.abc import Awaitable, Callable
 
 import pandas as pd
@@ -47,6 +48,7 @@ class PlanPreview(pn.viewable.Viewer):
         self._on_started = on_started
         self._chart, self._source = _brand_chart()
         self._first = pn.widgets.Tabulator(pd.DataFrame(), disabled=True, show_index=False, height=260,
+                                           css_classes=["preview-first-items"],
                                            sizing_mode="stretch_width", pagination=None, layout="fit_data_table")
         self._start = pn.widgets.Button(label="Start Batch", color="primary", width=160, disabled=True)
         self._start.on_click(self._start_batch)
@@ -104,6 +106,9 @@ class PlanPreview(pn.viewable.Viewer):
                     f"| {cfg.profile.value} | {html.escape(cfg.runner)} | {html.escape(cfg.llm_provider)} / "
                     f"{html.escape(cfg.llm_model)} | {cfg.workers} | {cfg.max_run_seconds:g} | {cfg.max_attempts} | "
                     f"{cfg.domain_cooldown_seconds:g} s / {cfg.domain_concurrency} | {cfg.provider_rate_per_minute:g}/min |")
+        if cfg.runner == "command" and cfg.command:
+            lines[-1] += "  "
+            lines.append(f"**Command** <code>{html.escape(shlex.join(cfg.command))}</code>")
         parts: list = [pn.pane.Markdown("\n".join(lines), sizing_mode="stretch_width")]
         parts += [pn.pane.Alert(html.escape(w), alert_type="warning") for w in s.warnings]
         if self.message:
@@ -134,7 +139,8 @@ class PlanPreview(pn.viewable.Viewer):
                 await result
 
     def _settings_panel(self) -> pn.viewable.Viewable:
-        names = [n for n in runner_names() if n != "command"] or ["harvest"]
+        # `command` runs a program on the server: offered only when the server's settings name one
+        names = [n for n in runner_names() if n != "command" or self.state.service.defaults.command] or ["harvest"]
         widgets = pn.Param(self.state.param, parameters=SETTINGS_WIDGETS, show_name=False, sizing_mode="stretch_width",
                            widgets={"runner": {"type": pn.widgets.Select, "options": names},
                                     "workers": {"type": pn.widgets.IntInput, "start": 1, "end": 64},

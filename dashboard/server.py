@@ -23,11 +23,11 @@ def _free_port(address: str) -> int:
         return sock.getsockname()[1]
 
 
-def serve(*, db: Path | None, catalog: Path | None, address: str = "127.0.0.1", port: int = 5006,
+def serve(*, db: Path | None, catalog: Path | None, settings: Path | None = None, address: str = "127.0.0.1", port: int = 5006,
           basic_auth: str | None = None, show: bool = False) -> None:
     """Open the store, catalog and engine once (fail fast before binding), then serve until interrupted."""
     warnings.filterwarnings("ignore", category=DeprecationWarning, module="bokeh")
-    context = get_context(db=db, catalog=catalog)
+    context = get_context(db=db, catalog=catalog, settings=settings)
     port = port or _free_port(address)
     origins = [f"{host}:{port}" for host in ("127.0.0.1", "localhost", address)]
     auth: dict[str, Any] = {}

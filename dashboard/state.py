@@ -20,7 +20,7 @@ from engine.catalog import Catalog
 from engine.errors import IndexLabError
 from engine.plan import BatchPlan, PlanRequest, Selection, brand_priority
 from engine.service import BatchService
-from engine.settings import BatchSettings, Profile
+from engine.settings import BatchSettings, Profile, with_defaults
 
 NEVER_RUN = "never run"
 
@@ -56,6 +56,11 @@ def _catalog_index(catalog: Catalog, view: pd.DataFrame) -> _CatalogIndex:
     if len(index.ids) == len(view) and index.ids.equals(pd.Index(view["product_id"])):
         return index
     return _CatalogIndex.build(view)
+
+
+# The settings the builder's form edits; the rest come from the server's defaults unchanged.
+UI_SETTINGS = ("profile", "runner", "llm_provider", "llm_model", "workers", "max_run_seconds", "max_attempts",
+               "domain_cooldown_seconds")
 
 
 class BuilderState(param.Parameterized):
@@ -100,6 +105,9 @@ class BuilderState(param.Parameterized):
 
     def __init__(self, service: BatchService, **params) -> None:
         self.service = service
+        defaults = service.defaults  # the server's settings: the form starts from them
+        params = {**{name: (value.value if isinstance(value, Profile) else value)
+                     for name in UI_SETTINGS if (value := getattr(defaults, name)) is not None}, **params}
         self._load_catalog()
         self._filter_mask_now = np.ones(len(self.catalog), dtype=bool)
         self._selected_mask = np.zeros(len(self.catalog), dtype=bool)
@@ -206,9 +214,8 @@ class BuilderState(param.Parameterized):
         self.apply_preview(ticket, *self.compute_preview(request))
 
     def settings(self) -> BatchSettings:
-        return BatchSettings(profile=self.profile, runner=self.runner, llm_provider=self.llm_provider,
-                             llm_model=self.llm_model, workers=self.workers, max_run_seconds=self.max_run_seconds,
-                             max_attempts=self.max_attempts, domain_cooldown_seconds=self.domain_cooldown_seconds)
+        """The form's settings over the server's defaults (which hold what the form does not show: the command, corpus ...)."""
+        return with_defaults(self.service.defaults, {name: getattr(self, name) for name in UI_SETTINGS})
 
     def plan_request(self, confirm_large: bool = False) -> PlanRequest:
         return PlanRequest(selection=self.selection(), brand_order=list(self.brand_order),

@@ -14,6 +14,7 @@ from engine.errors import ConfirmationRequired, IndexLabError
 from engine.ids import new_batch_run_id
 from engine.plan import LARGE_BATCH_THRESHOLD, BatchPlan, PlanRequest, PlanSummary, build_plan
 from engine.runners import get_runner
+from engine.settings import BatchSettings
 from engine.snapshot import LiveStatus
 from engine.states import BatchState
 from engine.store import Store
@@ -38,10 +39,12 @@ class SavedPlan:
 class BatchService:
     """One per process: owns nothing but the store and the catalog it was given."""
 
-    def __init__(self, store: Store, catalog: Catalog | None, engine: BatchEngine | None = None) -> None:
+    def __init__(self, store: Store, catalog: Catalog | None, engine: BatchEngine | None = None,
+                 defaults: BatchSettings | None = None) -> None:
         self.store = store
         self.catalog = catalog
         self.engine = engine
+        self.defaults = defaults or BatchSettings()  # the server's settings for what a new plan leaves out
 
     def preview(self, request: PlanRequest) -> BatchPlan:
         """The plan as it would be saved, estimated from this store's history; writes nothing."""

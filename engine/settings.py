@@ -6,9 +6,14 @@ afterwards, so a resumed or restored batch behaves exactly as previewed.
 
 from __future__ import annotations
 
+import json
+import tomllib
 from enum import Enum
+from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from engine.errors import IndexLabError
 
 
 class Profile(str, Enum):
@@ -64,3 +69,45 @@ class BatchSettings(BaseModel):
     @property
     def needs_provider_key(self) -> bool:
         return self.profile in PROFILES_NEEDING_PROVIDER
+
+
+def with_defaults(defaults: BatchSettings, changes: dict) -> BatchSettings:
+    """``defaults`` with ``changes`` applied, validated as a whole (a ``runner='command'`` change is
+    valid when the defaults hold the command)."""
+    return BatchSettings.model_validate({**defaults.model_dump(), **changes})
+
+
+class SettingsFileError(IndexLabError):
+    """A settings file that cannot be used; the message names the file, and the field when one is to blame."""
+
+    code = "settings_invalid"
+
+
+def load_settings_file(path: str | Path) -> BatchSettings:
+    """Server defaults from a JSON or TOML file of ``BatchSettings`` fields (unknown fields are refused).
+
+    ``indexlab serve --settings FILE`` uses them for every new batch planned in the dashboard, and
+    for the fields an API plan leaves out: the place for an administrator's ``command`` (the real
+    product pipeline), ``corpus`` or LLM endpoint, which operators then cannot change.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SettingsFileError(f"settings file {path}: cannot read it ({exc.strerror or exc})") from None
+    try:
+        if path.suffix.lower() == ".toml":
+            data = tomllib.loads(text)
+        else:
+            data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SettingsFileError(f"settings file {path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsFileError(f"settings file {path}: not valid TOML ({exc})") from None
+    if not isinstance(data, dict):
+        raise SettingsFileError(f"settings file {path}: expected an object of settings, found {type(data).__name__}")
+    try:
+        return BatchSettings.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(f"field {'.'.join(map(str, e['loc'])) or '(file)'}: {e['msg']}" for e in exc.errors())
+        raise SettingsFileError(f"settings file {path}: {problems}") from None

@@ -106,3 +106,10 @@ def test_serve_refuses_a_public_address_without_auth(capsys, monkeypatch):
     monkeypatch.setenv("INDEXLAB_API_TOKEN", "t")
     code, out, err = run(capsys, "serve", "--address", "0.0.0.0")
     assert code == 1 and "INDEXLAB_API_TOKEN" not in err and "--basic-auth" in err
+
+
+def test_serve_with_a_bad_settings_file_says_where_and_binds_nothing(capsys, catalog, db, tmp_path):
+    bad = tmp_path / "settings.json"
+    bad.write_text('{"workers": "many"}')
+    code, out, err = run(capsys, "serve", "--db", db, "--catalog", catalog, "--settings", bad, "--port", "0")
+    assert code == 1 and f"settings file {bad}" in err and "field workers" in err and "Traceback" not in err

@@ -83,3 +83,24 @@ def test_start_failure_is_shown_not_raised(service):
     finally:
         gate.set()
         service.engine.wait_idle(10)
+
+
+def test_server_defaults_start_the_form_and_hold_the_command(store):
+    from engine.settings import BatchSettings
+
+    rows = [(f"p{i}", "mouse", "Zowie", f"M{i}", "") for i in range(3)]
+    defaults = BatchSettings(runner="command", command=["python", "job.py"], workers=3)
+    service = BatchService(store, Catalog(products=products_frame(rows), problems=(), source="t"), defaults=defaults)
+    state = BuilderState(service)
+    assert state.runner == "command" and state.workers == 3
+    state.workers = 1
+    assert state.settings().command == ["python", "job.py"] and state.settings().workers == 1
+    preview = PlanPreview(state=state)
+    assert "command" in preview._settings_panel().objects[0]._widgets["runner"].options
+    state.select_all()
+    assert "python job.py" in str(preview._summary().objects[0].object)
+
+
+def test_the_command_runner_is_not_offered_without_a_server_command(service):
+    preview = PlanPreview(state=BuilderState(service))
+    assert "command" not in preview._settings_panel().objects[0]._widgets["runner"].options

@@ -1,0 +1,54 @@
+"""Server default settings from a JSON or TOML file: valid files load, bad ones say which file and field."""
+
+import json
+
+import pytest
+
+from engine.settings import BatchSettings, Profile, SettingsFileError, load_settings_file, with_defaults
+
+
+def write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_json_file_sets_the_fields_it_names(tmp_path):
+    path = write(tmp_path, "s.json", json.dumps({"runner": "command", "command": ["python", "job.py"], "workers": 4}))
+    settings = load_settings_file(path)
+    assert settings.runner == "command" and settings.command == ["python", "job.py"] and settings.workers == 4
+    assert settings.max_attempts == BatchSettings().max_attempts  # the rest keep their built-in defaults
+
+
+def test_toml_file_is_read_by_its_suffix(tmp_path):
+    path = write(tmp_path, "s.toml", 'profile = "fast"\nworkers = 3\n')
+    assert load_settings_file(path).profile is Profile.FAST
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ('{"workers": 0}', "field workers: Input should be greater than or equal to 1"),
+    ('{"wrokers": 2}', "field wrokers: Extra inputs are not permitted"),
+    ('{"runner": "command"}', "runner 'command' needs a command"),
+    ('{\n  "workers": 2,\n}', "s.json:3: not valid JSON"),
+    ('[1, 2]', "expected an object of settings, found list"),
+])
+def test_a_bad_file_names_the_file_and_what_is_wrong(tmp_path, text, expected):
+    path = write(tmp_path, "s.json", text)
+    with pytest.raises(SettingsFileError) as info:
+        load_settings_file(path)
+    assert str(path) in info.value.message and expected in info.value.message
+
+
+def test_bad_toml_and_a_missing_file_are_clear_errors(tmp_path):
+    with pytest.raises(SettingsFileError, match="not valid TOML"):
+        load_settings_file(write(tmp_path, "s.toml", "workers = = 2"))
+    with pytest.raises(SettingsFileError, match="cannot read it"):
+        load_settings_file(tmp_path / "absent.json")
+
+
+def test_changes_over_defaults_keep_the_defaults_command():
+    defaults = BatchSettings(runner="command", command=["job"], corpus="/srv/sources.jsonl")
+    settings = with_defaults(defaults, {"runner": "command", "workers": 5})
+    assert settings.command == ["job"] and settings.corpus == "/srv/sources.jsonl" and settings.workers == 5
+    with pytest.raises(ValueError, match="needs a command"):
+        with_defaults(BatchSettings(), {"runner": "command"})
