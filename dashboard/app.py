@@ -31,8 +31,11 @@ def build_tabs(context: AppContext) -> pn.Tabs:
     tabs = pn.Tabs(dynamic=True, sizing_mode="stretch_width")  # render a tab when it is first shown
 
     async def started(batch_run_id: str) -> None:
-        await run.follow_async(batch_run_id)
+        # Show the summary first, then follow the batch: with dynamic tabs Panel keeps updating a hidden
+        # tab's models detached from the page, and resolves their stylesheets against its CDN, which the
+        # browser would then try to fetch when the tab is shown.
         tabs.active = TABS.index("Batch Run Summary")
+        await run.follow_async(batch_run_id)
 
     run.restore()  # the latest active or paused batch, with its counters and position
     outcome = OutcomeView(context)

@@ -138,7 +138,7 @@ def progress_html(status: Mapping[str, Any], now: datetime | None = None) -> str
     else:
         speed = (f'<span class="speed"><b>{rate(tp.get("recent_per_hour"))}</b> last 2 min · '
                  f'{rate(tp.get("overall_per_hour"))} overall</span>')
-    return (f'<div class="progress"><span><b class="done">{done:,}</b> of {total:,} done · {pct:.1f}%</span>'
+    return (f'<div class="progress-line"><span><b class="done">{done:,}</b> of {total:,} done · {pct:.1f}%</span>'
             f'<span class="sep">|</span><span>{eta_text}</span><span class="sep">|</span>{speed}</div>')
 
 
@@ -281,10 +281,10 @@ code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; fo
 .head .bid { font-size: 14px; background: #f1f5f9; padding: 2px 6px; border-radius: 4px; word-break: break-all; }
 .head .meta { color: #64748b; }
 .head .warn { color: #b91c1c; margin-top: 4px; font-weight: 600; }
-.progress { display: flex; flex-wrap: wrap; gap: 4px 10px; align-items: baseline; font-size: 14px; }
-.progress .done { font-size: 18px; }
-.progress .sep { color: #cbd5e1; }
-.progress .band, .progress .speed { color: #475569; }
+.progress-line { display: flex; flex-wrap: wrap; gap: 4px 10px; align-items: baseline; font-size: 14px; }
+.progress-line .done { font-size: 18px; }
+.progress-line .sep { color: #cbd5e1; }
+.progress-line .band, .progress-line .speed { color: #475569; }
 .empty { color: #94a3b8; padding: 6px 2px; }
 .more { color: #64748b; padding-top: 4px; }
 .run, .fail, .event { padding: 6px 2px; border-bottom: 1px solid #f1f5f9; }
