@@ -18,8 +18,9 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import Any
 
-from engine.active import ActiveItem, ActiveRun, Attempt, outcome_parts, short_error
+from engine.active import ActiveItem, ActiveItems, ActiveRun, Attempt, outcome_parts, short_error
 from engine.errors import IllegalTransition, IndexLabError, NotFound
+from engine.items import ItemColumns
 from engine.limits import (CancelToken, Cancelled, Clock, DeadlineExceeded, DomainLimiter, Limits, ProviderLimiter,
                            SystemClock, backoff_delay)
 from engine.runners.base import RunContext, Runner, get_runner
@@ -225,9 +226,9 @@ class BatchEngine:
         self.writer.write([BatchMove(batch["batch_run_id"], target.value, now, event)])
 
     # ================================================================== loading
-    def _new_status(self, batch: dict[str, Any], items: list[dict[str, Any]] | None = None) -> LiveStatus:
+    def _new_status(self, batch: dict[str, Any], items: ItemColumns | None = None) -> LiveStatus:
         if items is None:
-            items = self.store.item_records(batch["batch_run_id"])
+            items = ItemColumns(self.store.item_table(batch["batch_run_id"]))
         status = LiveStatus(batch, items)
         self._statuses[batch["batch_run_id"]] = status
         while len(self._statuses) > MAX_CACHED_STATUSES:
@@ -246,27 +247,21 @@ class BatchEngine:
                 f"batch {current.batch_run_id} is {current.state}: one batch runs at a time; "
                 f"pause or stop it before working on {batch_run_id}")
         settings = BatchSettings(**batch["settings"])
-        rows = self.store.item_records(batch_run_id)
-        items = {
-            int(r["seq"]): ActiveItem(seq=int(r["seq"]), product={k: r[k] for k in ("product_id", "category", "brand", "model", "variant")},
-                                 state=r["state"], attempts=int(r["attempts"]), attempt_base=int(r["attempt_base"]),
-                                 last_error=r["last_error"], started_at=r["started_at"],
-                                 finished_at=r["finished_at"], duration_s=r["duration_s"], outcome=r["outcome"])
-            for r in rows
-        }
+        loaded = ItemColumns(self.store.item_table(batch_run_id))  # one columnar read, shared with the live status
+        items = ActiveItems(loaded)
         try:
             runner: Runner | None = get_runner(settings.runner)
         except IndexLabError:
             runner = None  # status and stop still work; start refuses and says why
-        run = ActiveRun(batch_run_id, settings, batch["state"], items, runner)
+        run = ActiveRun(batch_run_id, settings, batch["state"], items, runner, loaded)
         self.limits.configure(domain_concurrency=settings.domain_concurrency,
                               domain_cooldown=settings.domain_cooldown_seconds,
                               provider_rate_per_minute=settings.provider_rate_per_minute)
-        run.ready = sorted(s for s, i in items.items() if i.state == ItemState.QUEUED)
+        run.ready = items.seqs_in((ItemState.QUEUED.value,))  # in seq order, so already a heap
         if current is not None and current.executor is not None:
             current.executor.shutdown(wait=False)
         self._run = run
-        self._new_status(batch, rows)
+        self._new_status(batch, loaded)
         return run
 
     def _require_active(self, batch_run_id: str) -> ActiveRun:
@@ -296,17 +291,15 @@ class BatchEngine:
     def _bulk(self, run: ActiveRun, sources: tuple[ItemState, ...], target: ItemState, actor: str, reason: str, *,
               seqs: Sequence[int] | None = None, new_budget: bool = False) -> BulkMove:
         """Move items in memory and describe the same move for the store (one statement there)."""
-        chosen = seqs if seqs is not None else [s for s, i in run.items.items() if i.state in sources]
+        chosen = seqs if seqs is not None else run.items.seqs_in(tuple(source.value for source in sources))
         now = utcnow()
+        ends = target in (ItemState.STOPPED, ItemState.SKIPPED)
         for seq in chosen:
             item = run.items[seq]
             check_item_move(item.state, target, what=f"item {seq}")
-            item.state = target.value
-            item.phase = None
-            if new_budget:
-                item.attempt_base = item.attempts
-            if target in (ItemState.STOPPED, ItemState.SKIPPED):
-                item.finished_at = now
+            run.items.update(seq, state=target.value, phase=None,
+                             attempt_base=item.attempts if new_budget else item.attempt_base,
+                             finished_at=now if ends else item.finished_at)
         if target == ItemState.QUEUED:
             for seq in chosen:
                 heapq.heappush(run.ready, seq)
@@ -315,14 +308,15 @@ class BatchEngine:
 
     def _select(self, run: ActiveRun, seqs: Sequence[int] | None, source: ItemState, target: ItemState) -> list[int]:
         if seqs is None:
-            return sorted(s for s, i in run.items.items() if i.state == source)
+            return run.items.seqs_in((source.value,))
         unknown = [s for s in seqs if s not in run.items]
         if unknown:
             raise NotFound(f"batch {run.batch_run_id} has no item with seq {unknown[:10]}", field="seqs")
         for seq in seqs:
-            check_item_move(run.items[seq].state, target, what=f"item {seq}")
-            if run.items[seq].state != source:
-                raise IllegalTransition(f"item {seq} is {run.items[seq].state}, not {source.value}", field="seqs")
+            state = run.items.state(seq)
+            check_item_move(state, target, what=f"item {seq}")
+            if state != source:
+                raise IllegalTransition(f"item {seq} is {state}, not {source.value}", field="seqs")
         return sorted(set(seqs))
 
     # ================================================================== dispatch
@@ -370,7 +364,7 @@ class BatchEngine:
         if run.state == BatchState.RUNNING:
             while run.ready and len(run.inflight) < run.settings.workers and run.state == BatchState.RUNNING:
                 seq = heapq.heappop(run.ready)
-                if run.items[seq].state == ItemState.QUEUED:
+                if run.items.state(seq) == ItemState.QUEUED:
                     self._dispatch(run, run.items[seq])
             if not run.ready and not run.delayed and not run.inflight and run.state == BatchState.RUNNING:
                 self.writer.post([self._batch_move(run, BatchState.COMPLETED, ENGINE, "every item is done")])
@@ -388,13 +382,13 @@ class BatchEngine:
         return max(0.0, min(waits)) + (0.001 if not self.background else 0.0)
 
     def _dispatch(self, run: ActiveRun, item: ActiveItem) -> None:
-        if self.catalog_ids is not None and item.product["product_id"] not in self.catalog_ids:
+        if self.catalog_ids is not None and item.product_id not in self.catalog_ids:
             self.writer.post([self._bulk(run, (ItemState.QUEUED,), ItemState.SKIPPED, ENGINE,
                                            "its product left the catalog", seqs=[item.seq])])
             return
         check_item_move(item.state, ItemState.RUNNING, what=f"item {item.seq}")
-        item.state, item.attempts, item.phase = ItemState.RUNNING.value, item.attempts + 1, None
-        item.started_at, item.finished_at, item.duration_s = utcnow(), None, None
+        item = run.items.update(item.seq, state=ItemState.RUNNING.value, attempts=item.attempts + 1, phase=None,
+                                started_at=utcnow(), finished_at=None, duration_s=None)
         deadline = self.clock.monotonic() + run.settings.max_run_seconds
         attempt = Attempt(item.seq, item.attempts, CancelToken(deadline=deadline, clock=self.clock), deadline)
         run.inflight[item.seq] = attempt
@@ -407,7 +401,7 @@ class BatchEngine:
         if run.executor is None:
             run.executor = self._executor_factory(run.settings.workers)
         try:
-            future = run.executor.submit(_execute, run.runner, dict(item.product), run.settings, ctx)
+            future = run.executor.submit(_execute, run.runner, run.loaded.product(item.seq), run.settings, ctx)
         except RuntimeError:  # the interpreter is shutting down: the item stays running, recovery re-queues it
             log.warning("executor refused work (interpreter shutting down); dispatch stops")
             self._closed = True
@@ -417,7 +411,7 @@ class BatchEngine:
     def _on_phase(self, run: ActiveRun, attempt: Attempt, name: str) -> None:
         with self._lock:
             if run.inflight.get(attempt.seq) is attempt:
-                run.items[attempt.seq].phase = name
+                run.items.update(attempt.seq, phase=name)
                 self._statuses[run.batch_run_id].set_phase(attempt.seq, name)
 
     def _on_log(self, run: ActiveRun, attempt: Attempt, level: str, message: str) -> None:
@@ -442,19 +436,18 @@ class BatchEngine:
         """Record one attempt's end: completed, queued again after a backoff, or failed."""
         del run.inflight[attempt.seq]
         item, s = run.items[attempt.seq], run.settings
-        item.finished_at = utcnow()
-        item.duration_s = (item.finished_at - item.started_at).total_seconds() if item.started_at else None
-        record = None
+        now = utcnow()
+        duration = (now - item.started_at).total_seconds() if item.started_at else None
+        outcome_text, last_error, record = item.outcome, None, None
         if error is None:
-            target, item.last_error, reason = ItemState.COMPLETED, None, "completed"
-            item.outcome, record = outcome_parts(run.batch_run_id, item, attempt.attempt, outcome)
+            target, reason = ItemState.COMPLETED, "completed"
+            outcome_text, record = outcome_parts(run.batch_run_id, item, attempt.attempt, outcome, now)
             run.consecutive_failures = 0
         else:
-            message = short_error(error)
+            last_error = message = short_error(error)
             retryable = getattr(error, "retryable", True) and not (
                 isinstance(error, Cancelled) and not isinstance(error, DeadlineExceeded))
             run.consecutive_failures += 1
-            item.last_error = message
             if retryable and item.attempts - item.attempt_base < s.max_attempts:
                 target = ItemState.QUEUED
                 delay = backoff_delay(item.attempts - item.attempt_base, s.retry_backoff_seconds,
@@ -465,7 +458,8 @@ class BatchEngine:
                 target = ItemState.FAILED
                 reason = f"failed after {item.attempts - item.attempt_base} attempt(s): {message}"
         check_item_move(item.state, target, what=f"item {item.seq}")
-        item.state, item.phase = target.value, None
+        item = run.items.update(item.seq, state=target.value, phase=None, finished_at=now, duration_s=duration,
+                                last_error=last_error, outcome=outcome_text)
         changes: list = [self._row(run, item), self._event(
             run, "item_transition", ENGINE, reason, seq=item.seq, from_state="running", to_state=target.value,
             attempt=attempt.attempt)]
@@ -482,10 +476,10 @@ class BatchEngine:
         changes: list = []
         for attempt in list(run.inflight.values()):
             attempt.token.set("force stop")
-            item = run.items[attempt.seq]
-            item.state, item.phase, item.finished_at = ItemState.STOPPED.value, None, utcnow()
-            item.duration_s = (item.finished_at - item.started_at).total_seconds() if item.started_at else None
-            item.last_error = "force stopped"
+            item, now = run.items[attempt.seq], utcnow()
+            item = run.items.update(item.seq, state=ItemState.STOPPED.value, phase=None, finished_at=now,
+                                    duration_s=(now - item.started_at).total_seconds() if item.started_at else None,
+                                    last_error="force stopped")
             changes += [self._row(run, item), self._event(run, "item_transition", actor, reason, seq=item.seq,
                                                           from_state="running", to_state="stopped", attempt=attempt.attempt)]
         run.inflight.clear()

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from engine.items import ItemColumns
 from engine.states import ItemState
 from engine.store import BatchMove, BulkMove, Change, EventRow, ItemRow, as_utc
 
@@ -25,7 +26,7 @@ _FINISHED = (ItemState.COMPLETED.value, ItemState.FAILED.value)
 class LiveStatus:
     """One batch's counters, throughput, ETA, running items, failures and action feed."""
 
-    def __init__(self, batch: dict[str, Any], items: Iterable[dict[str, Any]], *,
+    def __init__(self, batch: dict[str, Any], items: ItemColumns | Iterable[dict[str, Any]], *,
                  wall: Callable[[], float] = time.time) -> None:
         self._lock = threading.Lock()
         self._wall = wall
@@ -34,17 +35,16 @@ class LiveStatus:
         self.created_at = batch["created_at"]
         self.started_at = batch["started_at"]
         self.finished_at = batch["finished_at"]
-        self._products: dict[int, dict[str, Any]] = {}
-        self._states: dict[int, str] = {}
-        self._running: dict[int, dict[str, Any]] = {}
+        if not isinstance(items, ItemColumns):
+            items = ItemColumns.from_records(items)
+        self._items = items  # products by seq, as planned: they never change
+        self._states: dict[int, str] = dict(zip(items.seqs, items.column("state")))
+        self._running: dict[int, dict[str, Any]] = {
+            int(row["seq"]): {"attempt": int(row["attempts"]), "phase": row.get("phase"),
+                              "started_at": as_utc(row.get("started_at"))}
+            for row in items.rows_where("state", ItemState.RUNNING.value)
+        }
         self._early_phase: dict[int, str] = {}  # phases reported before their dispatch was committed
-        for item in items:
-            seq = int(item["seq"])
-            self._products[seq] = {k: item[k] for k in ("product_id", "brand", "model", "variant", "category")}
-            self._states[seq] = item["state"]
-            if item["state"] == ItemState.RUNNING.value:
-                self._running[seq] = {"attempt": int(item["attempts"]), "phase": item.get("phase"),
-                                      "started_at": as_utc(item.get("started_at"))}
         self._counts = Counter(self._states.values())
         self._finished_times: deque[float] = deque(maxlen=100_000)
         self._session_finished = 0
@@ -99,7 +99,7 @@ class LiveStatus:
             self._session_finished += 1
         if row.last_error and old == ItemState.RUNNING.value and row.state != ItemState.RUNNING.value:
             self._failures.appendleft({
-                "seq": row.seq, **self._products.get(row.seq, {}), "attempt": row.attempts,
+                "seq": row.seq, **self._product(row.seq), "attempt": row.attempts,
                 "error": row.last_error[:300], "final": row.state == ItemState.FAILED.value,
                 "at": as_utc(row.finished_at) or datetime.now(UTC),
             })
@@ -138,6 +138,9 @@ class LiveStatus:
                                  "actor": event.actor, "reason": event.reason})
 
     # ------------------------------------------------------------------ reading
+    def _product(self, seq: int) -> dict[str, Any]:
+        return self._items.product(seq) if seq in self._items.position else {}
+
     def _rates(self, now: float) -> tuple[float | None, float | None]:
         """(recent, overall) finished products per hour, or None where there is no basis yet."""
         window = [t for t in self._finished_times if now - t <= RECENT_WINDOW_S]
@@ -165,7 +168,7 @@ class LiveStatus:
                 best = recent or overall
                 eta = {"seconds": remaining / best * 3600, "low_seconds": remaining / max(rates) * 3600,
                        "high_seconds": remaining / min(rates) * 3600}
-            running = [{"seq": seq, **self._products.get(seq, {}), **info}
+            running = [{"seq": seq, **self._product(seq), **info}
                        for seq, info in sorted(self._running.items())]
             done = total - remaining
             return {
@@ -179,3 +182,4 @@ class LiveStatus:
                 "created_at": self.created_at, "started_at": self.started_at, "finished_at": self.finished_at,
                 "updated_at": self.updated_at, "halted": self.halted,
             }
+

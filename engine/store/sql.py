@@ -21,6 +21,7 @@ ITEM_COLUMNS = """batch_run_id, seq, product_id, category, brand, model, variant
 ITEM_FILTER = """batch_run_id = ? AND (?::VARCHAR IS NULL OR state = ?)
     AND (?::VARCHAR IS NULL OR lower(brand) = lower(?))"""
 SELECT_ITEMS = f"SELECT {ITEM_COLUMNS} FROM batch_items WHERE {ITEM_FILTER} ORDER BY seq LIMIT ? OFFSET ?"
+SELECT_ITEM_TABLE = f"SELECT {ITEM_COLUMNS} FROM batch_items WHERE batch_run_id = ? ORDER BY seq"
 COUNT_ITEMS = f"SELECT count(*) FROM batch_items WHERE {ITEM_FILTER}"
 COUNT_ITEMS_BY_STATE = "SELECT state, count(*) FROM batch_items WHERE batch_run_id = ? GROUP BY state"
 SELECT_EVENTS = """SELECT event_id, batch_run_id, seq, occurred_at, kind, from_state, to_state, attempt, actor,
