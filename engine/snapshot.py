@@ -51,7 +51,7 @@ class LiveStatus:
         self._active_since: float | None = self._wall() if self.state == "running" else None
         self._active_seconds = 0.0
         self._failures: deque[dict[str, Any]] = deque(maxlen=MAX_FAILURES)
-        self._events: deque[dict[str, Any]] = deque(maxlen=MAX_EVENTS)
+        self._events: deque[EventRow] = deque(maxlen=MAX_EVENTS)
         self.updated_at = datetime.now(UTC)
         self.halted: str | None = None  # why the engine stopped working on this batch, if it did
 
@@ -112,9 +112,8 @@ class LiveStatus:
                 self._move(seq, move.to_state)
                 self._running.pop(seq, None)
                 moved += 1
-        self._events.appendleft({"occurred_at": as_utc(move.at), "kind": "bulk_transition", "seq": None,
-                                 "from_state": "|".join(move.from_states), "to_state": move.to_state,
-                                 "actor": move.actor, "reason": f"{move.reason} ({moved} items)"})
+        self._events.appendleft(EventRow(self.batch_run_id, None, move.at, "bulk_transition", "|".join(move.from_states),
+                                         move.to_state, actor=move.actor, reason=f"{move.reason} ({moved} items)"))
 
     def _apply_batch(self, move: BatchMove) -> None:
         now = self._wall()
@@ -131,11 +130,8 @@ class LiveStatus:
         self._remember_event(move.event)
 
     def _remember_event(self, event: EventRow) -> None:
-        if event.kind == "log":
-            return  # runner log lines stay in the store; the feed shows actions and transitions
-        self._events.appendleft({"occurred_at": as_utc(event.occurred_at), "kind": event.kind, "seq": event.seq,
-                                 "from_state": event.from_state, "to_state": event.to_state,
-                                 "actor": event.actor, "reason": event.reason})
+        if event.kind != "log":  # runner log lines stay in the store; the feed shows actions and transitions
+            self._events.appendleft(event)  # two per item: made a feed entry only when read
 
     # ------------------------------------------------------------------ reading
     def _product(self, seq: int) -> dict[str, Any]:
@@ -143,7 +139,9 @@ class LiveStatus:
 
     def _rates(self, now: float) -> tuple[float | None, float | None]:
         """(recent, overall) finished products per hour, or None where there is no basis yet."""
-        window = [t for t in self._finished_times if now - t <= RECENT_WINDOW_S]
+        window = self._finished_times  # in finishing order: drop what left the window
+        while window and now - window[0] > RECENT_WINDOW_S:
+            window.popleft()
         active = self._active_seconds + (now - self._active_since if self._active_since is not None else 0.0)
         recent = None
         if len(window) >= 2:
@@ -178,8 +176,12 @@ class LiveStatus:
                                "window_seconds": RECENT_WINDOW_S},
                 "eta": eta, "running": running,
                 "current": running[0] if running else None,
-                "recent_failures": list(self._failures), "recent_events": list(self._events),
+                "recent_failures": list(self._failures), "recent_events": [_feed_entry(e) for e in self._events],
                 "created_at": self.created_at, "started_at": self.started_at, "finished_at": self.finished_at,
                 "updated_at": self.updated_at, "halted": self.halted,
             }
 
+
+def _feed_entry(event: EventRow) -> dict[str, Any]:
+    return {"occurred_at": as_utc(event.occurred_at), "kind": event.kind, "seq": event.seq,
+            "from_state": event.from_state, "to_state": event.to_state, "actor": event.actor, "reason": event.reason}

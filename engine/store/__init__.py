@@ -46,10 +46,13 @@ def utcnow() -> datetime:
 
 def as_utc(value: datetime | None) -> datetime | None:
     """A stored naive-UTC timestamp as an aware UTC datetime (what callers and JSON see)."""
-    if value is None or pd.isna(value):
+    if value is None:
         return None
-    if isinstance(value, pd.Timestamp):
-        value = value.to_pydatetime()
+    if type(value) is not datetime:  # from a DataFrame: a pandas Timestamp, or NaT (the engine's own are datetimes)
+        if pd.isna(value):
+            return None
+        if isinstance(value, pd.Timestamp):
+            value = value.to_pydatetime()
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 

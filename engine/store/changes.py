@@ -1,15 +1,19 @@
-"""What the engine writes: item rows, events, bulk moves, batch moves and outcomes, and their Arrow shapes."""
+"""What the engine writes: item rows, events, bulk moves, batch moves and outcomes, and their Arrow shapes.
+
+They are named tuples, not frozen dataclasses: the engine makes four or more per item, thousands a
+second, and a named tuple is built five times faster (a frozen dataclass sets every field through
+``object.__setattr__``).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import pyarrow as pa
 
-@dataclass(frozen=True, slots=True)
-class ItemRow:
+
+class ItemRow(NamedTuple):
     """An item's mutable columns after a transition: the whole row, so the last one written wins."""
 
     batch_run_id: str
@@ -25,8 +29,7 @@ class ItemRow:
     outcome: str | None  # JSON text
 
 
-@dataclass(frozen=True, slots=True)
-class EventRow:
+class EventRow(NamedTuple):
     batch_run_id: str
     seq: int | None
     occurred_at: datetime
@@ -39,8 +42,7 @@ class EventRow:
     data: str | None = None  # JSON text
 
 
-@dataclass(frozen=True, slots=True)
-class BulkMove:
+class BulkMove(NamedTuple):
     """Every item of a batch in ``from_states`` (optionally only ``seqs``) moves to ``to_state``."""
 
     batch_run_id: str
@@ -54,8 +56,7 @@ class BulkMove:
     interrupted: bool = False  # a restart re-queues them: the lost attempt does not use up the budget
 
 
-@dataclass(frozen=True, slots=True)
-class BatchMove:
+class BatchMove(NamedTuple):
     batch_run_id: str
     state: str
     at: datetime
@@ -64,8 +65,7 @@ class BatchMove:
     finished: bool = False  # set finished_at
 
 
-@dataclass(frozen=True, slots=True)
-class OutcomeRecord:
+class OutcomeRecord(NamedTuple):
     """A product run's result: the quality summary and every field with its evidence."""
 
     batch_run_id: str
@@ -81,9 +81,9 @@ class OutcomeRecord:
 
 
 Change = ItemRow | EventRow | BulkMove | BatchMove | OutcomeRecord
-ITEM_ROW_FIELDS = [f.name for f in fields(ItemRow)]
-OUTCOME_FIELDS = [f.name for f in fields(OutcomeRecord) if f.name != "fields"]
-EVENT_FIELDS = [f.name for f in fields(EventRow)]
+ITEM_ROW_FIELDS = list(ItemRow._fields)
+OUTCOME_FIELDS = [name for name in OutcomeRecord._fields if name != "fields"]
+EVENT_FIELDS = list(EventRow._fields)
 
 ITEM_ROW_SCHEMA = pa.schema([
     ("batch_run_id", pa.string()), ("seq", pa.int32()), ("state", pa.string()), ("attempts", pa.int32()),
