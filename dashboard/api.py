@@ -7,6 +7,7 @@ mistake is a 4xx with ``{"error": {"code", "message", "field"}}``, never a 500, 
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 from http import HTTPStatus
 import json
@@ -178,7 +179,7 @@ class LifecycleHandler(ApiHandler):
         else:
             body = self.body(m.BatchRef)
             await self.call(getattr(self.ctx.service, self.action), body.batch_run_id, actor="api")
-        _status_cache.pop(body.batch_run_id, None)
+        _forget_status(body.batch_run_id)
         self.send(await self.call(_status, self.ctx, body.batch_run_id))
 
 
@@ -186,7 +187,7 @@ class RetryHandler(ApiHandler):
     async def post(self) -> None:
         body = self.body(m.RetryBody)
         count = await self.call(self.ctx.service.retry_failed, body.batch_run_id, body.seqs, actor="api")
-        _status_cache.pop(body.batch_run_id, None)
+        _forget_status(body.batch_run_id)
         status = await self.call(_status, self.ctx, body.batch_run_id)
         self.send(m.CountResponse(batch_run_id=body.batch_run_id, count=count, status=status))
 
@@ -195,27 +196,55 @@ class SkipHandler(ApiHandler):
     async def post(self) -> None:
         body = self.body(m.SkipBody)
         count = await self.call(self.ctx.service.skip, body.batch_run_id, body.seqs, actor="api")
-        _status_cache.pop(body.batch_run_id, None)
+        _forget_status(body.batch_run_id)
         status = await self.call(_status, self.ctx, body.batch_run_id)
         self.send(m.CountResponse(batch_run_id=body.batch_run_id, count=count, status=status))
 
 
 STATUS_TTL_S = 0.2  # pollers share one serialised status per batch for this long
-_status_cache: dict[str, tuple[float, str]] = {}
+_status_cache: dict[str, tuple[float, str]] = {}  # batch_run_id -> (when computed, monotonic; the JSON body)
+_status_pending: dict[str, asyncio.Future[str]] = {}  # the one refresh in flight per batch: pollers wait for it
+
+
+def _forget_status(batch_run_id: str) -> None:
+    """After a lifecycle call: the next poll reads the engine again, and a refresh begun before the call is not cached."""
+    _status_cache.pop(batch_run_id, None)
+    _status_pending.pop(batch_run_id, None)
+
+
+def _status_body(ctx: AppContext, batch_run_id: str) -> str:
+    return _status(ctx, batch_run_id).model_dump_json()
+
+
+async def _refresh_status(handler: ApiHandler, batch_run_id: str) -> str:
+    began = time.monotonic()
+    me = asyncio.current_task()
+    try:
+        body = await handler.call(_status_body, handler.ctx, batch_run_id)
+    finally:
+        if _status_pending.get(batch_run_id) is me:
+            del _status_pending[batch_run_id]
+        else:
+            me = None  # forgotten meanwhile: a lifecycle call may have changed what this body says
+    if me is not None:
+        _status_cache[batch_run_id] = (began, body)
+        if len(_status_cache) > 64:
+            _status_cache.pop(next(iter(_status_cache)))
+    return body
 
 
 class StatusHandler(ApiHandler):
-    """The most polled endpoint: many clients within STATUS_TTL_S share one serialised answer."""
+    """The most polled endpoint: clients within STATUS_TTL_S share one serialised answer, and one refresh at a time."""
 
     async def get(self, batch_run_id: str) -> None:
-        now = time.monotonic()
         cached = _status_cache.get(batch_run_id)
-        if cached is None or now - cached[0] > STATUS_TTL_S:
-            body = (await self.call(_status, self.ctx, batch_run_id)).model_dump_json()
-            cached = _status_cache[batch_run_id] = (now, body)
-            if len(_status_cache) > 64:
-                _status_cache.pop(next(iter(_status_cache)))
-        self.finish(cached[1])
+        if cached is not None and time.monotonic() - cached[0] <= STATUS_TTL_S:
+            self.finish(cached[1])
+            return
+        refresh = _status_pending.get(batch_run_id)
+        if refresh is None:
+            refresh = _status_pending[batch_run_id] = asyncio.ensure_future(_refresh_status(self, batch_run_id))
+        self.finish(await refresh)
 
 
 def _items(ctx: AppContext, batch_run_id: str, q: m.ItemsQuery) -> m.ItemsResponse:

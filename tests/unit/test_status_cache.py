@@ -1,0 +1,129 @@
+"""The status endpoint's shared cache: pollers of a batch share one refresh, and a lifecycle call invalidates it."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any
+
+import httpx
+import pytest
+from tornado.httpserver import HTTPServer
+from tornado.web import Application
+
+from dashboard import api
+from engine.errors import NotFound
+
+BATCH = "b-1"
+URL = f"/api/v1/indexlab/batch/{BATCH}/status"
+
+
+class SlowService:
+    """status() blocks until released, so requests pile up behind one refresh; it counts its calls."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.release = threading.Event()
+        self.missing = False
+
+    def status(self, batch_run_id: str) -> dict[str, Any]:
+        self.calls += 1
+        self.release.wait(10)
+        if self.missing:
+            raise NotFound(f"no batch {batch_run_id!r}", field="batch_run_id")
+        now = datetime.now(UTC)
+        return {"batch_run_id": batch_run_id, "state": "running", "total": 1,
+                "counts": {"queued": 1, "running": 0, "completed": self.calls, "failed": 0, "skipped": 0, "stopped": 0},
+                "done": 0, "progress": 0.0,
+                "throughput": {"recent_per_hour": None, "overall_per_hour": None, "window_seconds": 120.0},
+                "eta": None, "running": [], "current": None, "recent_failures": [], "recent_events": [],
+                "created_at": now, "started_at": now, "finished_at": None, "updated_at": now, "halted": None}
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    api._status_cache.clear()
+    api._status_pending.clear()
+    yield
+    api._status_cache.clear()
+    api._status_pending.clear()
+
+
+async def _serve(service: SlowService) -> tuple[HTTPServer, str]:
+    context = SimpleNamespace(service=service)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    sock.setblocking(False)
+    server = HTTPServer(Application(api.routes(lambda: context)))
+    server.add_sockets([sock])
+    return server, f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+async def _until(condition, timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)
+
+
+def test_concurrent_pollers_share_one_refresh():
+    async def scenario() -> None:
+        service = SlowService()
+        server, url = await _serve(service)
+        try:
+            async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+                polls = [asyncio.ensure_future(client.get(URL)) for _ in range(10)]
+                await _until(lambda: service.calls == 1 and not any(p.done() for p in polls) and len(api._status_pending) == 1)
+                service.release.set()
+                answers = await asyncio.gather(*polls)
+            assert {a.status_code for a in answers} == {200}
+            assert len({a.text for a in answers}) == 1
+            assert service.calls == 1
+        finally:
+            server.stop()
+
+    asyncio.run(scenario())
+
+
+def test_a_refresh_begun_before_a_lifecycle_call_is_not_cached():
+    async def scenario() -> None:
+        service = SlowService()
+        server, url = await _serve(service)
+        try:
+            async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+                poll = asyncio.ensure_future(client.get(URL))
+                await _until(lambda: service.calls == 1)
+                api._forget_status(BATCH)  # what start, pause, stop, retry and skip do once they are committed
+                service.release.set()
+                assert (await poll).json()["counts"]["completed"] == 1
+                assert (await client.get(URL)).json()["counts"]["completed"] == 2  # read again, not the stale body
+                assert (await client.get(URL)).json()["counts"]["completed"] == 2  # that one is cached
+            assert service.calls == 2
+        finally:
+            server.stop()
+
+    asyncio.run(scenario())
+
+
+def test_every_waiting_poller_gets_the_refresh_error():
+    async def scenario() -> None:
+        service = SlowService()
+        service.missing = True
+        server, url = await _serve(service)
+        try:
+            async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+                polls = [asyncio.ensure_future(client.get(URL)) for _ in range(5)]
+                await _until(lambda: service.calls == 1 and len(api._status_pending) == 1)
+                service.release.set()
+                answers = await asyncio.gather(*polls)
+            assert [a.status_code for a in answers] == [404] * 5
+            assert {a.json()["error"]["code"] for a in answers} == {"not_found"}
+            assert not api._status_pending and not api._status_cache
+        finally:
+            server.stop()
+
+    asyncio.run(scenario())
