@@ -8,7 +8,7 @@ CHROMIUM ?= /usr/bin/chromium
 HOST ?= 127.0.0.1
 PORT ?= 5006
 
-.PHONY: run test setup browser bench clean
+.PHONY: run test gui-proof setup browser bench clean
 
 setup: $(STAMP)
 
@@ -35,6 +35,10 @@ run: $(STAMP)
 
 test: $(STAMP) browser
 	INDEXLAB_CHROMIUM=$(CHROMIUM) $(PY) -m pytest
+
+# The Phase 12 GUI proof alone (it is also part of `make test`); screenshots land in artifacts/gui-proof/.
+gui-proof: $(STAMP) browser
+	INDEXLAB_CHROMIUM=$(CHROMIUM) $(PY) -m pytest tests/browser/test_gui_proof.py -v
 
 bench: $(STAMP)
 	$(PY) bench/make_catalog.py

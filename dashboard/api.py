@@ -28,6 +28,7 @@ from dashboard.context import AppContext, get_context
 from engine.errors import (ConfirmationRequired, IllegalTransition, IndexLabError, NotFound, PlanError,
                            StoreError)
 from engine.plan import PlanRequest
+from engine.settings import BatchSettings, with_defaults
 
 log = logging.getLogger("indexlab.api")
 PREFIX = "/api/v1/indexlab"
@@ -149,20 +150,46 @@ def _status(ctx: AppContext, batch_run_id: str) -> m.StatusResponse:
     return m.StatusResponse.model_validate(ctx.service.status(batch_run_id))
 
 
+def _allow_server_side_settings() -> bool:
+    return os.environ.get("INDEXLAB_API_ALLOW_COMMAND", "").lower() in ("1", "true", "yes")
+
+
+def _plan_settings(changes: dict[str, Any], defaults: BatchSettings) -> BatchSettings:
+    """The server's defaults with a client's changes; a command or corpus other than the server's is refused (403)."""
+    if not _allow_server_side_settings():
+        for name in ("command", "corpus"):
+            if name in changes and changes[name] != getattr(defaults, name):
+                raise ApiError(403, "forbidden_setting",
+                               "settings.command and settings.corpus run programs or read files on the server: "
+                               "set them in the server's --settings file, plan with the CLI, or start the server "
+                               "with INDEXLAB_API_ALLOW_COMMAND=1", f"settings.{name}")
+        if changes.get("runner") == "command" and not defaults.command:
+            raise ApiError(403, "forbidden_setting", "runner 'command' needs a command, and this server has none "
+                           "in its --settings file (nor INDEXLAB_API_ALLOW_COMMAND=1 to take one)", "settings.command")
+    try:
+        return with_defaults(defaults, changes)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(["settings", *(str(p) for p in first["loc"])])
+        raise ApiError(422, "invalid", f"{field}: {first['msg']}", field) from None
+
+
 class PlanHandler(ApiHandler):
     async def post(self) -> None:
         body = self.body(m.PlanBody)
-        if (body.settings.command or body.settings.runner == "command" or body.settings.corpus) and \
-                os.environ.get("INDEXLAB_API_ALLOW_COMMAND", "").lower() not in ("1", "true", "yes"):
-            raise ApiError(403, "forbidden_setting",
-                           "settings.command and settings.corpus run programs or read files on the server: "
-                           "plan them with the CLI, or start the server with INDEXLAB_API_ALLOW_COMMAND=1",
-                           "settings.command" if body.settings.command or body.settings.runner == "command"
-                           else "settings.corpus")
-        request = PlanRequest(**body.model_dump(exclude={"settings"}), settings=body.settings)
+        changes = body.settings.model_dump(exclude_unset=True, exclude_none=True)
+        settings = _plan_settings(changes, self.ctx.service.defaults)
+        request = PlanRequest(**body.model_dump(exclude={"settings"}), settings=settings)
         saved = await self.call(self.ctx.service.plan, request, actor="api")
         self.send(m.PlanResponse(batch_run_id=saved.batch_run_id, state=saved.state, created_at=saved.created_at,
                                  **saved.summary.model_dump(exclude={"settings"}), settings=saved.summary.settings), 201)
+
+
+class SettingsHandler(ApiHandler):
+    """The server's default settings: what a plan's left-out settings (and the dashboard's form) start from."""
+
+    async def get(self) -> None:
+        self.send(self.ctx.service.defaults)
 
 
 class LifecycleHandler(ApiHandler):
@@ -346,6 +373,7 @@ def routes(context: Callable[[], AppContext] = get_context) -> list[tuple[str, t
         (f"{batch}/{id_}/events", EventsHandler, c),
         (batch, BatchListHandler, c),
         (f"{PREFIX}/products", ProductsHandler, c),
+        (f"{PREFIX}/settings", SettingsHandler, c),
         ("/api/v1/openapi.json", OpenApiHandler, c),
         ("/healthz", HealthHandler, c),
         (r"/api/.*", NotFoundHandler, c),

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from engine.plan import PlanSummary, Selection
 from engine.settings import BatchSettings
@@ -20,13 +20,28 @@ class Strict(BaseModel):
 
 
 # --------------------------------------------------------------------------- requests
+def _changes_of(model: type[BaseModel], name: str) -> type[BaseModel]:
+    """``model`` with every field optional (same types and bounds): the fields a client changes."""
+    fields: dict[str, Any] = {
+        field: (Optional[Annotated[info.annotation, *info.metadata] if info.metadata else info.annotation],
+                Field(None, description=info.description))
+        for field, info in model.model_fields.items()
+    }
+    return create_model(name, __config__=ConfigDict(extra="forbid"), __doc__=(
+        "Batch settings to change; the fields left out take the server's defaults "
+        "(GET /api/v1/indexlab/settings)."), **fields)
+
+
+SettingsChanges = _changes_of(BatchSettings, "SettingsChanges")
+
+
 class PlanBody(Strict):
-    """Selection, order and settings of a new batch (settings not given take their defaults)."""
+    """Selection, order and settings of a new batch (settings not given take the server's defaults)."""
 
     selection: Selection
     brand_order: list[str] = Field(default_factory=list, max_length=1000)
     pinned_brands: list[str] = Field(default_factory=list, max_length=1000)
-    settings: BatchSettings = Field(default_factory=BatchSettings)
+    settings: SettingsChanges = Field(default_factory=SettingsChanges)  # type: ignore[valid-type]
     confirm_large: bool = False
 
 

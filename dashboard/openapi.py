@@ -10,6 +10,7 @@ from pydantic.json_schema import models_json_schema
 
 from dashboard import api_models as m
 from dashboard.api import PREFIX
+from engine.settings import BatchSettings
 
 REF = "#/components/schemas/{model}"
 B = f"{PREFIX}/batch"
@@ -38,10 +39,12 @@ OPERATIONS: list[tuple[str, str, str, type[BaseModel] | None, type[BaseModel] | 
     ("get", B, "Batches, newest first", None, m.PageQuery, m.BatchListResponse, 200, (422,)),
     ("get", f"{PREFIX}/products", "The catalog with each product's last run status, time and quality", None,
      m.ProductsQuery, m.ProductsResponse, 200, (422,)),
+    ("get", f"{PREFIX}/settings", "The server's default batch settings (what a plan's left-out settings take)", None,
+     None, BatchSettings, 200, ()),
     ("get", "/healthz", "Liveness and what this server serves", None, None, m.Health, 200, ()),
 ]
 ERROR_TEXT = {400: "Malformed JSON", 401: "Missing or wrong API token",
-              403: "settings.command / settings.corpus while the server does not allow them", 404: "Unknown batch", 409: "Illegal lifecycle move, another batch running, or a large plan without confirm_large",
+              403: "settings.command / settings.corpus other than the server's, while it does not allow them", 404: "Unknown batch", 409: "Illegal lifecycle move, another batch running, or a large plan without confirm_large",
               413: "Body too large", 422: "Invalid field, unknown field, or empty selection"}
 
 
