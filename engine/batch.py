@@ -27,7 +27,7 @@ from engine.runners.base import RunContext, Runner, get_runner
 from engine.settings import BatchSettings
 from engine.snapshot import LiveStatus
 from engine.states import (ACTIVE_BATCH_STATES, BatchState, ItemState, check_batch_move, check_item_move)
-from engine.store import BatchMove, BulkMove, EventRow, ItemRow, Store, utcnow
+from engine.store import BatchMove, BulkMove, EventRow, ItemMove, Store, utcnow
 from engine.writer import GroupCommitWriter
 
 log = logging.getLogger("indexlab.engine")
@@ -271,9 +271,12 @@ class BatchEngine:
         return self._run
 
     # ================================================================== change builders
-    def _row(self, run: ActiveRun, item: ActiveItem) -> ItemRow:
-        return ItemRow(run.batch_run_id, item.seq, item.state, item.attempts, item.attempt_base, item.last_error,
-                       item.phase, item.started_at, item.finished_at, item.duration_s, item.outcome)
+    def _item_move(self, run: ActiveRun, item: ActiveItem, from_state: str, actor: str, reason: str,
+                   attempt: int) -> ItemMove:
+        """The item's row as it now is, and the event of the move that made it so."""
+        return ItemMove(run.batch_run_id, item.seq, item.state, item.attempts, item.attempt_base, item.last_error,
+                        item.phase, item.started_at, item.finished_at, item.duration_s, item.outcome,
+                        from_state, utcnow(), attempt, actor, reason)
 
     def _event(self, run: ActiveRun, kind: str, actor: str, reason: str, *, seq: int | None = None, from_state: str | None = None,
                to_state: str | None = None, attempt: int | None = None, data: dict | None = None) -> EventRow:
@@ -392,9 +395,7 @@ class BatchEngine:
         deadline = self.clock.monotonic() + run.settings.max_run_seconds
         attempt = Attempt(item.seq, item.attempts, CancelToken(deadline=deadline, clock=self.clock), deadline)
         run.inflight[item.seq] = attempt
-        self.writer.post([self._row(run, item), self._event(
-            run, "item_transition", ENGINE, "dispatched", seq=item.seq, from_state="queued", to_state="running",
-            attempt=item.attempts)])
+        self.writer.post((self._item_move(run, item, "queued", ENGINE, "dispatched", item.attempts),))
         ctx = RunContext(run.batch_run_id, item.seq, item.attempts, attempt.token, self.limits,
                          on_phase=lambda name: self._on_phase(run, attempt, name),
                          on_log=lambda level, msg: self._on_log(run, attempt, level, msg))
@@ -460,9 +461,7 @@ class BatchEngine:
         check_item_move(item.state, target, what=f"item {item.seq}")
         item = run.items.update(item.seq, state=target.value, phase=None, finished_at=now, duration_s=duration,
                                 last_error=last_error, outcome=outcome_text)
-        changes: list = [self._row(run, item), self._event(
-            run, "item_transition", ENGINE, reason, seq=item.seq, from_state="running", to_state=target.value,
-            attempt=attempt.attempt)]
+        changes: list = [self._item_move(run, item, "running", ENGINE, reason, attempt.attempt)]
         if record is not None:
             changes.append(record)
         limit = s.fail_fast_failures
@@ -480,8 +479,7 @@ class BatchEngine:
             item = run.items.update(item.seq, state=ItemState.STOPPED.value, phase=None, finished_at=now,
                                     duration_s=(now - item.started_at).total_seconds() if item.started_at else None,
                                     last_error="force stopped")
-            changes += [self._row(run, item), self._event(run, "item_transition", actor, reason, seq=item.seq,
-                                                          from_state="running", to_state="stopped", attempt=attempt.attempt)]
+            changes.append(self._item_move(run, item, "running", actor, reason, attempt.attempt))
         run.inflight.clear()
         changes.append(self._bulk(run, (ItemState.QUEUED,), ItemState.STOPPED, actor, reason))
         changes.append(self._batch_move(run, BatchState.STOPPED, actor, reason))

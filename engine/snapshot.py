@@ -15,7 +15,7 @@ from typing import Any
 
 from engine.items import ItemColumns
 from engine.states import ItemState
-from engine.store import BatchMove, BulkMove, Change, EventRow, ItemRow, as_utc
+from engine.store import BatchMove, BulkMove, Change, EventRow, ItemMove, ItemRow, as_utc
 
 RECENT_WINDOW_S = 120.0  # throughput "recent" window
 MAX_FAILURES = 20
@@ -51,7 +51,7 @@ class LiveStatus:
         self._active_since: float | None = self._wall() if self.state == "running" else None
         self._active_seconds = 0.0
         self._failures: deque[dict[str, Any]] = deque(maxlen=MAX_FAILURES)
-        self._events: deque[EventRow] = deque(maxlen=MAX_EVENTS)
+        self._events: deque[EventRow | ItemMove] = deque(maxlen=MAX_EVENTS)
         self.updated_at = datetime.now(UTC)
         self.halted: str | None = None  # why the engine stopped working on this batch, if it did
 
@@ -61,7 +61,10 @@ class LiveStatus:
             for change in changes:
                 if getattr(change, "batch_run_id", None) != self.batch_run_id:
                     continue
-                if isinstance(change, ItemRow):
+                if isinstance(change, ItemMove):
+                    self._apply_row(change)
+                    self._remember_event(change)
+                elif isinstance(change, ItemRow):
                     self._apply_row(change)
                 elif isinstance(change, EventRow):
                     self._remember_event(change)
@@ -86,7 +89,7 @@ class LiveStatus:
             self._states[seq] = new
         return old
 
-    def _apply_row(self, row: ItemRow) -> None:
+    def _apply_row(self, row: ItemRow | ItemMove) -> None:
         old = self._move(row.seq, row.state)
         early = self._early_phase.pop(row.seq, None)
         if row.state == ItemState.RUNNING.value:
@@ -129,7 +132,7 @@ class LiveStatus:
             self.finished_at = as_utc(move.at)
         self._remember_event(move.event)
 
-    def _remember_event(self, event: EventRow) -> None:
+    def _remember_event(self, event: EventRow | ItemMove) -> None:
         if event.kind != "log":  # runner log lines stay in the store; the feed shows actions and transitions
             self._events.appendleft(event)  # two per item: made a feed entry only when read
 
@@ -182,6 +185,6 @@ class LiveStatus:
             }
 
 
-def _feed_entry(event: EventRow) -> dict[str, Any]:
+def _feed_entry(event: EventRow | ItemMove) -> dict[str, Any]:
     return {"occurred_at": as_utc(event.occurred_at), "kind": event.kind, "seq": event.seq,
             "from_state": event.from_state, "to_state": event.to_state, "actor": event.actor, "reason": event.reason}

@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from engine.errors import NotFound, SchemaTooNew, StoreError, StoreLocked
 
-from engine.store.changes import (BatchMove, BulkMove, Change, EventRow, ItemRow, OutcomeRecord,  # noqa: F401
+from engine.store.changes import (BatchMove, BulkMove, Change, EventRow, ItemMove, ItemRow, OutcomeRecord,  # noqa: F401
                                   EVENT_FIELDS, EVENT_SCHEMA, FIELD_SCHEMA, ITEM_ROW_FIELDS, ITEM_ROW_SCHEMA,
                                   OUTCOME_FIELDS, OUTCOME_SCHEMA)
 from engine.store.schema import CREATE_VERSION_TABLE, INSERT_VERSION, MIGRATIONS, SCHEMA_VERSION, SELECT_VERSION  # noqa: F401
@@ -145,11 +145,14 @@ class Store:
     def commit(self, changes: Sequence[Change]) -> None:
         """Apply engine changes in order, in ONE transaction; runs of rows become set-based statements."""
         with self._transaction() as cur:
-            rows: dict[tuple[str, int], ItemRow] = {}
-            events: list[EventRow] = []
+            rows: dict[tuple[str, int], ItemRow | ItemMove] = {}
+            events: list[EventRow | ItemMove] = []
             outcomes: dict[tuple[str, int], OutcomeRecord] = {}
             for change in changes:
-                if isinstance(change, ItemRow):
+                if isinstance(change, ItemMove):
+                    rows[(change.batch_run_id, change.seq)] = change  # it reads as its row
+                    events.append(change)  # and as its event
+                elif isinstance(change, ItemRow):
                     rows[(change.batch_run_id, change.seq)] = change
                 elif isinstance(change, EventRow):
                     events.append(change)
@@ -165,7 +168,8 @@ class Store:
             self._flush_rows(cur, rows, events, outcomes)
 
     @staticmethod
-    def _flush_rows(cur: duckdb.DuckDBPyConnection, rows: dict[tuple[str, int], ItemRow], events: list[EventRow],
+    def _flush_rows(cur: duckdb.DuckDBPyConnection, rows: dict[tuple[str, int], ItemRow | ItemMove],
+                    events: list[EventRow | ItemMove],
                     outcomes: dict[tuple[str, int], OutcomeRecord]) -> None:
         if rows:
             table = pa.table({name: [getattr(r, name) for r in rows.values()] for name in ITEM_ROW_FIELDS},

@@ -7,7 +7,7 @@ from engine.active import ActiveItem, ActiveItems
 from engine.batch import BatchEngine
 from engine.items import PRODUCT_KEYS, ItemColumns
 from engine.snapshot import LiveStatus
-from engine.store import BulkMove, EventRow, ItemRow, utcnow
+from engine.store import BulkMove, EventRow, ItemMove, ItemRow, utcnow
 from tests.engine.inline import InlineExecutor
 
 
@@ -49,13 +49,17 @@ def test_the_action_feed_names_each_move_newest_first(store, plan_batch):
     batch = plan_batch(3)
     status = LiveStatus(store.get_batch(batch), ItemColumns(store.item_table(batch)))
     now = utcnow()
-    status.apply([EventRow(batch, 1, now, "item_transition", "queued", "running", 1, "engine", "dispatched"),
+    status.apply([ItemMove(batch, 1, "running", 1, 0, None, None, now, None, None, None,
+                           "queued", now, 1, "engine", "dispatched"),
                   EventRow(batch, 1, now, "log", actor="runner", reason="not in the feed"),
                   BulkMove(batch, ("queued",), "skipped", now, "operator", "skipped by operator", seqs=(2, 3))])
-    feed = status.to_dict()["recent_events"]
+    shown = status.to_dict()
+    feed = shown["recent_events"]
     assert [(e["kind"], e["reason"]) for e in feed] == [("bulk_transition", "skipped by operator (2 items)"),
                                                         ("item_transition", "dispatched")]
     assert feed[0]["from_state"] == "queued" and feed[0]["occurred_at"].tzinfo is not None
+    assert (feed[1]["seq"], feed[1]["from_state"], feed[1]["to_state"]) == (1, "queued", "running")
+    assert (shown["counts"]["running"], shown["counts"]["skipped"], shown["running"][0]["seq"]) == (1, 2, 1)
 
 
 def test_active_items_change_in_place_and_answer_by_state(store, plan_batch):

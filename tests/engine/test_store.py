@@ -11,7 +11,7 @@ from engine.catalog import Catalog
 from engine.errors import ConfirmationRequired, NotFound, SchemaTooNew, StoreLocked
 from engine.plan import PlanRequest, PlanSummary, Selection
 from engine.service import BatchService
-from engine.store import SCHEMA_VERSION, Store
+from engine.store import SCHEMA_VERSION, ItemMove, Store, utcnow
 from tests.conftest import products_frame
 
 
@@ -73,6 +73,18 @@ def test_plan_is_recorded_as_an_event(store, small_products):
     saved = _service(store, small_products).plan(PlanRequest(selection=Selection(all=True)))
     [event] = store.events(saved.batch_run_id)
     assert (event["kind"], event["to_state"], event["actor"]) == ("batch_transition", "planned", "operator")
+
+
+def test_an_item_move_writes_the_row_and_the_event_of_the_transition(store, small_products):
+    batch = _service(store, small_products).plan(PlanRequest(selection=Selection(all=True))).batch_run_id
+    now = utcnow()
+    store.commit([ItemMove(batch, 1, "running", 1, 0, None, None, now, None, None, None,
+                           "queued", now, 1, "engine", "dispatched")])
+    item = store.items(batch).iloc[0]
+    assert (item["seq"], item["state"], item["attempts"]) == (1, "running", 1)
+    event = store.events(batch)[-1]
+    assert (event["kind"], event["seq"], event["from_state"], event["to_state"], event["attempt"], event["actor"],
+            event["reason"], event["data"]) == ("item_transition", 1, "queued", "running", 1, "engine", "dispatched", None)
 
 
 def test_large_plan_without_confirmation_writes_nothing(store):
