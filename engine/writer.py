@@ -14,6 +14,7 @@ import queue
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
+from typing import NamedTuple
 
 from engine.errors import StoreError
 from engine.store import Change, Store
@@ -22,6 +23,23 @@ log = logging.getLogger("indexlab.writer")
 MAX_GROUP = 20_000  # changes per transaction at most: bounds the latency of one commit
 
 Listener = Callable[[Sequence[Change]], None]
+
+
+class _Awaited(NamedTuple):
+    """Submitted changes, and the future their submitter waits on."""
+
+    changes: tuple[Change, ...]
+    future: Future[None]
+
+
+# A queued group: posted changes as the bare tuple of them (the engine posts two groups per item,
+# thousands a second, and whatever waits in the queue when the cyclic GC runs a young collection
+# is promoted to its old generation: one object per group, not three), or an _Awaited.
+_Entry = tuple[Change, ...] | _Awaited
+
+
+def _changes(entry: _Entry) -> tuple[Change, ...]:
+    return entry.changes if isinstance(entry, _Awaited) else entry
 
 
 class GroupCommitWriter:
@@ -33,7 +51,7 @@ class GroupCommitWriter:
         self.error: BaseException | None = None
         self.commits = 0  # transactions written, for benchmarks and tests
         self._listeners: list[Listener] = []
-        self._queue: queue.SimpleQueue[tuple[list[Change], Future[None] | None] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Entry | None] = queue.SimpleQueue()
         self._sync_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         if threaded:
@@ -50,20 +68,22 @@ class GroupCommitWriter:
         if self.error is not None:
             future.set_exception(StoreError(f"the store writer stopped after an error: {self.error}"))
             return future
+        entry = _Awaited(tuple(changes), future)
         if not self.threaded:
             with self._sync_lock:
-                self._commit([(list(changes), future)])
+                self._commit([entry])
             return future
-        self._queue.put((list(changes), future))
+        self._queue.put(entry)
         return future
 
     def post(self, changes: Sequence[Change]) -> None:
         """Queue changes without a future: the engine's own hot path (errors surface as ``self.error``)."""
+        entry = tuple(changes)  # a tuple is not copied
         if not self.threaded:
             with self._sync_lock:
-                self._commit([(list(changes), None)])
+                self._commit([entry])
             return
-        self._queue.put((list(changes), None))
+        self._queue.put(entry)
 
     def write(self, changes: Sequence[Change], timeout: float | None = 30.0) -> None:
         """Submit and wait until committed: for operator actions that must be durable before they return."""
@@ -84,7 +104,7 @@ class GroupCommitWriter:
             if first is None:
                 return
             group = [first]
-            size = len(first[0])
+            size = len(_changes(first))
             while size < MAX_GROUP:
                 try:
                     nxt = self._queue.get_nowait()
@@ -94,11 +114,12 @@ class GroupCommitWriter:
                     self._commit(group)
                     return
                 group.append(nxt)
-                size += len(nxt[0])
+                size += len(_changes(nxt))
             self._commit(group)
 
-    def _commit(self, group: list[tuple[list[Change], Future[None] | None]]) -> None:
-        changes = [c for part, _ in group for c in part]
+    def _commit(self, group: list[_Entry]) -> None:
+        changes = [c for entry in group for c in _changes(entry)]
+        futures = [entry.future for entry in group if isinstance(entry, _Awaited)]
         try:
             if self.error is not None:
                 raise StoreError(f"the store writer stopped after an error: {self.error}")
@@ -109,9 +130,8 @@ class GroupCommitWriter:
             if self.error is None:
                 log.exception("store commit failed; the engine stops writing")
                 self.error = exc
-            for _, future in group:
-                if future is not None:
-                    future.set_exception(exc)
+            for future in futures:
+                future.set_exception(exc)
             return
         if changes:
             for listener in self._listeners:
@@ -119,6 +139,5 @@ class GroupCommitWriter:
                     listener(changes)
                 except Exception:  # a broken listener must not lose the commit acknowledgements
                     log.exception("commit listener failed")
-        for _, future in group:
-            if future is not None:
-                future.set_result(None)
+        for future in futures:
+            future.set_result(None)
