@@ -159,7 +159,7 @@ class LiveStatus:
             now = self._wall()
             counts = {s.value: int(self._counts.get(s.value, 0)) for s in ItemState}
             total = len(self._states)
-            remaining = counts["queued"] + counts["running"]
+            remaining = counts["queued"] + counts["running"] + counts["stopped"]  # stopped items run on resume
             recent, overall = self._rates(now)
             rates = [r for r in (recent, overall) if r]
             eta = None

@@ -137,9 +137,13 @@ def test_stop_of_a_paused_batch_stops_every_queued_item_and_resume_finishes_them
     inline_engine.drain()  # fail-fast paused it after the first item
     inline_engine.stop(batch)
     assert store.get_batch(batch)["state"] == "stopped" and store.counts_by_state(batch) == {"failed": 1, "stopped": 4}
+    status = inline_engine.status(batch)
+    assert (status["done"], status["progress"], status["eta"]) == (1, 0.2, None)  # stopped items are still to do
     inline_engine.start(batch)  # resume a stopped batch: its stopped items re-queue
     inline_engine.drain()
     assert store.counts_by_state(batch) == {"failed": 1, "completed": 4}
+    status = inline_engine.status(batch)
+    assert (status["done"], status["progress"], status["eta"]["seconds"]) == (5, 1.0, 0.0)
 
 
 def test_product_that_left_the_catalog_is_skipped(store, plan_batch, script):
