@@ -19,15 +19,19 @@ def products_frame(rows: list[tuple[str, str, str, str, str]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=COLUMNS).astype(str)
 
 
-def wait_until(condition: Callable[[], object], timeout: float = 10.0, interval: float = 0.02, message: str = "") -> object:
-    """Poll ``condition`` until it returns something truthy, or fail after ``timeout`` seconds."""
+def wait_until(condition: Callable[[], object], timeout: float = 10.0, interval: float = 0.02,
+               message: str | Callable[[], str] = "") -> object:
+    """Poll ``condition`` until it returns something truthy, or fail after ``timeout`` seconds.
+
+    ``message`` may be a function: it is called on failure, to describe what was seen last.
+    """
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(message or f"condition not met within {timeout}s")
+            raise AssertionError((message() if callable(message) else message) or f"condition not met within {timeout}s")
         time.sleep(interval)
 
 

@@ -33,13 +33,14 @@ class Server:
 
 
 def start_server(db: Path, catalog: Path | None = None, *, log: Path, env: dict[str, str] | None = None,
-                 port: int | None = None) -> Server:
+                 port: int | None = None, args: list[str] | None = None) -> Server:
     port = port or free_port()
     exe = shutil.which("indexlab", path=str(Path(sys.executable).parent))
     argv = [exe, "serve", "--db", str(db), "--port", str(port)]
     if catalog:
         argv += ["--catalog", str(catalog)]
-    handle = log.open("w")
+    argv += args or []
+    handle = log.open("a")  # a restart on the same log keeps what the killed process wrote
     process = subprocess.Popen(argv, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                env={**os.environ, **(env or {})})
     server = Server(url=f"http://127.0.0.1:{port}", process=process, log=log)
@@ -63,8 +64,6 @@ def stop_server(server: Server) -> None:
     except subprocess.TimeoutExpired:
         server.process.kill()
         server.process.wait(timeout=15)
-
-
 
 
 def kill_server(server: Server) -> None:
