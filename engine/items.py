@@ -32,9 +32,6 @@ class ItemColumns:
         rows = list(records)
         return cls(pa.Table.from_pylist(rows) if rows else pa.table({"seq": pa.array([], pa.int32())}))
 
-    def __len__(self) -> int:
-        return len(self.seqs)
-
     def column(self, name: str) -> list[Any]:
         """One column as a Python list (None where null)."""
         values = self._lists.get(name)
