@@ -104,3 +104,4 @@ def test_server_defaults_start_the_form_and_hold_the_command(store):
 def test_the_command_runner_is_not_offered_without_a_server_command(service):
     preview = PlanPreview(state=BuilderState(service))
     assert "command" not in preview._settings_panel().objects[0]._widgets["runner"].options
+
