@@ -146,6 +146,19 @@ class Proof:
         wait_until(lambda: badge(self.page) in states, timeout=timeout,
                    message=lambda: f"the page's badge is {badge(self.page)!r}, not one of {states}")
 
+    def act(self, label: str, batch: str, badge_state: str, timeout: float = 30) -> dict[str, int]:
+        """Click ``label``, wait for the page's badge to say ``badge_state``, then for the counts to rest and agree."""
+        self.click(label)
+        self.wait_badge(badge_state, timeout=timeout)
+        return self.agree(batch)
+
+    def resume_and_run(self, batch: str, completed: int) -> None:
+        """Click Resume Batch; the batch runs again and completes at least two more products."""
+        self.click("Resume Batch")
+        self.wait_badge("running")
+        wait_until(lambda: count(self.page, "completed") >= completed + 2, timeout=30,
+                   message=f"batch {batch} did not continue after resume")
+
     def newest_batch(self) -> str:
         return self.api.get(B, params={"limit": 1}).json()["batches"][0]["batch_run_id"]
 
@@ -267,34 +280,26 @@ def start_and_watch(proof: Proof, preview: list[str]) -> str:
 def pause_and_resume(proof: Proof, batch: str) -> None:
     """Step 4: paused, the running products finish and nothing new starts; resumed, it carries on."""
     p = proof.page
-    proof.click("Pause Batch")
-    proof.wait_badge("paused")
-    counts = proof.agree(batch)
-    assert counts["running"] == 0 and 0 < counts["completed"] < TOTAL and counts["queued"] == TOTAL - counts["completed"]
+    counts = proof.act("Pause Batch", batch, "paused")
+    assert 0 < counts["completed"] < TOTAL and counts["queued"] == TOTAL - counts["completed"]
     started = proof.starts(batch)
     assert sorted(started) == sorted(proof.stored_ids(batch, "completed")), "a product started that did not finish"
     assert "Paused" in text(p, "summary-running") and f"{counts['completed']} of {TOTAL} done" in text(p, "summary-progress")
     proof.shot("paused")
     assert proof.starts(batch) == started  # nothing started while the checks and the screenshot ran
-    proof.click("Resume Batch")
-    proof.wait_badge("running")
-    wait_until(lambda: count(p, "completed") >= counts["completed"] + 2, timeout=30, message="the batch did not continue")
+    proof.resume_and_run(batch, counts["completed"])
     proof.shot("resumed")
 
 
 def stop_and_finish(proof: Proof, batch: str) -> None:
     """Step 5a: Stop Batch halts after the running products; Resume finishes the rest, each product once."""
     p = proof.page
-    proof.click("Stop Batch")
-    proof.wait_badge("stopped")
-    counts = proof.agree(batch)
-    assert counts["running"] == 0 and counts["stopped"] > 0 and counts["completed"] + counts["stopped"] == TOTAL
+    counts = proof.act("Stop Batch", batch, "stopped")
+    assert counts["stopped"] > 0 and counts["completed"] + counts["stopped"] == TOTAL
     assert sorted(proof.starts(batch)) == sorted(proof.stored_ids(batch, "completed"))
     assert position(p) == f"{counts['completed']} of {TOTAL} done"  # stopped items are not done: they run on resume
     proof.shot("stopped")
-    proof.click("Resume Batch")
-    proof.wait_badge("completed", timeout=90)
-    counts = proof.agree(batch)
+    counts = proof.act("Resume Batch", batch, "completed", timeout=90)
     assert counts["completed"] == TOTAL
     started = proof.starts(batch)
     assert len(started) == len(set(started)) == TOTAL, Counter(started).most_common(3)  # none lost, none repeated
@@ -312,24 +317,18 @@ def force_stop_and_resume(proof: Proof, first: str) -> str:
     wait_until(lambda: batch in text(p, "summary-header") and count(p, "running") == WORKERS, timeout=30,
                message="the page never showed the second batch running")
     proof.click("Force Stop")
-    proof.click("Confirm force stop")
-    proof.wait_badge("stopped")
-    counts = proof.agree(batch)
-    assert counts["running"] == 0 and counts["stopped"] >= WORKERS and counts["completed"] + counts["stopped"] == TOTAL
+    counts = proof.act("Confirm force stop", batch, "stopped")
+    assert counts["stopped"] >= WORKERS and counts["completed"] + counts["stopped"] == TOTAL
     assert position(p) == f"{counts['completed']} of {TOTAL} done"
     proof.shot("force-stopped")
-    proof.click("Resume Batch")
-    proof.wait_badge("running")
-    wait_until(lambda: count(p, "completed") >= counts["completed"] + 2, timeout=30, message="the resumed batch did not run")
+    proof.resume_and_run(batch, counts["completed"])
     return batch
 
 
 def reload_restores(proof: Proof, batch: str) -> None:
     """Step 6: paused, then the page reloaded: the same batch, counters and position come back."""
     p = proof.page
-    proof.click("Pause Batch")
-    proof.wait_badge("paused")
-    counts = proof.agree(batch)
+    counts = proof.act("Pause Batch", batch, "paused")
     where = position(p)
     assert where == f"{counts['completed']} of {TOTAL} done", where
     p.reload()
