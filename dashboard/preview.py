@@ -13,13 +13,11 @@ import param
 from bokeh.models import ColumnDataSource, FactorRange
 from bokeh.plotting import figure
 
-from dashboard.state import BuilderState
+from dashboard.state import UI_SETTINGS, BuilderState
 from engine.errors import IndexLabError
 from engine.plan import LARGE_BATCH_THRESHOLD
 from engine.runners import runner_names
 
-SETTINGS_WIDGETS = ["profile", "runner", "workers", "max_run_seconds", "max_attempts", "domain_cooldown_seconds",
-                    "llm_provider", "llm_model"]
 BAR_HEIGHT = 22
 
 
@@ -141,7 +139,7 @@ class PlanPreview(pn.viewable.Viewer):
     def _settings_panel(self) -> pn.viewable.Viewable:
         # `command` runs a program on the server: offered only when the server's settings name one
         names = [n for n in runner_names() if n != "command" or self.state.service.defaults.command] or ["harvest"]
-        widgets = pn.Param(self.state.param, parameters=SETTINGS_WIDGETS, show_name=False, sizing_mode="stretch_width",
+        widgets = pn.Param(self.state.param, parameters=list(UI_SETTINGS), show_name=False, sizing_mode="stretch_width",
                            widgets={"runner": {"type": pn.widgets.Select, "options": names},
                                     "workers": {"type": pn.widgets.IntInput, "start": 1, "end": 64},
                                     "max_attempts": {"type": pn.widgets.IntInput, "start": 1, "end": 20},

@@ -59,8 +59,8 @@ def _catalog_index(catalog: Catalog, view: pd.DataFrame) -> _CatalogIndex:
 
 
 # The settings the builder's form edits; the rest come from the server's defaults unchanged.
-UI_SETTINGS = ("profile", "runner", "llm_provider", "llm_model", "workers", "max_run_seconds", "max_attempts",
-               "domain_cooldown_seconds")
+UI_SETTINGS = ("profile", "runner", "workers", "max_run_seconds", "max_attempts", "domain_cooldown_seconds",
+               "llm_provider", "llm_model")  # in the order the form shows them
 
 
 class BuilderState(param.Parameterized):
