@@ -142,6 +142,7 @@ class BatchRunBuilder(Viewer):
         self._brand_labels = {f"{b} ({sizes[b]:,})": b for b in brands}
         self._syncing = False
         self._typed = 0
+        self._typing_search = False
         self._grid = self._make_grid()
         self._widgets = self._make_widgets()
         self._order = BrandOrder(state=state, height=self.grid_height - 52)
@@ -234,15 +235,22 @@ class BatchRunBuilder(Viewer):
         ticket = self._typed
         await asyncio.sleep(SEARCH_DEBOUNCE_SECONDS)
         if ticket == self._typed and self.state.search != event.new:
-            self.state.search = event.new
+            self._search_from_box(event.new)
 
     def _entered(self, event: param.parameterized.Event) -> None:
         self._typed += 1  # Enter wins over a pending debounce
-        self.state.search = event.new
+        self._search_from_box(event.new)
+
+    def _search_from_box(self, text: str) -> None:
+        self._typing_search = True  # never written back: the operator may have typed on meanwhile
+        try:
+            self.state.search = text
+        finally:
+            self._typing_search = False
 
     def _searched(self, event: param.parameterized.Event) -> None:
         box = self._widgets["search"]
-        if event.new != box.value_input:  # set elsewhere (not typed here): show it
+        if not self._typing_search and event.new != box.value_input:  # set elsewhere (not typed here): show it
             box.value = event.new
 
     # ------------------------------------------------------------------ grid <-> state

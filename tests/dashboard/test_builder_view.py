@@ -142,3 +142,12 @@ def test_enter_in_the_search_box_filters_at_once_and_a_search_set_elsewhere_show
     assert state.search == "falchion"
     state.search = "g1"
     assert box.value == "g1"
+
+
+def test_a_search_set_from_the_box_is_never_written_back_over_later_typing(view, state):
+    box = view._widgets["search"]
+    box.value_input = "Death"  # the operator typed on while the debounced "Dea" was being applied
+    view._search_from_box("Dea")
+    assert state.search == "Dea" and box.value == ""  # the box keeps what was typed
+    state.search = "razer"  # set elsewhere (a link, a script): the box shows it
+    assert box.value == "razer"
