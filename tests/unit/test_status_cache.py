@@ -70,60 +70,56 @@ async def _until(condition, timeout: float = 10.0) -> None:
         await asyncio.sleep(0.01)
 
 
-def test_concurrent_pollers_share_one_refresh():
-    async def scenario() -> None:
+def _run(scenario, *, missing: bool = False) -> None:
+    """Serve the status route over a SlowService and run ``scenario(service, client)`` against it."""
+    async def main() -> None:
         service = SlowService()
+        service.missing = missing
         server, url = await _serve(service)
         try:
             async with httpx.AsyncClient(base_url=url, timeout=10) as client:
-                polls = [asyncio.ensure_future(client.get(URL)) for _ in range(10)]
-                await _until(lambda: service.calls == 1 and not any(p.done() for p in polls) and len(api._status_pending) == 1)
-                service.release.set()
-                answers = await asyncio.gather(*polls)
-            assert {a.status_code for a in answers} == {200}
-            assert len({a.text for a in answers}) == 1
-            assert service.calls == 1
+                await scenario(service, client)
         finally:
             server.stop()
 
-    asyncio.run(scenario())
+    asyncio.run(main())
+
+
+def test_concurrent_pollers_share_one_refresh():
+    async def scenario(service: SlowService, client: httpx.AsyncClient) -> None:
+        polls = [asyncio.ensure_future(client.get(URL)) for _ in range(10)]
+        await _until(lambda: service.calls == 1 and not any(p.done() for p in polls) and len(api._status_pending) == 1)
+        service.release.set()
+        answers = await asyncio.gather(*polls)
+        assert {a.status_code for a in answers} == {200}
+        assert len({a.text for a in answers}) == 1
+        assert service.calls == 1
+
+    _run(scenario)
 
 
 def test_a_refresh_begun_before_a_lifecycle_call_is_not_cached():
-    async def scenario() -> None:
-        service = SlowService()
-        server, url = await _serve(service)
-        try:
-            async with httpx.AsyncClient(base_url=url, timeout=10) as client:
-                poll = asyncio.ensure_future(client.get(URL))
-                await _until(lambda: service.calls == 1)
-                api._forget_status(BATCH)  # what start, pause, stop, retry and skip do once they are committed
-                service.release.set()
-                assert (await poll).json()["counts"]["completed"] == 1
-                assert (await client.get(URL)).json()["counts"]["completed"] == 2  # read again, not the stale body
-                assert (await client.get(URL)).json()["counts"]["completed"] == 2  # that one is cached
-            assert service.calls == 2
-        finally:
-            server.stop()
+    async def scenario(service: SlowService, client: httpx.AsyncClient) -> None:
+        poll = asyncio.ensure_future(client.get(URL))
+        await _until(lambda: service.calls == 1)
+        api._forget_status(BATCH)  # what start, pause, stop, retry and skip do once they are committed
+        service.release.set()
+        assert (await poll).json()["counts"]["completed"] == 1
+        assert (await client.get(URL)).json()["counts"]["completed"] == 2  # read again, not the stale body
+        assert (await client.get(URL)).json()["counts"]["completed"] == 2  # that one is cached
+        assert service.calls == 2
 
-    asyncio.run(scenario())
+    _run(scenario)
 
 
 def test_every_waiting_poller_gets_the_refresh_error():
-    async def scenario() -> None:
-        service = SlowService()
-        service.missing = True
-        server, url = await _serve(service)
-        try:
-            async with httpx.AsyncClient(base_url=url, timeout=10) as client:
-                polls = [asyncio.ensure_future(client.get(URL)) for _ in range(5)]
-                await _until(lambda: service.calls == 1 and len(api._status_pending) == 1)
-                service.release.set()
-                answers = await asyncio.gather(*polls)
-            assert [a.status_code for a in answers] == [404] * 5
-            assert {a.json()["error"]["code"] for a in answers} == {"not_found"}
-            assert not api._status_pending and not api._status_cache
-        finally:
-            server.stop()
+    async def scenario(service: SlowService, client: httpx.AsyncClient) -> None:
+        polls = [asyncio.ensure_future(client.get(URL)) for _ in range(5)]
+        await _until(lambda: service.calls == 1 and len(api._status_pending) == 1)
+        service.release.set()
+        answers = await asyncio.gather(*polls)
+        assert [a.status_code for a in answers] == [404] * 5
+        assert {a.json()["error"]["code"] for a in answers} == {"not_found"}
+        assert not api._status_pending and not api._status_cache
 
-    asyncio.run(scenario())
+    _run(scenario, missing=True)
