@@ -26,7 +26,7 @@ from tornado.web import HTTPError, RequestHandler
 from dashboard import api_models as m
 from dashboard.context import AppContext, get_context
 from engine.errors import (ConfirmationRequired, IllegalTransition, IndexLabError, NotFound, PlanError,
-                           StoreError)
+                           StoreError, StoreRejected)
 from engine.plan import PlanRequest
 from engine.settings import BatchSettings, with_defaults
 
@@ -48,7 +48,7 @@ def _status_for(error: IndexLabError) -> int:
         return 404
     if isinstance(error, (IllegalTransition, ConfirmationRequired)):
         return 409
-    if isinstance(error, PlanError):
+    if isinstance(error, (PlanError, StoreRejected)):
         return 422
     if isinstance(error, StoreError):
         return 503
@@ -335,12 +335,21 @@ class ProductsHandler(ApiHandler):
         self.send(await self.call(_products, self.ctx, self.query(m.ProductsQuery)))
 
 
+def _health(ctx: AppContext) -> m.Health:
+    """Can the server write? A one-row write proves it; changes the engine holds back say it cannot yet."""
+    cause = ctx.store.probe() or ctx.engine.writer.degraded
+    return m.Health(status="degraded" if cause else "ok", writable=cause is None, cause=cause,
+                    held_changes=ctx.engine.writer.backlog, time=datetime.now(UTC), db=ctx.store.path.name,
+                    schema_version=ctx.store.version, catalog_products=len(ctx.catalog.products),
+                    active_batch_run_id=ctx.engine.active_batch_id())
+
+
 class HealthHandler(ApiHandler):
+    """200 when the server can serve and write; 503 with the cause while its writes fail."""
+
     async def get(self) -> None:
-        ctx = self.ctx
-        self.send(m.Health(status="ok", time=datetime.now(UTC), db=str(ctx.store.path),
-                           schema_version=ctx.store.version, catalog_products=len(ctx.catalog.products),
-                           active_batch_run_id=ctx.engine.active_batch_id()))
+        health = await self.call(_health, self.ctx)
+        self.send(health, 200 if health.writable else 503)
 
 
 class OpenApiHandler(ApiHandler):

@@ -182,6 +182,7 @@ class BatchItem(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     duration_s: float | None
+    crashes: int = Field(0, description="Times this item was running when its process died.")
     outcome: Any = None
 
 
@@ -261,9 +262,12 @@ class ProductsResponse(BaseModel):
 
 
 class Health(BaseModel):
-    status: Literal["ok"]
+    status: Literal["ok", "degraded"] = Field(description="degraded: the server cannot write its database now")
+    writable: bool
+    cause: str | None = Field(None, description="Why the database cannot be written, while it cannot.")
+    held_changes: int = Field(0, description="Engine changes waiting for the database to be writable again.")
     time: datetime
-    db: str
+    db: str = Field(description="The database file's name.")
     schema_version: int
     catalog_products: int
     active_batch_run_id: str | None

@@ -41,11 +41,13 @@ OPERATIONS: list[tuple[str, str, str, type[BaseModel] | None, type[BaseModel] | 
      m.ProductsQuery, m.ProductsResponse, 200, (422,)),
     ("get", f"{PREFIX}/settings", "The server's default batch settings (what a plan's left-out settings take)", None,
      None, BatchSettings, 200, ()),
-    ("get", "/healthz", "Liveness and what this server serves", None, None, m.Health, 200, ()),
+    ("get", "/healthz", "Liveness, whether the server can write, and what it serves", None, None, m.Health, 200,
+     (503,)),
 ]
 ERROR_TEXT = {400: "Malformed JSON", 401: "Missing or wrong API token",
               403: "settings.command / settings.corpus other than the server's, while it does not allow them", 404: "Unknown batch", 409: "Illegal lifecycle move, another batch running, or a large plan without confirm_large",
-              413: "Body too large", 422: "Invalid field, unknown field, or empty selection"}
+              413: "Body too large", 422: "Invalid field, unknown field, or empty selection",
+              503: "The database cannot be written now (disk full, read-only): nothing was changed; retry later"}
 
 
 def _query_parameters(model: type[BaseModel], schema: dict[str, Any]) -> list[dict[str, Any]]:

@@ -16,6 +16,7 @@ from engine.limits import CancelToken
 from engine.runners.base import Runner
 from engine.settings import BatchSettings
 from engine.store import OutcomeRecord
+from engine.text import NotStorable, as_text, storable, storable_json
 
 
 class ActiveItem(NamedTuple):
@@ -77,6 +78,14 @@ class ActiveItems:
         """The items in one of ``states``, in seq order."""
         return [seq for seq, state in zip(self._seqs, self._states) if state in states]
 
+    def snapshot(self) -> list[list[Any]]:
+        """A copy of every column, to put back with ``restore``."""
+        return [list(column) for column in self._in_field_order]
+
+    def restore(self, saved: list[list[Any]]) -> None:
+        for column, values in zip(self._in_field_order, saved):
+            column[:] = values  # in place: the named references stay valid
+
     def update(self, seq: int, **values: Any) -> ActiveItem:
         """Change some of an item's values; returns the item as it now is."""
         at = self._position[seq]
@@ -102,41 +111,92 @@ class ActiveRun:
     executor: Executor | None = None
     thread: threading.Thread | None = None
 
+    def snapshot(self) -> tuple[Any, ...]:
+        """What an operator action may change in memory before its write commits."""
+        return self.state, self.items.snapshot(), list(self.ready), list(self.delayed), self.consecutive_failures
+
+    def restore(self, saved: tuple[Any, ...]) -> None:
+        """Undo an operator action whose write the store did not take."""
+        self.state, items, self.ready, self.delayed, self.consecutive_failures = saved
+        self.items.restore(items)
+
 
 MAX_OUTCOME_JSON = 64_000  # bytes of a non-harvest outcome kept on the item row
 
 
+class OutcomeNotStorable(IndexLabError):
+    """A runner returned an outcome the store cannot hold: the item fails, saying why (not retried)."""
+
+    code = "outcome_not_storable"
+    retryable = False
+
+
 def outcome_parts(batch_run_id: str, item: ActiveItem, attempt: int, outcome: Any,
                   recorded_at: datetime) -> tuple[str, OutcomeRecord | None]:
-    """The item's outcome summary (JSON), and the product outcome record when the outcome lists fields."""
+    """The item's outcome summary (JSON), and the product outcome record when the outcome lists fields.
+
+    Text is made storable on the way (unpaired surrogates become U+FFFD) and the summary then says
+    ``repaired_characters``; an outcome that cannot be JSON at all raises OutcomeNotStorable.
+    """
+    try:
+        return _outcome_parts(batch_run_id, item, attempt, outcome, recorded_at)
+    except NotStorable as exc:
+        raise OutcomeNotStorable(f"the outcome could not be stored: {exc}") from None
+
+
+def _outcome_parts(batch_run_id: str, item: ActiveItem, attempt: int, outcome: Any,
+                   recorded_at: datetime) -> tuple[str, OutcomeRecord | None]:
     fields = outcome.get("fields") if isinstance(outcome, dict) else None
     if not isinstance(fields, list):
-        text = json.dumps(outcome, default=str)
+        text, fixed = storable_json(outcome)
+        if fixed:
+            text = _with_repairs(text, fixed)
         return (text if len(text) <= MAX_OUTCOME_JSON else json.dumps({"truncated": True, "bytes": len(text)})), None
-    summary = {k: v for k, v in outcome.items() if k != "fields"}
+    rows, fixed = [], 0
+    for f in fields:
+        if not isinstance(f, dict) or not f.get("field"):
+            continue
+        row: dict[str, Any] = {"value": storable_json(f.get("value"))}
+        row.update((key, as_text(f.get(key))) for key in ("field", "unit", "tier", "source_url", "snippet_id"))
+        fixed += sum(repairs for _, repairs in row.values())
+        rows.append({**{key: text for key, (text, _) in row.items()}, "confidence": _number(f.get("confidence")),
+                     "conflict": bool(f.get("conflict"))})
+    summary, repairs = storable_json({k: v for k, v in outcome.items() if k != "fields"})
+    fixed += repairs
     compact = {k: outcome.get(k) for k in ("coverage", "confidence", "conflicts", "missing")}
     compact["fields_found"] = len(fields)
-    rows = tuple(
-        {"field": str(f.get("field")), "value": json.dumps(f.get("value"), default=str), "unit": f.get("unit"),
-         "confidence": _number(f.get("confidence")), "tier": f.get("tier"), "source_url": f.get("source_url"),
-         "snippet_id": f.get("snippet_id"), "conflict": bool(f.get("conflict"))}
-        for f in fields if isinstance(f, dict) and f.get("field")
-    )
+    compact_text, _ = storable_json(compact)
+    if fixed:
+        summary, compact_text = _with_repairs(summary, fixed), _with_repairs(compact_text, fixed)
     record = OutcomeRecord(batch_run_id, item.seq, item.product_id, attempt, recorded_at,
                            _number(outcome.get("coverage")), _number(outcome.get("confidence")),
-                           _int(outcome.get("conflicts")), json.dumps(summary, default=str), rows)
-    return json.dumps(compact, default=str), record
+                           _int(outcome.get("conflicts")), summary, tuple(rows))
+    return compact_text, record
+
+
+def _with_repairs(text: str, count: int) -> str:
+    """Say in the stored outcome that ``count`` characters were replaced by U+FFFD to store it."""
+    value = json.loads(text)
+    return json.dumps({**value, "repaired_characters": count} if isinstance(value, dict)
+                      else {"value": value, "repaired_characters": count}, ensure_ascii=False)
 
 
 def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except OverflowError:  # an int past float's range
+        return None
 
 
 def _int(value: Any) -> int | None:
-    return int(value) if isinstance(value, int) and not isinstance(value, bool) else None
+    """An INTEGER column's value: anything else (a bool, a float, out of 32-bit range) is not stored."""
+    ok = isinstance(value, int) and not isinstance(value, bool) and -2**31 <= value < 2**31
+    return int(value) if ok else None
 
 
 def short_error(error: BaseException) -> str:
-    text = error.message if isinstance(error, IndexLabError) else f"{type(error).__name__}: {error}"
+    text = storable(error.message if isinstance(error, IndexLabError) else f"{type(error).__name__}: {error}")
     return text.strip().splitlines()[-1][:500] if text.strip() else type(error).__name__
 

@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import heapq
 import json
+from contextlib import contextmanager
 import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import Any
 
-from engine.active import ActiveItem, ActiveItems, ActiveRun, Attempt, outcome_parts, short_error
-from engine.errors import IllegalTransition, IndexLabError, NotFound
+from engine.active import (ActiveItem, ActiveItems, ActiveRun, Attempt, OutcomeNotStorable, outcome_parts,
+                           short_error)
+from engine.errors import IllegalTransition, IndexLabError, NotFound, StoreError, StoreRejected
+from engine.orphans import job_id, sweep_orphans
 from engine.items import ItemColumns
 from engine.limits import (CancelToken, Cancelled, Clock, DeadlineExceeded, DomainLimiter, Limits, ProviderLimiter,
                            SystemClock, backoff_delay)
@@ -27,7 +30,8 @@ from engine.runners.base import RunContext, Runner, get_runner
 from engine.settings import BatchSettings
 from engine.snapshot import LiveStatus
 from engine.states import (ACTIVE_BATCH_STATES, BatchState, ItemState, check_batch_move, check_item_move)
-from engine.store import BatchMove, BulkMove, EventRow, ItemMove, Store, utcnow
+from engine.store import BatchMove, BulkMove, Change, EventRow, Interrupted, ItemMove, OutcomeRecord, Store, utcnow
+from engine.text import storable
 from engine.writer import GroupCommitWriter
 
 log = logging.getLogger("indexlab.engine")
@@ -62,7 +66,8 @@ class BatchEngine:
         self._run: ActiveRun | None = None
         self._statuses: dict[str, LiveStatus] = {}
         self._closed = False
-        self.writer = GroupCommitWriter(store, threaded=background)
+        self._corrections: list[tuple[str, int, str]] = []  # (batch, seq, error): completions the store refused
+        self.writer = GroupCommitWriter(store, threaded=background, fallback=self._stored_instead)
         self.writer.add_listener(self._on_commit)
         self.recover()
 
@@ -77,12 +82,13 @@ class BatchEngine:
             check_batch_move(state, BatchState.RUNNING, batch_run_id=batch_run_id)
             if run.runner is None:
                 get_runner(run.settings.runner)  # raises: unknown runner, naming the known ones
-            changes: list = []
-            if state == BatchState.STOPPED:
-                changes.append(self._bulk(run, (ItemState.STOPPED,), ItemState.QUEUED, actor, "batch resumed"))
-            verb = {"planned": "started", "paused": "resumed", "stopped": "resumed"}[state]
-            changes.append(self._batch_move(run, BatchState.RUNNING, actor, reason or verb, started=state == "planned"))
-            self.writer.write(changes)
+            with self._undone_unless_written(run):
+                changes: list = []
+                if state == BatchState.STOPPED:
+                    changes.append(self._bulk(run, (ItemState.STOPPED,), ItemState.QUEUED, actor, "batch resumed"))
+                verb = {"planned": "started", "paused": "resumed", "stopped": "resumed"}[state]
+                changes.append(self._batch_move(run, BatchState.RUNNING, actor, reason or verb, started=state == "planned"))
+                self.writer.write(changes)
             self._kick(run)
         return self.status(batch_run_id)
 
@@ -93,7 +99,8 @@ class BatchEngine:
         with self._lock:
             run = self._require_active(batch_run_id)
             check_batch_move(run.state, BatchState.PAUSED, batch_run_id=batch_run_id)
-            self.writer.write([self._batch_move(run, BatchState.PAUSED, actor, reason or "paused")])
+            with self._undone_unless_written(run):
+                self.writer.write([self._batch_move(run, BatchState.PAUSED, actor, reason or "paused")])
             self._wake.notify_all()
         return self.status(batch_run_id)
 
@@ -107,9 +114,14 @@ class BatchEngine:
                 self._force_stop(run, actor, reason or "force stop")
             else:
                 check_batch_move(run.state, BatchState.STOPPING, batch_run_id=batch_run_id)
-                self.writer.write([self._batch_move(run, BatchState.STOPPING, actor, reason or "stop requested")])
-                if not run.inflight:
-                    self._finish_stop(run, actor)
+                with self._undone_unless_written(run):
+                    changes = [self._batch_move(run, BatchState.STOPPING, actor, reason or "stop requested")]
+                    if not run.inflight:  # nothing to wait for: stopping and stopped in one write
+                        changes += self._stop_changes(run, actor, "stopped: nothing was running")
+                    self.writer.write(changes)
+                if run.state == BatchState.STOPPED:
+                    run.ready.clear()
+                    run.delayed.clear()
             self._wake.notify_all()
         return self.status(batch_run_id)
 
@@ -120,11 +132,12 @@ class BatchEngine:
             targets = self._select(run, seqs, ItemState.FAILED, ItemState.QUEUED)
             if not targets:
                 return 0
-            changes = [self._bulk(run, (ItemState.FAILED,), ItemState.QUEUED, actor, "retry failed",
-                                  seqs=targets, new_budget=True)]
-            if run.state == BatchState.COMPLETED:
-                changes.append(self._batch_move(run, BatchState.RUNNING, actor, f"retrying {len(targets)} failed items"))
-            self.writer.write(changes)
+            with self._undone_unless_written(run):
+                changes = [self._bulk(run, (ItemState.FAILED,), ItemState.QUEUED, actor, "retry failed",
+                                      seqs=targets, new_budget=True)]
+                if run.state == BatchState.COMPLETED:
+                    changes.append(self._batch_move(run, BatchState.RUNNING, actor, f"retrying {len(targets)} failed items"))
+                self.writer.write(changes)
             self._kick(run)
             return len(targets)
 
@@ -133,7 +146,8 @@ class BatchEngine:
         with self._lock:
             run = self._ensure_loaded(batch_run_id)
             targets = self._select(run, seqs, ItemState.QUEUED, ItemState.SKIPPED)
-            self.writer.write([self._bulk(run, (ItemState.QUEUED,), ItemState.SKIPPED, actor, reason, seqs=targets)])
+            with self._undone_unless_written(run):
+                self.writer.write([self._bulk(run, (ItemState.QUEUED,), ItemState.SKIPPED, actor, reason, seqs=targets)])
             self._wake.notify_all()
             return len(targets)
 
@@ -176,9 +190,13 @@ class BatchEngine:
         with self._lock:
             self._closed = True
             run = self._run
-            if run is not None:
+            if run is not None and run.inflight:
                 for attempt in run.inflight.values():
                     attempt.token.set("engine closed")
+                # a shutdown, not a crash: the attempts are refunded and do not count towards max_crashes
+                self.writer.post([BulkMove(run.batch_run_id, (ItemState.RUNNING.value,), ItemState.QUEUED.value, utcnow(),
+                                           ENGINE, "interrupted: the server shut down during this attempt (not counted "
+                                           "as a failure)", seqs=tuple(run.inflight), interrupted=True)])
             self._wake.notify_all()
         if run is not None and run.thread is not None:
             run.thread.join(timeout=5)
@@ -189,13 +207,16 @@ class BatchEngine:
     # ================================================================== recovery
     def recover(self) -> None:
         """Re-queue items left running by a dead process; resume or keep paused the batch it was on."""
+        running = self.store.running_attempts()
         now = utcnow()
-        changes: list = [
-            BulkMove(b, (ItemState.RUNNING.value,), ItemState.QUEUED.value, now, ENGINE,
-                     "interrupted: the process stopped during this attempt (not counted as a failure)",
-                     interrupted=True)
-            for b in self.store.batches_with_running_items()
-        ]
+        changes: list = []
+        for job, pgid, what in sweep_orphans({job_id(*attempt) for attempt in running}):
+            log.warning("process group %d of job %s %s", pgid, job, what)
+            batch_run_id, seq, attempt = job.split("/")
+            changes.append(EventRow(batch_run_id, int(seq), now, "orphan_sweep", attempt=int(attempt), actor=ENGINE,
+                                    reason=f"process group {pgid} of this attempt {what}"))
+        changes += [Interrupted(b, now, self._settings_of(b).max_crashes, ENGINE)
+                    for b in sorted({attempt[0] for attempt in running})]
         if changes:
             self.writer.write(changes)
         active = [b for b in self.store.list_batches(limit=1000) if b["state"] in ACTIVE_BATCH_STATES]
@@ -208,7 +229,7 @@ class BatchEngine:
         with self._lock:
             run = self._ensure_loaded(latest["batch_run_id"])
             if run.state == BatchState.STOPPING:
-                self._finish_stop(run, ENGINE, "stop completed after restart")
+                self._finish_stop(run, ENGINE, "stop completed after restart", durable=True)
             elif run.state == BatchState.RUNNING and not self.auto_resume:
                 self.writer.write([self._batch_move(run, BatchState.PAUSED, ENGINE, "restarted; auto-resume is off")])
             elif run.state == BatchState.RUNNING and run.runner is None:
@@ -217,6 +238,9 @@ class BatchEngine:
             elif run.state == BatchState.RUNNING:
                 self.writer.write([self._event(run, "operator_action", ENGINE, "resumed after restart")])
                 self._kick(run)
+
+    def _settings_of(self, batch_run_id: str) -> BatchSettings:
+        return BatchSettings(**self.store.get_batch(batch_run_id)["settings"])
 
     def _commit_move_unloaded(self, batch: dict[str, Any], target: BatchState, reason: str) -> None:
         check_batch_move(batch["state"], target, batch_run_id=batch["batch_run_id"])
@@ -238,6 +262,7 @@ class BatchEngine:
 
     def _ensure_loaded(self, batch_run_id: str) -> ActiveRun:
         """The batch as the active run, loading it from the store; refuses while another one is busy."""
+        self._apply_corrections()
         if self._run is not None and self._run.batch_run_id == batch_run_id:
             return self._run
         batch = self.store.get_batch(batch_run_id)
@@ -265,10 +290,70 @@ class BatchEngine:
         return run
 
     def _require_active(self, batch_run_id: str) -> ActiveRun:
+        self._apply_corrections()
         if self._run is None or self._run.batch_run_id != batch_run_id:
             state = self.store.get_batch(batch_run_id)["state"]  # NotFound for an unknown id
             raise IllegalTransition(f"batch {batch_run_id} is {state}; only the active batch can be paused")
         return self._run
+
+    # ================================================================== when the store does not take a write
+    @contextmanager
+    def _undone_unless_written(self, run: ActiveRun) -> Iterator[None]:
+        """Operator actions change the run in memory as they build their changes: if the store does not
+        take them, the run goes back to what it was, so memory never says what the store does not."""
+        saved = run.snapshot()
+        try:
+            yield
+        except StoreError:
+            run.restore(saved)
+            raise
+
+    def _undispatch(self, run: ActiveRun, attempt: Attempt) -> None:
+        """The store could not record a dispatch, so the runner never started: the item is queued again as
+        it was (the store never saw it run), and is dispatched once the store writes again."""
+        del run.inflight[attempt.seq]
+        item = run.items[attempt.seq]
+        run.items.update(attempt.seq, state=ItemState.QUEUED.value, attempts=item.attempts - 1, phase=None,
+                         started_at=None)
+        heapq.heappush(run.ready, attempt.seq)
+
+    def _stored_instead(self, changes: tuple[Change, ...], error: StoreRejected) -> tuple[Change, ...]:
+        """What to write when the store refuses posted changes (the writer's fallback, on its thread).
+
+        Every item move, event and batch move is kept with its text made storable; an item that completed
+        with an outcome the store refuses fails instead, saying why (the engine's memory follows at its next
+        step). Runs without the engine lock: a caller holding it may be waiting on this very writer.
+        """
+        why = f"its outcome could not be stored: {error.message}"[:500]
+        failing = {(c.batch_run_id, c.seq) for c in changes
+                   if isinstance(c, ItemMove) and c.state == ItemState.COMPLETED.value}
+        kept: list[Change] = []
+        for change in changes:
+            if isinstance(change, OutcomeRecord):
+                continue
+            if isinstance(change, ItemMove):
+                fails = (change.batch_run_id, change.seq) in failing
+                change = change._replace(
+                    state=ItemState.FAILED.value if fails else change.state, outcome=None if fails else change.outcome,
+                    last_error=why if fails else _escaped(change.last_error), phase=_escaped(change.phase),
+                    reason=f"failed: {why}" if fails else _escaped(change.reason))
+                if fails:
+                    self._corrections.append((change.batch_run_id, change.seq, why))
+            elif isinstance(change, EventRow):
+                change = change._replace(reason=_escaped(change.reason), data=None)
+            elif isinstance(change, BatchMove):
+                change = change._replace(event=change.event._replace(reason=_escaped(change.event.reason), data=None))
+            kept.append(change)
+        return tuple(kept)
+
+    def _apply_corrections(self) -> None:
+        """Follow, in memory, the completions the store refused and recorded as failures instead."""
+        while self._corrections:
+            batch_run_id, seq, why = self._corrections.pop(0)
+            run = self._run
+            if run is not None and run.batch_run_id == batch_run_id and seq in run.items \
+                    and run.items.state(seq) == ItemState.COMPLETED.value:
+                run.items.update(seq, state=ItemState.FAILED.value, last_error=why, outcome=None)
 
     # ================================================================== change builders
     def _item_move(self, run: ActiveRun, item: ActiveItem, from_state: str, actor: str, reason: str,
@@ -350,9 +435,12 @@ class BatchEngine:
         """One pass: enforce deadlines, dispatch what may run, settle the batch. Returns how long to wait, or None to end."""
         if self._closed or self._run is not run:
             return None
-        if self.writer.error is not None:
-            self._statuses[run.batch_run_id].halted = f"store write failed: {self.writer.error}"
-            return None
+        self._apply_corrections()
+        cannot_write = self.writer.degraded
+        status = self._statuses.get(run.batch_run_id)
+        if status is not None:
+            status.halted = (f"the store cannot write ({cannot_write}): nothing new starts until it can; "
+                             "running items finish and are recorded then") if cannot_write else None
         now = self.clock.monotonic()
         for attempt in list(run.inflight.values()):
             if attempt.deadline <= now:
@@ -364,7 +452,7 @@ class BatchEngine:
                 self._replace_executor(run)
         while run.delayed and run.delayed[0][0] <= now:
             heapq.heappush(run.ready, heapq.heappop(run.delayed)[1])
-        if run.state == BatchState.RUNNING:
+        if run.state == BatchState.RUNNING and cannot_write is None:
             while run.ready and len(run.inflight) < run.settings.workers and run.state == BatchState.RUNNING:
                 seq = heapq.heappop(run.ready)
                 if run.items.state(seq) == ItemState.QUEUED:
@@ -373,7 +461,7 @@ class BatchEngine:
                 self.writer.post([self._batch_move(run, BatchState.COMPLETED, ENGINE, "every item is done")])
                 return None
         if run.state == BatchState.STOPPING and not run.inflight:
-            self._finish_stop(run, ENGINE)
+            self._finish_stop(run, ENGINE, durable=False)
         if run.state in (BatchState.STOPPED, BatchState.COMPLETED, BatchState.PLANNED) or (
                 run.state == BatchState.PAUSED and not run.inflight):
             self._release_executor(run)
@@ -395,14 +483,19 @@ class BatchEngine:
         deadline = self.clock.monotonic() + run.settings.max_run_seconds
         attempt = Attempt(item.seq, item.attempts, CancelToken(deadline=deadline, clock=self.clock), deadline)
         run.inflight[item.seq] = attempt
-        self.writer.post((self._item_move(run, item, "queued", ENGINE, "dispatched", item.attempts),))
+        move = self._item_move(run, item, "queued", ENGINE, "dispatched", item.attempts)
+        dispatched: Future[None] | None = None
+        if getattr(run.runner, "durable_dispatch", True):
+            dispatched = self.writer.submit((move,))  # the runner starts once its attempt is on record
+        else:
+            self.writer.post((move,))
         ctx = RunContext(run.batch_run_id, item.seq, item.attempts, attempt.token, self.limits,
                          on_phase=lambda name: self._on_phase(run, attempt, name),
                          on_log=lambda level, msg: self._on_log(run, attempt, level, msg))
         if run.executor is None:
             run.executor = self._executor_factory(run.settings.workers)
         try:
-            future = run.executor.submit(_execute, run.runner, run.loaded.product(item.seq), run.settings, ctx)
+            future = run.executor.submit(_execute, run.runner, run.loaded.product(item.seq), run.settings, ctx, dispatched)
         except RuntimeError:  # the interpreter is shutting down: the item stays running, recovery re-queues it
             log.warning("executor refused work (interpreter shutting down); dispatch stops")
             self._closed = True
@@ -412,12 +505,13 @@ class BatchEngine:
     def _on_phase(self, run: ActiveRun, attempt: Attempt, name: str) -> None:
         with self._lock:
             if run.inflight.get(attempt.seq) is attempt:
+                name = storable(name)[:64]
                 run.items.update(attempt.seq, phase=name)
                 self._statuses[run.batch_run_id].set_phase(attempt.seq, name)
 
     def _on_log(self, run: ActiveRun, attempt: Attempt, level: str, message: str) -> None:
-        self.writer.post([self._event(run, "log", "runner", message, seq=attempt.seq, attempt=attempt.attempt,
-                                        data={"level": level})])
+        self.writer.post([self._event(run, "log", "runner", storable(message), seq=attempt.seq, attempt=attempt.attempt,
+                                      data={"level": storable(level)})])
 
     def _on_done(self, run: ActiveRun, attempt: Attempt, future: Future) -> None:
         with self._lock:
@@ -430,7 +524,10 @@ class BatchEngine:
             if isinstance(error, Cancelled) and attempt.token.reason == "deadline":
                 error = DeadlineExceeded(f"attempt {attempt.attempt} passed max_run_seconds "
                                          f"({run.settings.max_run_seconds:g}s) and was cancelled")
-            self._finish(run, attempt, error, None if error else future.result())
+            if isinstance(error, NotDispatched):
+                self._undispatch(run, attempt)
+            else:
+                self._finish(run, attempt, error, None if error else future.result())
             self._wake.notify_all()
 
     def _finish(self, run: ActiveRun, attempt: Attempt, error: BaseException | None, outcome: Any = None) -> None:
@@ -441,8 +538,12 @@ class BatchEngine:
         duration = (now - item.started_at).total_seconds() if item.started_at else None
         outcome_text, last_error, record = item.outcome, None, None
         if error is None:
+            try:
+                outcome_text, record = outcome_parts(run.batch_run_id, item, attempt.attempt, outcome, now)
+            except OutcomeNotStorable as exc:
+                error = exc
+        if error is None:
             target, reason = ItemState.COMPLETED, "completed"
-            outcome_text, record = outcome_parts(run.batch_run_id, item, attempt.attempt, outcome, now)
             run.consecutive_failures = 0
         else:
             last_error = message = short_error(error)
@@ -472,27 +573,40 @@ class BatchEngine:
         self.writer.post(changes)
 
     def _force_stop(self, run: ActiveRun, actor: str, reason: str) -> None:
-        changes: list = []
-        for attempt in list(run.inflight.values()):
+        """Record the stop first; only once it is committed are the in-flight attempts cancelled."""
+        with self._undone_unless_written(run):
+            changes: list = []
+            for attempt in run.inflight.values():
+                item, now = run.items[attempt.seq], utcnow()
+                item = run.items.update(item.seq, state=ItemState.STOPPED.value, phase=None, finished_at=now,
+                                        duration_s=(now - item.started_at).total_seconds() if item.started_at else None,
+                                        last_error="force stopped")
+                changes.append(self._item_move(run, item, "running", actor, reason, attempt.attempt))
+            changes += self._stop_changes(run, actor, reason)
+            self.writer.write(changes)
+        for attempt in run.inflight.values():
             attempt.token.set("force stop")
-            item, now = run.items[attempt.seq], utcnow()
-            item = run.items.update(item.seq, state=ItemState.STOPPED.value, phase=None, finished_at=now,
-                                    duration_s=(now - item.started_at).total_seconds() if item.started_at else None,
-                                    last_error="force stopped")
-            changes.append(self._item_move(run, item, "running", actor, reason, attempt.attempt))
         run.inflight.clear()
-        changes.append(self._bulk(run, (ItemState.QUEUED,), ItemState.STOPPED, actor, reason))
-        changes.append(self._batch_move(run, BatchState.STOPPED, actor, reason))
         run.ready.clear()
         run.delayed.clear()
         self._release_executor(run)
-        self.writer.write(changes)
 
-    def _finish_stop(self, run: ActiveRun, actor: str, reason: str = "stopped: in-flight items finished") -> None:
+    def _stop_changes(self, run: ActiveRun, actor: str, reason: str) -> list[Change]:
+        """Queued items become stopped, and so does the batch."""
+        return [self._bulk(run, (ItemState.QUEUED,), ItemState.STOPPED, actor, reason),
+                self._batch_move(run, BatchState.STOPPED, actor, reason)]
+
+    def _finish_stop(self, run: ActiveRun, actor: str, reason: str = "stopped: in-flight items finished", *,
+                     durable: bool) -> None:
+        """The last in-flight item of a stopping batch ended: the batch is stopped (posted from the dispatcher,
+        which must not wait on the store)."""
+        if durable:
+            with self._undone_unless_written(run):
+                self.writer.write(self._stop_changes(run, actor, reason))
+        else:
+            self.writer.post(self._stop_changes(run, actor, reason))
         run.ready.clear()
         run.delayed.clear()
-        self.writer.write([self._bulk(run, (ItemState.QUEUED,), ItemState.STOPPED, actor, reason),
-                           self._batch_move(run, BatchState.STOPPED, actor, reason)])
 
     def _replace_executor(self, run: ActiveRun) -> None:
         """A worker is stuck in an abandoned attempt: new work goes to a fresh pool."""
@@ -509,6 +623,24 @@ class BatchEngine:
         for status in list(self._statuses.values()):
             status.apply(changes)
 
-def _execute(runner: Runner, product: dict[str, Any], settings: BatchSettings, ctx: RunContext) -> Any:
+class NotDispatched(StoreError):
+    """The store could not record an item's dispatch: its runner did not start."""
+
+
+DISPATCH_COMMIT_TIMEOUT_S = 60.0
+
+
+def _execute(runner: Runner, product: dict[str, Any], settings: BatchSettings, ctx: RunContext,
+             dispatched: Future[None] | None = None) -> Any:
+    if dispatched is not None:
+        try:
+            dispatched.result(timeout=DISPATCH_COMMIT_TIMEOUT_S)
+        except (StoreError, TimeoutError) as exc:
+            raise NotDispatched(f"the dispatch could not be recorded: {exc}") from None
     ctx.cancel.raise_if_cancelled()
     return runner(product, settings, ctx)
+
+
+def _escaped(text: str | None) -> str | None:
+    """Text reduced to what any store holds: non-ASCII written as escapes (the fallback's last resort)."""
+    return None if text is None else text.encode("ascii", "backslashreplace").decode("ascii")

@@ -86,6 +86,21 @@ class StoreError(IndexLabError):
     code = "store_unavailable"
 
 
+class StoreUnavailable(StoreError):
+    """The database cannot be written now (disk full, read-only directory, I/O error); nothing was changed.
+
+    Writes succeed again once the cause is gone: the store keeps its connection (or reopens it).
+    """
+
+    code = "store_write_failed"
+
+
+class StoreRejected(StoreError):
+    """The database refused the data itself (a value it cannot hold); nothing was changed."""
+
+    code = "store_rejected"
+
+
 class StoreLocked(StoreError):
     code = "store_locked"
 

@@ -53,6 +53,8 @@ class BatchSettings(BaseModel):
     workers: int = Field(2, ge=1, le=64, description="Products run at once.")
     max_run_seconds: float = Field(600.0, gt=0, le=86_400, description="Per product attempt; past it the attempt is cancelled and fails.")
     max_attempts: int = Field(3, ge=1, le=20, description="Attempts per product before it is failed.")
+    max_crashes: int = Field(3, ge=1, le=100, description="Times a product may kill the process running it (found "
+                             "running at restart) before it is failed with 'crashed the worker N times'.")
     retry_backoff_seconds: float = Field(5.0, ge=0, le=3_600, description="Base of the exponential backoff (full jitter) between attempts.")
     retry_backoff_max_seconds: float = Field(300.0, ge=0, le=86_400, description="Cap of the backoff between attempts.")
     domain_cooldown_seconds: float = Field(1.0, ge=0, le=3_600, description="Minimum gap between request starts to one domain.")

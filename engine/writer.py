@@ -5,6 +5,17 @@ transition would cap the engine at a few hundred transitions a second. The write
 takes everything queued since its last commit, writes it as one transaction of set-based
 statements, and only then tells the listeners (the live status) and the waiting callers:
 nobody observes a change before it is durable.
+
+Two kinds of failure, two answers (DESIGN §5: "a value the store cannot hold fails that item, never the writer"):
+
+- **The store refuses a change** (``StoreRejected``: a value it cannot hold). The group is committed
+  again entry by entry; an entry refused on its own is replaced by what ``fallback`` makes of it (the
+  engine fails that item, saying why) or, failing that, dropped and logged. Every other entry commits.
+- **The store cannot write** (``StoreUnavailable``: disk full, read-only directory). Nothing is lost:
+  posted changes (facts that already happened, such as a finished product's outcome) wait in order in a
+  backlog that is retried every ``retry_seconds`` and before every new write; awaited writes (operator
+  actions) fail at once with the cause, so the caller can undo what it did in memory and answer 503.
+  ``degraded`` holds the cause until a write succeeds again.
 """
 
 from __future__ import annotations
@@ -16,13 +27,15 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import NamedTuple
 
-from engine.errors import StoreError
+from engine.errors import StoreRejected, StoreUnavailable
 from engine.store import Change, Store
 
 log = logging.getLogger("indexlab.writer")
 MAX_GROUP = 20_000  # changes per transaction at most: bounds the latency of one commit
+RETRY_SECONDS = 1.0  # while the store cannot write, the backlog is retried this often
 
 Listener = Callable[[Sequence[Change]], None]
+Fallback = Callable[[tuple[Change, ...], StoreRejected], tuple[Change, ...] | None]
 
 
 class _Awaited(NamedTuple):
@@ -45,12 +58,17 @@ def _changes(entry: _Entry) -> tuple[Change, ...]:
 class GroupCommitWriter:
     """Commits changes in submission order. ``threaded=False`` commits in the caller (deterministic tests)."""
 
-    def __init__(self, store: Store, *, threaded: bool = True) -> None:
+    def __init__(self, store: Store, *, threaded: bool = True, fallback: Fallback | None = None,
+                 retry_seconds: float = RETRY_SECONDS) -> None:
         self.store = store
         self.threaded = threaded
-        self.error: BaseException | None = None
+        self.fallback = fallback
+        self.retry_seconds = retry_seconds
+        self.degraded: str | None = None  # why the store cannot write, while it cannot
         self.commits = 0  # transactions written, for benchmarks and tests
+        self.rejected = 0  # entries the store refused on their own
         self._listeners: list[Listener] = []
+        self._backlog: list[tuple[Change, ...]] = []  # posted changes waiting for the store to write again
         self._queue: queue.SimpleQueue[_Entry | None] = queue.SimpleQueue()
         self._sync_lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -62,31 +80,27 @@ class GroupCommitWriter:
         """Called with each committed group, in commit order, from the writer thread."""
         self._listeners.append(listener)
 
+    @property
+    def backlog(self) -> int:
+        """Posted changes not yet written because the store cannot write."""
+        return sum(len(entry) for entry in self._backlog)
+
     def submit(self, changes: Sequence[Change]) -> Future[None]:
-        """Queue changes; the future resolves once they are committed (or carries the store error)."""
-        future: Future[None] = Future()
-        if self.error is not None:
-            future.set_exception(StoreError(f"the store writer stopped after an error: {self.error}"))
-            return future
-        entry = _Awaited(tuple(changes), future)
-        if not self.threaded:
-            with self._sync_lock:
-                self._commit([entry])
-            return future
-        self._queue.put(entry)
-        return future
+        """Queue changes; the future resolves once they are committed, or carries why they were not."""
+        entry = _Awaited(tuple(changes), Future())
+        self._enqueue(entry)
+        return entry.future
 
     def post(self, changes: Sequence[Change]) -> None:
-        """Queue changes without a future: the engine's own hot path (errors surface as ``self.error``)."""
-        entry = tuple(changes)  # a tuple is not copied
-        if not self.threaded:
-            with self._sync_lock:
-                self._commit([entry])
-            return
-        self._queue.put(entry)
+        """Queue changes without a future: the engine's own hot path. They are committed in order, however
+        long the store takes to be writable again."""
+        self._enqueue(tuple(changes))  # a tuple is not copied
 
     def write(self, changes: Sequence[Change], timeout: float | None = 30.0) -> None:
-        """Submit and wait until committed: for operator actions that must be durable before they return."""
+        """Submit and wait until committed: for operator actions that must be durable before they return.
+
+        Raises StoreUnavailable or StoreRejected: then nothing of ``changes`` was written.
+        """
         self.submit(changes).result(timeout=timeout)
 
     def flush(self, timeout: float | None = 30.0) -> None:
@@ -96,12 +110,27 @@ class GroupCommitWriter:
         if self._thread is not None and self._thread.is_alive():
             self._queue.put(None)
             self._thread.join(timeout)
+        if self._backlog:
+            log.error("closing with %d changes the store could not write (%s): the next start re-queues "
+                      "their items", self.backlog, self.degraded)
 
     # ------------------------------------------------------------------ internals
+    def _enqueue(self, entry: _Entry) -> None:
+        if self.threaded:
+            self._queue.put(entry)
+            return
+        with self._sync_lock:
+            self._write_group([entry])
+
     def _loop(self) -> None:
         while True:
-            first = self._queue.get()
+            try:
+                first = self._queue.get(timeout=self.retry_seconds if self.degraded is not None else None)
+            except queue.Empty:
+                self._write_group([])  # retry the backlog, or probe whether the store writes again
+                continue
             if first is None:
+                self._write_group([])
                 return
             group = [first]
             size = len(_changes(first))
@@ -111,33 +140,98 @@ class GroupCommitWriter:
                 except queue.Empty:
                     break
                 if nxt is None:
-                    self._commit(group)
+                    self._write_group(group)
                     return
                 group.append(nxt)
                 size += len(_changes(nxt))
-            self._commit(group)
+            self._write_group(group)
 
-    def _commit(self, group: list[_Entry]) -> None:
-        changes = [c for entry in group for c in _changes(entry)]
-        futures = [entry.future for entry in group if isinstance(entry, _Awaited)]
-        try:
-            if self.error is not None:
-                raise StoreError(f"the store writer stopped after an error: {self.error}")
-            if changes:
-                self.store.commit(changes)
-                self.commits += 1
-        except BaseException as exc:  # the engine halts dispatch when the store cannot write
-            if self.error is None:
-                log.exception("store commit failed; the engine stops writing")
-                self.error = exc
-            for future in futures:
-                future.set_exception(exc)
+    def _write_group(self, group: list[_Entry]) -> None:
+        """The backlog, then ``group``: in one transaction if the store takes it, else as much as it takes."""
+        entries: list[_Entry] = [*self._backlog, *group]
+        self._backlog = []
+        if not entries:
+            if self.degraded is not None and self.store.probe() is None:
+                self._done([])
             return
+        try:
+            self._commit([c for entry in entries for c in _changes(entry)])
+        except StoreRejected:
+            self._write_one_by_one(entries)
+            return
+        except StoreUnavailable as exc:
+            self._hold(entries, exc)
+            return
+        except BaseException as exc:  # a bug, not a store fault: say so and keep the writer alive
+            log.exception("store commit failed unexpectedly")
+            self._hold(entries, StoreUnavailable(f"the store failed unexpectedly: {type(exc).__name__}: {exc}"))
+            return
+        self._done(entries)
+
+    def _write_one_by_one(self, entries: list[_Entry]) -> None:
+        """A group the store refused: every entry alone, in order; a refused entry is replaced or dropped."""
+        for at, entry in enumerate(entries):
+            try:
+                self._commit(_changes(entry))
+            except StoreRejected as exc:
+                self._reject(entry, exc)
+                continue
+            except StoreUnavailable as exc:
+                self._hold(entries[at:], exc)
+                return
+            self._done([entry])
+
+    def _reject(self, entry: _Entry, error: StoreRejected) -> None:
+        self.rejected += 1
+        if isinstance(entry, _Awaited):  # an operator action: its caller undoes it and reports the error
+            entry.future.set_exception(error)
+            return
+        replacement = self.fallback(entry, error) if self.fallback is not None else None
+        if replacement:
+            try:
+                self._commit(replacement)
+                log.warning("the store refused a change (%s); wrote its replacement instead", error)
+                self._done([replacement])
+                return
+            except StoreRejected:
+                pass
+            except StoreUnavailable as exc:
+                self._hold([replacement], exc)
+                return
+        log.error("the store refused a change and it was dropped (%s): %r", error, entry)
+
+    def _hold(self, entries: list[_Entry], error: StoreUnavailable) -> None:
+        """Keep posted entries for later, fail awaited ones now: their callers undo what they did."""
+        if self.degraded is None:
+            log.error("the store cannot write: %s; holding changes until it can", error.message)
+        self.degraded = error.message
+        for entry in entries:
+            if isinstance(entry, _Awaited):
+                if entry.changes:
+                    entry.future.set_exception(error)
+                elif not self._backlog:  # a flush with nothing held before it is done
+                    entry.future.set_result(None)
+                else:
+                    entry.future.set_exception(error)
+            else:
+                self._backlog.append(entry)
+
+    def _commit(self, changes: Sequence[Change]) -> None:
+        if changes:
+            self.store.commit(changes)
+            self.commits += 1
+
+    def _done(self, entries: list[_Entry]) -> None:
+        if self.degraded is not None:
+            log.warning("the store writes again (it could not: %s)", self.degraded)
+            self.degraded = None
+        changes = [c for entry in entries for c in _changes(entry)]
         if changes:
             for listener in self._listeners:
                 try:
                     listener(changes)
                 except Exception:  # a broken listener must not lose the commit acknowledgements
                     log.exception("commit listener failed")
-        for future in futures:
-            future.set_result(None)
+        for entry in entries:
+            if isinstance(entry, _Awaited):
+                entry.future.set_result(None)

@@ -33,10 +33,11 @@ class Server:
 
 
 def start_server(db: Path, catalog: Path | None = None, *, log: Path, env: dict[str, str] | None = None,
-                 port: int | None = None, args: list[str] | None = None) -> Server:
+                 port: int | None = None, args: list[str] | None = None, prefix: list[str] | None = None) -> Server:
+    """``prefix``: argv run in front of the server (e.g. setpriv, to drop capabilities)."""
     port = port or free_port()
     exe = shutil.which("indexlab", path=str(Path(sys.executable).parent))
-    argv = [exe, "serve", "--db", str(db), "--port", str(port)]
+    argv = [*(prefix or []), exe, "serve", "--db", str(db), "--port", str(port)]
     if catalog:
         argv += ["--catalog", str(catalog)]
     argv += args or []
@@ -49,7 +50,7 @@ def start_server(db: Path, catalog: Path | None = None, *, log: Path, env: dict[
         if process.poll() is not None:
             raise AssertionError(f"server exited with {process.returncode}:\n{server.output()}")
         try:
-            return httpx.get(server.url + "/healthz", timeout=2).status_code == 200
+            return httpx.get(server.url + "/healthz", timeout=2).status_code in (200, 503)  # 503: up, cannot write
         except httpx.HTTPError:
             return False
 

@@ -59,8 +59,16 @@ class Runner(Protocol):
 _RUNNERS: dict[str, Runner] = {}
 
 
-def register(name: str) -> Callable[[Runner], Runner]:
+def register(name: str, *, durable_dispatch: bool = True) -> Callable[[Runner], Runner]:
+    """Register a runner under ``name``.
+
+    ``durable_dispatch``: the engine commits an item's dispatch (its attempt number) before the runner
+    starts, so a run that kills the process is on record and counted as a crash, and an external
+    program never sees the same ``INDEXLAB_ATTEMPT`` twice. Only runners that do no work of their own
+    (``noop``, which measures the engine) turn it off.
+    """
     def decorate(fn: Runner) -> Runner:
+        fn.durable_dispatch = durable_dispatch  # type: ignore[attr-defined]
         _RUNNERS[name] = fn
         return fn
     return decorate

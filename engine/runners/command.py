@@ -16,7 +16,9 @@ Exit-code policy: non-zero exits, and deaths by a signal, are retryable (the ope
 usually fails for a passing reason), except 2 (usage, by shell and argparse convention) and 64
 (``EX_USAGE``), which mean the argv itself is wrong. A program that cannot be started is not retried.
 
-The program runs in its own session, so its process group holds it and everything it spawns. On
+The program runs in its own session, so its process group holds it and everything it spawns. It dies
+with the engine (a parent-death signal), and its environment carries ``INDEXLAB_JOB_ID`` so that an
+engine starting after a crash finds and kills whatever it left (engine/orphans.py). On
 cancel (force stop) or past the deadline the group gets SIGTERM, ``KILL_GRACE_SECONDS`` to exit, then
 SIGKILL: programs that ignore SIGTERM and their grandchildren die too. When the program exits by
 itself, whatever it left running in its group is killed: no stray process outlives its item.
@@ -35,6 +37,7 @@ from collections import deque
 from typing import IO, Any
 
 from engine.limits import Cancelled, DeadlineExceeded
+from engine.orphans import JOB_ENV, die_with_parent, job_id
 from engine.runners.base import Outcome, RunContext, RunnerError, register
 from engine.settings import BatchSettings
 
@@ -205,11 +208,11 @@ def run_command(product: dict[str, Any], settings: BatchSettings, ctx: RunContex
     product_json = json.dumps(product, ensure_ascii=False, default=str)
     env = {**os.environ, "INDEXLAB_PRODUCT_ID": str(product.get("product_id", "")),
            "INDEXLAB_PRODUCT_JSON": product_json, "INDEXLAB_BATCH_RUN_ID": str(ctx.batch_run_id),
-           "INDEXLAB_ATTEMPT": str(ctx.attempt)}
+           "INDEXLAB_ATTEMPT": str(ctx.attempt), JOB_ENV: job_id(ctx.batch_run_id, ctx.seq, ctx.attempt)}
     started = time.monotonic()
     try:
         proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                env=env, start_new_session=True)
+                                env=env, start_new_session=True, preexec_fn=die_with_parent())
     except (OSError, ValueError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
         raise RunnerError(f"cannot start command {argv[0]!r}: {reason}; check settings.command "

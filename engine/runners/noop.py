@@ -8,7 +8,7 @@ from engine.runners.base import Outcome, RunContext, register
 from engine.settings import BatchSettings
 
 
-@register("noop")
+@register("noop", durable_dispatch=False)
 def run_noop(product: dict[str, Any], settings: BatchSettings, ctx: RunContext) -> Outcome:
     return {"runner": "noop", "product_id": product["product_id"], "fields": {}, "coverage": 0.0,
             "confidence": 0.0, "conflicts": 0, "note": "noop runner: measures the engine, harvests nothing"}

@@ -21,22 +21,30 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from engine.errors import NotFound, SchemaTooNew, StoreError, StoreLocked
+from engine.errors import (IndexLabError, NotFound, SchemaTooNew, StoreError, StoreLocked, StoreRejected,
+                           StoreUnavailable)
 
-from engine.store.changes import (BatchMove, BulkMove, Change, EventRow, ItemMove, ItemRow, OutcomeRecord,  # noqa: F401
+from engine.store.changes import (BatchMove, BulkMove, Change, EventRow, Interrupted, ItemMove, ItemRow,  # noqa: F401
+                                  OutcomeRecord,
                                   EVENT_FIELDS, EVENT_SCHEMA, FIELD_SCHEMA, ITEM_ROW_FIELDS, ITEM_ROW_SCHEMA,
                                   OUTCOME_FIELDS, OUTCOME_SCHEMA)
 from engine.store.schema import CREATE_VERSION_TABLE, INSERT_VERSION, MIGRATIONS, SCHEMA_VERSION, SELECT_VERSION  # noqa: F401
 from engine.store.sql import (
     COUNT_EVENTS, COUNT_ITEMS, COUNT_ITEMS_BY_STATE, DELETE_OUTCOME_FIELDS_FROM_ARROW, INSERT_BATCH,
-    INSERT_BULK_MOVE_EVENTS, INSERT_EVENT, INSERT_EVENTS_FROM_ARROW, INSERT_ITEMS_FROM_ARROW,
+    INSERT_BULK_MOVE_EVENTS, INSERT_EVENT, INSERT_EVENTS_FROM_ARROW, INSERT_INTERRUPTED_EVENTS, INSERT_ITEMS_FROM_ARROW,
     INSERT_OUTCOME_FIELDS_FROM_ARROW, SELECT_BATCH, SELECT_BATCHES,
     SELECT_BATCHES_WITH_RUNNING_ITEMS, SELECT_COMPLETED_DURATIONS, SELECT_EVENTS, SELECT_ITEM_TABLE, SELECT_ITEMS,
-    SELECT_LATEST_BATCH_IN, SELECT_LATEST_OUTCOME, SELECT_OUTCOME_FIELDS, SELECT_PRODUCT_RUNS,
-    UPDATE_BATCH_STATE, UPDATE_BULK_MOVE, UPDATE_ITEMS_FROM_ARROW, UPSERT_OUTCOMES_FROM_ARROW,
+    SELECT_LATEST_BATCH_IN, SELECT_LATEST_OUTCOME, SELECT_OUTCOME_FIELDS, SELECT_PRODUCT_RUNS, SELECT_RUNNING_ATTEMPTS,
+    UPDATE_BATCH_STATE, UPDATE_BULK_MOVE, UPDATE_INTERRUPTED, UPDATE_ITEMS_FROM_ARROW, UPSERT_OUTCOMES_FROM_ARROW,
+    UPSERT_PROBE,
 )
 
 _LOCK_PID = re.compile(r"PID (\d+)")
+_QUOTED_PATH = re.compile(r'"(/[^"]*)"')
+# Errors that say the database cannot be written now, whatever is written: disk full, read-only
+# directory, I/O failure. Anything else a write raises means the data itself was refused.
+_CANNOT_WRITE = (duckdb.IOException, duckdb.FatalException, duckdb.OutOfMemoryException,
+                 duckdb.InterruptException, OSError, MemoryError)
 
 
 def utcnow() -> datetime:
@@ -69,6 +77,7 @@ class Store:
         except duckdb.Error as exc:
             raise StoreError(f"cannot open database {self.path}: {exc}") from None
         self._write_lock = threading.RLock()
+        self._broken = False  # DuckDB invalidated the connection (a fatal error): reopen before the next use
         try:
             self.version = self._migrate(target_version)
         except BaseException:
@@ -88,23 +97,69 @@ class Store:
 
     @contextmanager
     def _cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        cur = self._con.cursor()
+        cur = self._connection().cursor()
         try:
             yield cur
+        except duckdb.Error as exc:
+            if _fatal(exc):
+                self._broken = True
+                raise StoreUnavailable(f"the database failed: {_cause(exc)}") from exc
+            raise
         finally:
             cur.close()
 
     @contextmanager
     def _transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A write transaction: all or nothing, one writer at a time."""
-        with self._write_lock, self._cursor() as cur:
-            cur.begin()
+        """A write transaction: all or nothing, one writer at a time.
+
+        Raises StoreUnavailable when the database cannot be written now (nothing was written; the
+        connection stays usable, or is reopened on next use), StoreRejected when it refused the data.
+        """
+        with self._write_lock:
+            cur = self._connection().cursor()
             try:
+                cur.begin()
                 yield cur
-            except BaseException:
-                cur.rollback()
-                raise
-            cur.commit()
+                cur.commit()
+            except BaseException as exc:
+                _rollback(cur)
+                raise self._write_error(exc) from exc
+            finally:
+                cur.close()
+
+    def _connection(self) -> duckdb.DuckDBPyConnection:
+        if self._broken:
+            with self._write_lock:
+                if self._broken:
+                    try:
+                        self._con.close()
+                    except duckdb.Error:
+                        pass
+                    try:
+                        self._con = duckdb.connect(str(self.path))
+                    except duckdb.Error as exc:
+                        raise StoreUnavailable(f"the database cannot be opened again: {_cause(exc)}") from None
+                    self._broken = False
+        return self._con
+
+    def _write_error(self, exc: BaseException) -> BaseException:
+        if isinstance(exc, (IndexLabError, KeyboardInterrupt, SystemExit)):
+            return exc
+        if isinstance(exc, _CANNOT_WRITE) or _fatal(exc) or (
+                isinstance(exc, duckdb.TransactionException) and "commit" in str(exc).lower()):
+            self._broken = self._broken or _fatal(exc)
+            return StoreUnavailable(f"the database cannot be written: {_cause(exc)}")
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return StoreRejected(f"the database refused the data: {first[:300]}")
+
+    def probe(self) -> str | None:
+        """Can the database be written now? None if so, else why not (a one-row write, for /healthz)."""
+        try:
+            with self._transaction() as cur:
+                cur.execute(UPSERT_PROBE, [utcnow()])
+        except StoreError as exc:
+            return exc.message
+        return None
 
     def _migrate(self, target: int) -> int:
         with self._write_lock, self._cursor() as cur:
@@ -163,6 +218,10 @@ class Store:
                     rows, events, outcomes = {}, [], {}
                     if isinstance(change, BulkMove):
                         self._bulk_move(cur, change)
+                    elif isinstance(change, Interrupted):
+                        params = {"at": change.at, "max_crashes": change.max_crashes, "batch_run_id": change.batch_run_id}
+                        cur.execute(INSERT_INTERRUPTED_EVENTS, {**params, "actor": change.actor})
+                        cur.execute(UPDATE_INTERRUPTED, params)
                     else:
                         self._batch_move(cur, change)
             self._flush_rows(cur, rows, events, outcomes)
@@ -237,6 +296,11 @@ class Store:
     def batches_with_running_items(self) -> list[str]:
         with self._cursor() as cur:
             return [r[0] for r in cur.execute(SELECT_BATCHES_WITH_RUNNING_ITEMS).fetchall()]
+
+    def running_attempts(self) -> list[tuple[str, int, int]]:
+        """(batch_run_id, seq, attempt) of every item stored as running: what a dead process was doing."""
+        with self._cursor() as cur:
+            return [tuple(r) for r in cur.execute(SELECT_RUNNING_ATTEMPTS).fetchall()]
 
     # ------------------------------------------------------------------ reads
     def get_batch(self, batch_run_id: str) -> dict[str, Any]:
@@ -332,6 +396,27 @@ def _batch_row(names: list[str], row: tuple) -> dict[str, Any]:
     batch["settings"] = json.loads(batch["settings"])
     batch["plan"] = json.loads(batch["plan"])
     return batch
+
+
+def _fatal(exc: BaseException) -> bool:
+    """DuckDB invalidates a database after a fatal error: every later statement fails until it is reopened."""
+    return isinstance(exc, duckdb.FatalException) or "invalidated" in str(exc)
+
+
+def _cause(exc: BaseException) -> str:
+    """The reason in a database error, without the server's file paths (the API shows it to clients)."""
+    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    files = [Path(p).name for p in _QUOTED_PATH.findall(text)]
+    reason = _QUOTED_PATH.sub(lambda m: Path(m.group(1)).name, text).rsplit(": ", 1)[-1]
+    return f"{reason} ({', '.join(files)})" if files and not any(f in reason for f in files) else reason
+
+
+def _rollback(cur: duckdb.DuckDBPyConnection) -> None:
+    """Roll back if a transaction is still open (a failed COMMIT has already ended it)."""
+    try:
+        cur.rollback()
+    except duckdb.Error:
+        pass
 
 
 def _open_error(path: Path, exc: duckdb.IOException) -> StoreError:

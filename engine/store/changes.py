@@ -89,6 +89,16 @@ class BulkMove(NamedTuple):
     interrupted: bool = False  # a restart re-queues them: the lost attempt does not use up the budget
 
 
+class Interrupted(NamedTuple):
+    """Every item of a batch a dead process left ``running``: back to ``queued`` with its lost attempt
+    refunded, or ``failed`` once it has crashed the worker ``max_crashes`` times (its crash count grows by one)."""
+
+    batch_run_id: str
+    at: datetime
+    max_crashes: int
+    actor: str
+
+
 class BatchMove(NamedTuple):
     batch_run_id: str
     state: str
@@ -113,7 +123,7 @@ class OutcomeRecord(NamedTuple):
     fields: tuple[dict[str, Any], ...]  # field, value (JSON text), unit, confidence, tier, source_url, snippet_id, conflict
 
 
-Change = ItemRow | EventRow | ItemMove | BulkMove | BatchMove | OutcomeRecord
+Change = ItemRow | EventRow | ItemMove | BulkMove | Interrupted | BatchMove | OutcomeRecord
 ITEM_ROW_FIELDS = list(ItemRow._fields)
 OUTCOME_FIELDS = [name for name in OutcomeRecord._fields if name != "fields"]
 EVENT_FIELDS = list(EventRow._fields)

@@ -82,6 +82,10 @@ MIGRATIONS: list[tuple[str, ...]] = [
             conflict BOOLEAN NOT NULL DEFAULT FALSE
         )""",
     ),
+    (  # 3: crashes per item (a product that keeps killing the process is failed), and a row /healthz writes
+        "ALTER TABLE batch_items ADD COLUMN crashes INTEGER DEFAULT 0",
+        "CREATE TABLE store_probe (id INTEGER PRIMARY KEY, probed_at TIMESTAMP NOT NULL)",
+    ),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

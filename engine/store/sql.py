@@ -16,7 +16,8 @@ SELECT_BATCHES = f"SELECT {BATCH_COLUMNS} FROM batches ORDER BY batch_run_id DES
 SELECT_LATEST_BATCH_IN = f"""SELECT {BATCH_COLUMNS} FROM batches
     WHERE list_contains(?, state) ORDER BY batch_run_id DESC LIMIT 1"""
 ITEM_COLUMNS = """batch_run_id, seq, product_id, category, brand, model, variant, state, attempts,
-    attempt_base, last_error, phase, queued_at, started_at, finished_at, duration_s, outcome"""
+    attempt_base, coalesce(crashes, 0) AS crashes, last_error, phase, queued_at, started_at, finished_at, duration_s,
+    outcome"""
 # Optional filters as "? IS NULL OR ..." keep one parameterised statement per query.
 ITEM_FILTER = """batch_run_id = ? AND (?::VARCHAR IS NULL OR state = ?)
     AND (?::VARCHAR IS NULL OR lower(brand) = lower(?))"""
@@ -75,3 +76,25 @@ SELECT_LATEST_OUTCOME = """SELECT batch_run_id, seq, product_id, attempt, record
 SELECT_OUTCOME_FIELDS = """SELECT field, value, unit, confidence, tier, source_url, snippet_id, conflict
     FROM outcome_fields WHERE batch_run_id = ? AND seq = ? ORDER BY field"""
 SELECT_BATCHES_WITH_RUNNING_ITEMS = "SELECT DISTINCT batch_run_id FROM batch_items WHERE state = 'running'"
+SELECT_RUNNING_ATTEMPTS = """SELECT batch_run_id, seq, attempts FROM batch_items WHERE state = 'running'
+    ORDER BY batch_run_id, seq"""
+# Items a dead process left running. Each such death is a crash of the item: below the batch's
+# max_crashes it goes back to the queue (the lost attempt does not use up its retry budget), at it
+# the item fails. Parameters: max_crashes, then the time, actor, batch_run_id.
+_CRASH = "coalesce(crashes, 0) + 1"
+_CRASHED_OUT = f"{_CRASH} >= $max_crashes"
+INSERT_INTERRUPTED_EVENTS = f"""INSERT INTO batch_events (batch_run_id, seq, occurred_at, kind, from_state, to_state,
+    attempt, actor, reason) SELECT batch_run_id, seq, $at, 'item_transition', 'running',
+    CASE WHEN {_CRASHED_OUT} THEN 'failed' ELSE 'queued' END, attempts, $actor,
+    CASE WHEN {_CRASHED_OUT} THEN 'crashed the worker ' || {_CRASH} || ' times: the process died during each of its last '
+              || {_CRASH} || ' attempts'
+         ELSE 'interrupted: the process died during attempt ' || attempts || ' (crash ' || {_CRASH} || ' of at most '
+              || $max_crashes || '; not counted as a failure)' END
+    FROM batch_items WHERE batch_run_id = $batch_run_id AND state = 'running' ORDER BY seq"""
+UPDATE_INTERRUPTED = f"""UPDATE batch_items SET crashes = {_CRASH}, phase = NULL,
+    state = CASE WHEN {_CRASHED_OUT} THEN 'failed' ELSE 'queued' END,
+    attempt_base = CASE WHEN {_CRASHED_OUT} THEN attempt_base ELSE attempt_base + 1 END,
+    last_error = CASE WHEN {_CRASHED_OUT} THEN 'crashed the worker ' || {_CRASH} || ' times' ELSE last_error END,
+    finished_at = CASE WHEN {_CRASHED_OUT} THEN $at ELSE finished_at END
+    WHERE batch_run_id = $batch_run_id AND state = 'running'"""
+UPSERT_PROBE = "INSERT OR REPLACE INTO store_probe VALUES (1, ?)"

@@ -120,22 +120,23 @@ def test_workers_cap_concurrency(engine, plan_batch, script, store):
     assert engine.wait_idle(10) and store.counts_by_state(batch) == {"completed": 8}
 
 
-def test_restart_requeues_interrupted_items_and_resumes_the_running_batch(tmp_path, plan_batch, script, store):
+def test_a_shutdown_requeues_running_items_without_counting_a_crash_and_the_restart_resumes(plan_batch, script, store):
     batch = plan_batch(4, workers=2)
     script.default = "block"
     engine = BatchEngine(store)
     engine.start(batch)
     wait_until(lambda: len(script.started) == 2)
     wait_until(lambda: store.counts_by_state(batch).get("running") == 2)
-    engine.close()  # like a crash: the store still says running
-    assert store.counts_by_state(batch) == {"running": 2, "queued": 2}
+    engine.close()  # a graceful shutdown: what was running goes back to the queue, refunded
+    assert store.counts_by_state(batch) == {"queued": 4}
+    assert store.items(batch)["crashes"].max() == 0
     script.default = "ok"
     reopened = BatchEngine(store)
     try:
         assert reopened.wait_idle(10)
         assert store.counts_by_state(batch) == {"completed": 4} and _state(store, batch) == "completed"
         interrupted = [e for e in store.events(batch) if e["reason"] and e["reason"].startswith("interrupted")]
-        assert len(interrupted) == 2
+        assert len(interrupted) == 2 and all("shut down" in e["reason"] for e in interrupted)
         items = store.items(batch)
         assert items["attempts"].max() == 2 and items["attempt_base"].max() == 1  # the lost attempt is refunded
     finally:
