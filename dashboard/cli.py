@@ -34,8 +34,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 f"set {' and '.join(missing)}", field="--address")
     from dashboard.server import serve  # Panel loads only for this command
 
-    serve(db=args.db, catalog=args.catalog, settings=args.settings, address=args.address, port=args.port, basic_auth=basic_auth)
+    try:
+        serve(db=args.db, catalog=args.catalog, settings=args.settings, address=args.address, port=args.port, basic_auth=basic_auth)
+    except OSError as exc:  # the database, catalog and settings say their own errors: this is the listening socket
+        if exc.filename is not None:
+            raise
+        raise IndexLabError(f"cannot listen on {args.address}:{args.port}: {exc.strerror or exc}; stop what uses it,"
+                            " or choose another --port (0 picks a free one)", field="--port") from None
     return engine_cli.EXIT_OK
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError("must be a port number, 0 to 65535 (0 picks a free one)")
+    return value
 
 
 def _add_serve(sub: argparse._SubParsersAction) -> None:
@@ -46,7 +62,7 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
                    help="default batch settings, a JSON or TOML file of settings fields (default: $INDEXLAB_SETTINGS); "
                         "its command, corpus and LLM endpoint apply to every batch planned in the dashboard")
     p.add_argument("--address", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=5006, help="port (default 5006; 0 picks a free one)")
+    p.add_argument("--port", type=_port, default=5006, help="port (default 5006; 0 picks a free one)")
     p.add_argument("--basic-auth", metavar="PASSWORD|FILE",
                    help="dashboard login (Panel basic auth: a password, or a JSON file of user: password)")
     p.set_defaults(handler=cmd_serve)

@@ -13,9 +13,7 @@ stderr and exits 1, as does a server that cannot be reached.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import sys
 from typing import Any
 
 from engine import cli
@@ -70,34 +68,33 @@ def call(args: argparse.Namespace, method: str, path: str, *, body: dict[str, An
 def _emit(args: argparse.Namespace, document: dict[str, Any]) -> bool:
     """``--json``: print the API's document as it came; True when done."""
     if args.json:
-        json.dump(document, sys.stdout, indent=2, ensure_ascii=False)
-        sys.stdout.write("\n")
+        cli.emit_json(document)
     return args.json
 
 
 # --------------------------------------------------------------------------- text output
 def print_status(status: dict[str, Any]) -> None:
-    print(f"batch_run_id  {status['batch_run_id']}")
-    print(f"state         {status['state']}" + (f" (halted: {status['halted']})" if status.get("halted") else ""))
-    print("counts        " + ", ".join(f"{k} {v}" for k, v in status["counts"].items()))
-    print(f"progress      {progress_line(status)}")
+    cli.say(f"batch_run_id  {status['batch_run_id']}")
+    cli.say(f"state         {status['state']}" + (f" (halted: {status['halted']})" if status.get("halted") else ""))
+    cli.say("counts        " + ", ".join(f"{k} {v}" for k, v in status["counts"].items()))
+    cli.say(f"progress      {progress_line(status)}")
     for item in status["running"][:5]:
-        print(f"running       #{item['seq']} {item.get('product_id') or ''} [{item.get('phase') or 'starting'}]")
+        cli.say(f"running       #{item['seq']} {item.get('product_id') or ''} [{item.get('phase') or 'starting'}]")
     for failure in status["recent_failures"][:5]:
-        print(f"failure       #{failure['seq']} {failure.get('product_id') or ''}: {failure['error']}")
+        cli.say(f"failure       #{failure['seq']} {failure.get('product_id') or ''}: {failure['error']}")
 
 
 def _table(rows: list[dict[str, Any]], columns: list[str]) -> None:
-    cells = [[("" if row.get(c) is None else str(row.get(c))).replace("\n", " ")[:80] for c in columns] for row in rows]
+    cells = [[cli.plain("" if row.get(c) is None else row.get(c))[:80] for c in columns] for row in rows]
     widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
     for line in [columns, *cells]:
-        print("  ".join(v.ljust(w) for v, w in zip(line, widths)).rstrip())
+        cli.say("  ".join(v.ljust(w) for v, w in zip(line, widths)).rstrip())
 
 
 def _paged(doc: dict[str, Any], key: str, noun: str) -> None:
     shown, total = len(doc[key]), doc.get("total")
     first = doc["offset"] + 1 if shown else doc["offset"]
-    print(f"{noun} {first}-{doc['offset'] + shown}" + (f" of {total}" if total is not None else ""))
+    cli.say(f"{noun} {first}-{doc['offset'] + shown}" + (f" of {total}" if total is not None else ""))
 
 
 # --------------------------------------------------------------------------- commands
@@ -106,7 +103,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     doc = call(args, "POST", f"{BATCH}/plan", body=body)
     if not _emit(args, doc):
         cli.print_plan(doc["batch_run_id"], PlanSummary.model_validate({k: doc[k] for k in PlanSummary.model_fields}))
-        print(f"state         {doc['state']}; start it with: indexlab batch start {doc['batch_run_id']}")
+        cli.say(f"state         {doc['state']}; start it with: indexlab batch start {doc['batch_run_id']}")
     return cli.EXIT_OK
 
 
@@ -119,7 +116,7 @@ def cmd_lifecycle(args: argparse.Namespace) -> int:
     doc = call(args, "POST", f"{BATCH}/{args.action}", body=body)
     if not _emit(args, doc):
         if "count" in doc:
-            print(f"{'re-queued' if args.action == 'retry' else 'skipped'} {doc['count']} items")
+            cli.say(f"{'re-queued' if args.action == 'retry' else 'skipped'} {doc['count']} items")
         print_status(doc.get("status", doc))
     return cli.EXIT_OK
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from engine.batch import BatchEngine
 from engine.catalog import Catalog, default_catalog_path, load_catalog
-from engine.cli import default_db
+from engine.cli import default_db, open_store
 from engine.service import BatchService
 from engine.settings import BatchSettings, load_settings_file
 from engine.store import Store
@@ -62,7 +62,7 @@ def get_context(db: str | Path | None = None, catalog: str | Path | None = None,
         if key not in _contexts:
             cat = load_catalog(catalog_path)
             defaults = default_settings(settings)
-            store = Store(db_path)
+            store = open_store(db_path)
             try:
                 auto_resume = os.environ.get("INDEXLAB_AUTO_RESUME", "1").lower() not in ("0", "false", "no")
                 engine = BatchEngine(store, catalog_ids=cat.products["product_id"], auto_resume=auto_resume)

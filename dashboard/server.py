@@ -16,6 +16,7 @@ import panel as pn
 from dashboard import api
 from dashboard.app import create_app
 from dashboard.context import get_context
+from engine.cli import plain
 
 
 def _free_port(address: str) -> int:
@@ -47,8 +48,8 @@ def serve(*, db: Path | None, catalog: Path | None, settings: Path | None = None
         address=address, port=port, show=show, threaded=False, start=False, websocket_origin=origins,
         title="IndexLab Batch", extra_patterns=api.routes(lambda: context), **auth,
     )
-    print(f"IndexLab Batch serving http://{address}:{port}/ and http://{address}:{port}/api/v1 "
-          f"(db {context.store.path})", flush=True)
+    print(plain(f"IndexLab Batch serving http://{address}:{port}/ and http://{address}:{port}/api/v1 "
+                f"(db {context.store.path})"), flush=True)
     signal.signal(signal.SIGTERM, lambda *_: server.io_loop.add_callback_from_signal(server.io_loop.stop))
     settle_heap()
     try:

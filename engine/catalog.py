@@ -21,8 +21,11 @@ so every format obeys the same rules.
 from __future__ import annotations
 
 import csv
+import io
+import itertools
 import json
 import os
+import re
 from dataclasses import dataclass
 from numbers import Number
 from pathlib import Path
@@ -30,6 +33,8 @@ from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from engine.errors import CatalogError, CatalogProblem
 
@@ -40,6 +45,10 @@ FILE_FORMATS = (".csv", ".json", ".jsonl", ".ndjson", ".parquet")
 _SOURCE, _LINE, _FOLDER, _STEM = "__source__", "__line__", "__folder__", "__stem__"
 _LOCATION = (_SOURCE, _LINE, _FOLDER, _STEM)  # bookkeeping columns, never part of a product
 _IMPLIED = {"category": (_FOLDER, "its folder"), "product_id": (_STEM, "its file name")}
+# Text that is not Unicode: JSON's \ud800-style escapes without their pair, and bytes that are not UTF-8
+# (decoded with surrogateescape). Neither pandas' string dtype, Arrow nor DuckDB can hold it.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -111,84 +120,171 @@ _BAD = object()  # "could not parse": JSON null is a value, so None cannot mean 
 def _read_tree(root: Path) -> tuple[pd.DataFrame, list[CatalogProblem]]:
     records: list[dict] = []
     problems: list[CatalogProblem] = []
-    for file in sorted((p for p in root.rglob("*.json") if not p.is_dir()), key=str):
+    for file in _tree_files(root, problems):
         parts = file.relative_to(root).parts
-        if len(parts) != 3 or parts[1] != "products":
+        if not _is_utf8("/".join(parts)):  # the folder and file name become category and product_id
+            problems.append(CatalogProblem(_escaped(str(file)), None, None, "file name is not valid UTF-8; not loaded"))
+        elif len(parts) != 3 or parts[1] != "products":
             problems.append(CatalogProblem(str(file), None, None, "not in the"
                                            " <category>/products/<product_id>.json layout; not loaded"))
-            continue
-        obj = _loads(_read_bytes(file, problems), str(file), None, problems)
-        if obj is not _BAD and _is_object(obj, str(file), None, problems):
-            records.append({**obj, _SOURCE: str(file), _LINE: None, _FOLDER: parts[0], _STEM: file.stem})
+        else:
+            data = _read_bytes(file, problems)
+            obj = _loads(data, str(file), None, problems)
+            if obj is not _BAD and _is_product(obj, str(file), None, problems, _may_pair(data)):
+                records.append({**obj, _SOURCE: str(file), _LINE: None, _FOLDER: parts[0], _STEM: file.stem})
     return pd.DataFrame(records, dtype=object), problems
+
+
+def _tree_files(root: Path, problems: list[CatalogProblem]) -> list[Path]:
+    """Every ``*.json`` file under ``root`` in sorted path order; a directory that cannot be listed is a problem."""
+    def unlistable(exc: OSError) -> None:
+        problems.append(CatalogProblem(_escaped(str(exc.filename)), None, None, f"cannot read directory:"
+                                       f" {exc.strerror or exc}; nothing in it is loaded"))
+
+    return sorted((Path(folder, name) for folder, _, names in os.walk(root, onerror=unlistable)
+                   for name in names if name.endswith(".json")), key=str)
 
 
 def _read_json_list(path: Path) -> tuple[pd.DataFrame, list[CatalogProblem]]:
     problems: list[CatalogProblem] = []
-    data = _loads(_read_bytes(path, problems), str(path), None, problems)
+    raw = _read_bytes(path, problems)
+    data = _loads(raw, str(path), None, problems)
     if data is not _BAD and not isinstance(data, list):
         problems.append(CatalogProblem(str(path), None, None,
                                        f"expected a JSON array of product objects, got {_kind(data)}"))
-    rows = data if isinstance(data, list) else []
-    records = [{**obj, _LINE: i} for i, obj in enumerate(rows, 1) if _is_object(obj, str(path), i, problems)]
+    rows, check = (data, _may_pair(raw)) if isinstance(data, list) else ([], False)
+    records = [{**obj, _LINE: i} for i, obj in enumerate(rows, 1) if _is_product(obj, str(path), i, problems, check)]
     return _with_source(pd.DataFrame(records, dtype=object), path), problems
 
 
 def _read_jsonl(path: Path) -> tuple[pd.DataFrame, list[CatalogProblem]]:
     problems: list[CatalogProblem] = []
     records: list[dict] = []
-    for number, chunk in enumerate((_read_bytes(path, problems) or b"").splitlines(), 1):
+    data = _read_bytes(path, problems) or b""
+    check = _may_pair(data)
+    for number, chunk in enumerate(data.splitlines(), 1):
         obj = _loads(chunk, str(path), number, problems) if chunk.strip() else _BAD
-        if obj is not _BAD and _is_object(obj, str(path), number, problems):
+        if obj is not _BAD and _is_product(obj, str(path), number, problems, check):
             records.append({**obj, _LINE: number})
     return _with_source(pd.DataFrame(records, dtype=object), path), problems
 
 
 def _read_csv(path: Path) -> tuple[pd.DataFrame, list[CatalogProblem]]:
-    try:  # blank lines stay as rows, so row position + embedded newlines give the physical line
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False,
-                          encoding="utf-8-sig")
-    except pd.errors.ParserError:  # a row longer than the header: re-read with line tracking
-        return _read_csv_ragged(path)
-    except (OSError, ValueError) as exc:  # EmptyDataError and UnicodeDecodeError are ValueErrors
-        return pd.DataFrame(), [_unreadable(str(path), exc)]
-    newlines = sum((raw[c].str.count("\n") for c in raw.columns), pd.Series(0, index=raw.index))
-    header_lines = 1 + sum(str(c).count("\n") for c in raw.columns)
-    raw[_LINE] = header_lines + 1 + np.arange(len(raw)) + (newlines.cumsum() - newlines).to_numpy()
-    raw = raw[raw.drop(columns=_LINE).ne("").any(axis=1)]  # blank (all-empty) lines
-    return _tabular(raw, path, 1)
+    """The csv module, not pandas: it gives every record's own fields, so each is counted.
 
-
-def _read_csv_ragged(path: Path) -> tuple[pd.DataFrame, list[CatalogProblem]]:
-    """The rare slow path: csv.reader knows each record's physical line, pandas does not."""
-    rows, lines, problems = [], [], []
+    pandas took the extra cell of rows with a trailing comma for an index (every column shifted),
+    padded short rows, and let an unclosed quote swallow the rest of the file.
+    """
+    problems: list[CatalogProblem] = []
+    data = _read_bytes(path, problems)
+    if data is None:
+        return pd.DataFrame(), problems
     try:
-        with open(path, encoding="utf-8-sig", newline="") as fh:
-            reader = csv.reader(fh)
-            header = next(reader)
-            header = [f"{h}.{header[:i].count(h)}" if h in header[:i] else h for i, h in enumerate(header)]
-            start = reader.line_num + 1
-            for fields in reader:
-                if len(fields) > len(header):
-                    problems.append(CatalogProblem(str(path), start, None, f"row has {len(fields)}"
-                                                   f" fields but the header has {len(header)}; not loaded"))
-                elif any(fields):
-                    rows.append(fields + [""] * (len(header) - len(fields)))
-                    lines.append(start)
-                start = reader.line_num + 1
-    except (OSError, ValueError) as exc:
-        return pd.DataFrame(), [_unreadable(str(path), exc)]
-    frame, more = _tabular(pd.DataFrame(rows, columns=header, dtype="str").assign(**{_LINE: lines}), path, 1)
+        text, checked = data.decode("utf-8-sig"), True
+    except UnicodeDecodeError:  # each bad byte becomes a lone surrogate, found row by row below
+        text, checked = data.decode("utf-8-sig", "surrogateescape"), False
+    numbers, records = _csv_records(text, str(path), problems)
+    first = next((i for i, fields in enumerate(records) if fields), None)  # the header
+    if first is None or not (checked or _is_utf8("".join(records[first]))):
+        why = "no header row" if first is None else "the header row is not valid UTF-8"
+        line = None if first is None else numbers[first]
+        return pd.DataFrame(), [*problems, CatalogProblem(str(path), line, None, f"{why}; no row loaded")]
+    header = [f"{h}.{records[first][:i].count(h)}" if h in records[first][:i] else h
+              for i, h in enumerate(records[first])]
+    body, lines = records[first + 1:], np.array(numbers[first + 1:], dtype=np.int64)
+    widths = np.fromiter(map(len, body), dtype=np.int64, count=len(body))
+    keep = (widths == len(header)) & np.fromiter(map(any, body), dtype=bool, count=len(body))  # not blank
+    problems += [CatalogProblem(str(path), int(lines[i]), None, f"{widths[i]} field{'' if widths[i] == 1 else 's'},"
+                                f" header has {len(header)}; not loaded")
+                 for i in np.flatnonzero((widths != len(header)) & (widths > 0))]
+    for i in () if checked else np.flatnonzero(keep):
+        if bad := _invalid_utf8(body[i], header, str(path), int(lines[i])):
+            keep[i] = False
+            problems.append(bad)
+    rows = body if keep.all() else [body[i] for i in np.flatnonzero(keep)]
+    frame = pd.DataFrame(rows, columns=header, dtype=object).assign(**{_LINE: lines[keep]})
+    frame, more = _tabular(frame, path, numbers[first])
     return frame, problems + more
+
+
+def _csv_records(text: str, source: str, problems: list[CatalogProblem]) -> tuple[list[int], list[list[str]]]:
+    """Every record (a blank line is an empty one) and the physical line it starts on. A record csv cannot
+    parse is a problem, and reading resumes on the line after the one it starts on: an unclosed quote
+    would otherwise swallow the rest of the file."""
+    lines = io.StringIO(text, newline="").readlines()  # split as csv splits: only at \n, \r\n and \r
+    try:
+        records = list(csv.reader(lines, strict=True))
+        if len(records) == len(lines):  # the common case: no record spans lines, record i is line i + 1
+            return list(range(1, len(lines) + 1)), records
+    except csv.Error:
+        pass
+    numbers: list[int] = []
+    records = []
+    resume = 0
+    while resume < len(lines):  # record by record, with line numbers
+        reader = csv.reader(itertools.islice(lines, resume, None), strict=True)
+        start = resume + 1
+        try:
+            for fields in reader:
+                numbers.append(start)
+                records.append(fields)
+                start = resume + reader.line_num + 1
+            break
+        except csv.Error as exc:
+            message = ("unbalanced quote: the quoted field that opens on this line never closes; this row is not"
+                       " loaded" if "end of data" in str(exc) else f"malformed CSV: {exc}; this row is not loaded")
+            problems.append(CatalogProblem(source, start, None, message))
+            resume = start
+    return numbers, records
+
+
+def _invalid_utf8(fields: list[str], header: list[str], source: str, line: int) -> CatalogProblem | None:
+    """The first cell holding a byte that is not UTF-8 (decoded as a lone surrogate by surrogateescape)."""
+    for name, value in zip(header, fields):
+        if found := _SURROGATE.search(value):
+            pid = fields[header.index("product_id")] if "product_id" in header else None
+            return CatalogProblem(source, line, name, f"{name} is not valid UTF-8 (byte 0x{ord(found.group()) - 0xDC00:02X});"
+                                  " not loaded", pid if pid and _is_utf8(pid) else None)
+    return None
 
 
 def _read_parquet(path: Path) -> tuple[pd.DataFrame, list[CatalogProblem]]:
     try:
-        raw = pd.read_parquet(path)
-    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        table = pq.read_table(path)
+        kept, problems = _utf8_rows(table, str(path))
+        raw = (table if kept is None else table.filter(pa.array(kept))).to_pandas()
+    except (OSError, ValueError, pa.ArrowException) as exc:  # pyarrow's ArrowInvalid is a ValueError
         return pd.DataFrame(), [_unreadable(str(path), exc)]
     raw = raw.reset_index(drop=raw.index.names == [None])  # a named index (product_id?) is data
-    return _tabular(raw.assign(**{_LINE: np.arange(1, len(raw) + 1)}), path, None)
+    numbers = np.arange(1, len(raw) + 1) if kept is None else np.flatnonzero(kept) + 1
+    frame, more = _tabular(raw.assign(**{_LINE: numbers}), path, None)
+    return frame, problems + more
+
+
+def _utf8_rows(table: pa.Table, source: str) -> tuple[np.ndarray | None, list[CatalogProblem]]:
+    """Parquet string cells are not checked for UTF-8 when written, and pandas' text functions fail on
+    one that is not: the rows to keep (None: all) and a problem for each row left out."""
+    kept, problems = None, []
+    for name, column in zip(table.column_names, table.columns):
+        as_bytes = {pa.string(): pa.binary(), pa.large_string(): pa.large_binary()}.get(column.type)
+        if as_bytes is None:
+            continue
+        try:
+            column.validate(full=True)  # full: UTF-8 checked too, in C++
+            continue
+        except pa.ArrowInvalid:
+            kept = np.ones(table.num_rows, dtype=bool) if kept is None else kept
+        cells = itertools.chain.from_iterable(chunk.view(as_bytes).to_pylist() for chunk in column.chunks)
+        for i, value in enumerate(cells):  # viewed as bytes: no UTF-8 check
+            if value is None or not kept[i]:
+                continue
+            try:
+                value.decode("utf-8")
+            except UnicodeDecodeError as error:
+                kept[i] = False
+                problems.append(CatalogProblem(source, i + 1, name, f"{name} is not valid UTF-8"
+                                               f" (byte 0x{value[error.start]:02X}); not loaded"))
+    return kept, problems
 
 
 _READERS = {".csv": _read_csv, ".json": _read_json_list, ".jsonl": _read_jsonl,
@@ -232,10 +328,43 @@ def _loads(data: bytes | None, source: str, line: int | None, problems: list[Cat
     return _BAD
 
 
-def _is_object(obj: Any, source: str, line: int | None, problems: list[CatalogProblem]) -> bool:
+def _is_product(obj: Any, source: str, line: int | None, problems: list[CatalogProblem], check_text: bool) -> bool:
+    """A JSON object, holding (when ``check_text``: its text escapes a surrogate) no unpaired surrogate."""
     if not isinstance(obj, dict):
         problems.append(CatalogProblem(source, line, None, f"expected a JSON object, got {_kind(obj)}"))
-    return isinstance(obj, dict)
+        return False
+    for key, value in obj.items() if check_text else ():
+        if found := _unpaired(key) or _unpaired(value):
+            field = _escaped(key)
+            problems.append(CatalogProblem(source, line, field, f"{field} holds an unpaired surrogate {found!r},"
+                                           " which is not Unicode text; not loaded"))
+            return False
+    return True
+
+
+def _may_pair(data: bytes | None) -> bool:
+    """Whether JSON text escapes a surrogate (``\\ud800``): json.loads accepts one without its pair."""
+    return bool(data) and _SURROGATE_ESCAPE.search(data) is not None
+
+
+def _unpaired(value: Any) -> str | None:
+    """The first unpaired surrogate anywhere in a parsed JSON value, keys included."""
+    if isinstance(value, str):
+        return found.group() if (found := _SURROGATE.search(value)) else None
+    if isinstance(value, dict):
+        value = itertools.chain.from_iterable(value.items())
+    elif not isinstance(value, list):
+        return None  # numbers, booleans, null
+    return next(filter(None, map(_unpaired, value)), None)
+
+
+def _is_utf8(text: str) -> bool:
+    return text.isascii() or _SURROGATE.search(text) is None
+
+
+def _escaped(text: str) -> str:
+    """Text with its lone surrogates (undecodable bytes of a file name, say) written as escapes."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _unreadable(source: str, exc: Exception, line: int | None = None) -> CatalogProblem:

@@ -13,15 +13,16 @@ import json
 import os
 import shlex
 import sys
+import unicodedata
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from pydantic import ValidationError
 
 from engine.catalog import Catalog, default_catalog_path, load_catalog
-from engine.errors import IndexLabError
+from engine.errors import IndexLabError, StoreError
 from engine.plan import PlanRequest, PlanSummary, Selection
 from engine.service import BatchService
 from engine.settings import BatchSettings, Profile
@@ -48,12 +49,31 @@ def _json_default(value: Any) -> Any:
 
 
 def emit_json(document: Any) -> None:
-    json.dump(document, sys.stdout, default=_json_default, indent=2, ensure_ascii=False)
-    sys.stdout.write("\n")
+    """One JSON document on stdout; every non-ASCII character escaped, so no product text reaches the
+    terminal raw (C1 controls, bidi overrides and unpaired surrogates included)."""
+    text = json.dumps(document, default=_json_default, indent=2, ensure_ascii=True)
+    sys.stdout.write(text.replace("\x7f", "\\u007f") + "\n")  # DEL: the one control json leaves as is
+
+
+def plain(text: object) -> str:
+    """``text`` made safe for a terminal: every character that is neither printable nor a space (ESC and the
+    other C0/C1 controls, CR, line breaks, bidi overrides, unpaired surrogates) written as its escape, as
+    repr() writes it. Product, catalog, outcome and job text can then never move the cursor, clear the
+    screen, retitle the window or reorder what is shown."""
+    text = str(text)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or unicodedata.category(c) == "Zs"
+                   else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
+def say(*lines: object, file: TextIO | None = None) -> None:
+    """Print each of ``lines`` on a line of its own, made ``plain``: the one way the CLIs print text."""
+    print(*map(plain, lines), sep="\n", file=file or sys.stdout)
 
 
 def _warn(message: str) -> None:
-    print(f"indexlab: warning: {message}", file=sys.stderr)
+    say(f"indexlab: warning: {message}", file=sys.stderr)
 
 
 # --------------------------------------------------------------------------- shared options
@@ -74,8 +94,21 @@ def _open_catalog(args: argparse.Namespace) -> Catalog:
     return catalog
 
 
-def _open_store(args: argparse.Namespace) -> Store:
-    return Store(args.db or default_db())
+def _open_store(args: argparse.Namespace, *, writes: bool = True) -> Store:
+    return open_store(args.db or default_db(), writes=writes)
+
+
+def open_store(path: Path, *, writes: bool = True) -> Store:
+    """The database at ``path``, or one clear error: a parent that cannot be made, a directory IndexLab
+    cannot write to (DuckDB opens the file there, then fails at the first commit), a file DuckDB refuses."""
+    path = Path(path)
+    if writes and path.parent.is_dir() and not os.access(path.parent, os.W_OK | os.X_OK):
+        raise StoreError(f"cannot write to the database directory {path.parent}: permission denied (DuckDB writes"
+                         f" {path.name}.wal there); fix its permissions or use another --db", field="--db")
+    try:
+        return Store(path)
+    except OSError as exc:  # making the parent directories
+        raise StoreError(f"cannot open database {path}: {exc.strerror or exc} ({exc.filename})", field="--db") from None
 
 
 # --------------------------------------------------------------------------- catalog
@@ -85,14 +118,14 @@ def cmd_catalog(args: argparse.Namespace) -> int:
     if args.json:
         emit_json({**summary, "problem_list": [p.__dict__ for p in catalog.problems]})
     else:
-        print(f"catalog   {summary['source']}")
-        print(f"products  {summary['products']}")
-        print(f"brands    {summary['brands']}")
+        say(f"catalog   {summary['source']}")
+        say(f"products  {summary['products']}")
+        say(f"brands    {summary['brands']}")
         cats = ", ".join(f"{k} {v}" for k, v in summary["category_counts"].items())
-        print(f"categories {len(summary['category_counts'])}: {cats}")
-        print(f"problems  {len(catalog.problems)}")
+        say(f"categories {len(summary['category_counts'])}: {cats}")
+        say(f"problems  {len(catalog.problems)}")
         for problem in catalog.problems:
-            print(f"  {problem}")
+            say(f"  {problem}")
     return EXIT_CATALOG_PROBLEMS if catalog.problems else EXIT_OK
 
 
@@ -171,20 +204,20 @@ def add_plan_options(p: argparse.ArgumentParser) -> None:
 
 def print_plan(batch_run_id: str, summary: PlanSummary) -> None:
     est = summary.estimate
-    print(f"batch_run_id  {batch_run_id}")
-    print(f"items         {summary.total} across {len(summary.brands)} brands")
-    print(f"profile       {summary.settings.profile.value}, workers {summary.settings.workers}, runner {summary.settings.runner}")
-    print(f"estimate      {est.job_count} jobs (at most {est.max_job_count} with retries), {est.runtime_text}"
+    say(f"batch_run_id  {batch_run_id}")
+    say(f"items         {summary.total} across {len(summary.brands)} brands")
+    say(f"profile       {summary.settings.profile.value}, workers {summary.settings.workers}, runner {summary.settings.runner}")
+    say(f"estimate      {est.job_count} jobs (at most {est.max_job_count} with retries), {est.runtime_text}"
           f" [{est.basis.replace('_', ' ')}]")
-    print("brands in run order:")
+    say("brands in run order:")
     for b in summary.brands:
-        print(f"  {b.position:>3}. {b.brand}{' (pinned)' if b.pinned else ''}: {b.count}")
-    print(f"first {len(summary.first_items)} items:")
+        say(f"  {b.position:>3}. {b.brand}{' (pinned)' if b.pinned else ''}: {b.count}")
+    say(f"first {len(summary.first_items)} items:")
     for item in summary.first_items:
         variant = f" [{item.variant}]" if item.variant else ""
-        print(f"  {item.seq:>5}  {item.brand} {item.model}{variant}  ({item.product_id})")
+        say(f"  {item.seq:>5}  {item.brand} {item.model}{variant}  ({item.product_id})")
     for warning in summary.warnings:
-        print(f"warning: {warning}")
+        say(f"warning: {warning}")
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -202,7 +235,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- items
 def cmd_items(args: argparse.Namespace) -> int:
-    with _open_store(args) as store:
+    with _open_store(args, writes=False) as store:
         page, total = BatchService(store, catalog=None).items(
             args.batch_run_id, state=args.state, brand=args.brand, offset=args.offset, limit=args.limit)
     if args.json:
@@ -210,35 +243,35 @@ def cmd_items(args: argparse.Namespace) -> int:
                    "items": page.drop(columns=["batch_run_id"]).to_dict("records")})
         return EXIT_OK
     if page.empty:
-        print(f"no items ({total} match)")
+        say(f"no items ({total} match)")
         return EXIT_OK
     shown = page[["seq", "state", "brand", "model", "variant", "product_id", "attempts", "last_error"]].fillna("")
-    print(shown.to_string(index=False))
-    print(f"{len(page)} of {total} items")
+    say(*shown.map(plain).to_string(index=False).split("\n"))
+    say(f"{len(page)} of {total} items")
     return EXIT_OK
 
 
 # --------------------------------------------------------------------------- outcome
 def cmd_outcome(args: argparse.Namespace) -> int:
-    with _open_store(args) as store:
+    with _open_store(args, writes=False) as store:
         outcome = BatchService(store, catalog=None).outcome(args.product_id)
     if args.json:
         emit_json(outcome)
         return EXIT_OK
     summary = outcome["summary"]
-    print(f"product       {outcome['product_id']}")
-    print(f"from          batch {outcome['batch_run_id']} item {outcome['seq']} attempt {outcome['attempt']}, "
+    say(f"product       {outcome['product_id']}")
+    say(f"from          batch {outcome['batch_run_id']} item {outcome['seq']} attempt {outcome['attempt']}, "
           f"{outcome['recorded_at']:%Y-%m-%d %H:%M:%S} UTC")
-    print(f"quality       coverage {_pct(outcome['coverage'])}, confidence {_pct(outcome['confidence'])}, "
+    say(f"quality       coverage {_pct(outcome['coverage'])}, confidence {_pct(outcome['confidence'])}, "
           f"conflicts {outcome['conflicts'] if outcome['conflicts'] is not None else '-'}")
     if summary.get("missing"):
-        print(f"missing       {', '.join(summary['missing'])}")
+        say(f"missing       {', '.join(summary['missing'])}")
     for f in outcome["fields"]:
         value = ", ".join(map(str, f["value"])) if isinstance(f["value"], list) else f["value"]
         unit = f" {f['unit']}" if f["unit"] else ""
         flag = "  CONFLICT" if f["conflict"] else ""
-        print(f"  {f['field']:<22} {value}{unit}  [{f['tier'] or '-'}, {_pct(f['confidence'])}]{flag}")
-        print(f"  {'':<22} {f['source_url'] or '-'}  snippet {f['snippet_id'] or '-'}")
+        say(f"  {f['field']:<22} {value}{unit}  [{f['tier'] or '-'}, {_pct(f['confidence'])}]{flag}")
+        say(f"  {'':<22} {f['source_url'] or '-'}  snippet {f['snippet_id'] or '-'}")
     return EXIT_OK
 
 
@@ -301,13 +334,17 @@ def main(argv: Sequence[str] | None = None, *, extend: Callable[[argparse._SubPa
     try:
         return args.handler(args)
     except IndexLabError as exc:
-        print(f"indexlab: error: {exc}", file=sys.stderr)
+        say(*f"indexlab: error: {exc}".split("\n"), file=sys.stderr)  # a catalog error lists its problems
         return EXIT_FAILED
     except KeyboardInterrupt:
-        print("indexlab: interrupted", file=sys.stderr)
+        say("indexlab: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return EXIT_OK
+    except OSError as exc:  # the machine refused something (a file, a socket): say what, where, no traceback
+        where = f" ({exc.filename})" if exc.filename else ""
+        say(f"indexlab: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":

@@ -77,7 +77,7 @@ class _Interrupts:
         try:
             self.engine.stop(self.batch_run_id, force=force, actor="cli", reason="Ctrl-C")
         except IndexLabError as exc:
-            print(f"indexlab: {exc}", file=sys.stderr)
+            cli.say(f"indexlab: {exc}", file=sys.stderr)
 
 
 def follow(engine: BatchEngine, batch_run_id: str) -> dict[str, Any]:
@@ -87,11 +87,11 @@ def follow(engine: BatchEngine, batch_run_id: str) -> dict[str, Any]:
     while not engine.wait_idle(timeout=FOLLOW_TICK_S):
         now = time.monotonic()
         if tty or now - last_line >= 5.0:
-            line = progress_line(engine.status(batch_run_id))
+            line = cli.plain(progress_line(engine.status(batch_run_id)))
             print(f"\r{line[:160]:<160}" if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True)
             last_line = now
     final = engine.status(batch_run_id)
-    print(("\r" if tty else "") + progress_line(final), file=sys.stderr, flush=True)
+    print(("\r" if tty else "") + cli.plain(progress_line(final)), file=sys.stderr, flush=True)
     return final
 
 
@@ -114,7 +114,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 # recover() may already be running it, or have finished it meanwhile
                 if engine.status(batch_run_id)["state"] in (BatchState.PLANNED, BatchState.PAUSED, BatchState.STOPPED):
                     service.start(batch_run_id, actor="cli")
-                print(f"indexlab: batch {batch_run_id} running (db {store.path})", file=sys.stderr, flush=True)
+                cli.say(f"indexlab: batch {batch_run_id} running (db {store.path})", file=sys.stderr)
                 final = follow(engine, batch_run_id)
             finally:
                 signal.signal(signal.SIGINT, previous)
@@ -126,7 +126,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    with cli._open_store(args) as store:
+    with cli._open_store(args, writes=False) as store:
         batch_run_id = args.batch_run_id
         if batch_run_id is None:
             latest = store.latest_batch()
@@ -137,12 +137,12 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         cli.emit_json(status)
     else:
-        print(f"batch_run_id  {status['batch_run_id']}")
-        print(f"state         {status['state']}")
-        print("counts        " + ", ".join(f"{k} {v}" for k, v in status["counts"].items()))
-        print(f"progress      {status['done']}/{status['total']} ({status['progress']:.0%})")
+        cli.say(f"batch_run_id  {status['batch_run_id']}")
+        cli.say(f"state         {status['state']}")
+        cli.say("counts        " + ", ".join(f"{k} {v}" for k, v in status["counts"].items()))
+        cli.say(f"progress      {status['done']}/{status['total']} ({status['progress']:.0%})")
         for failure in status["recent_failures"][:5]:
-            print(f"failure       #{failure['seq']} {failure.get('product_id', '')}: {failure['error']}")
+            cli.say(f"failure       #{failure['seq']} {failure.get('product_id', '')}: {failure['error']}")
     return cli.EXIT_OK
 
 

@@ -97,6 +97,8 @@ def load_settings_file(path: str | Path) -> BatchSettings:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise SettingsFileError(f"settings file {path}: cannot read it ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:  # a binary file, or another encoding
+        raise SettingsFileError(f"settings file {path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     try:
         if path.suffix.lower() == ".toml":
             data = tomllib.loads(text)
@@ -108,8 +110,20 @@ def load_settings_file(path: str | Path) -> BatchSettings:
         raise SettingsFileError(f"settings file {path}: not valid TOML ({exc})") from None
     if not isinstance(data, dict):
         raise SettingsFileError(f"settings file {path}: expected an object of settings, found {type(data).__name__}")
+    try:  # JSON's "\\ud800" escape without its pair: no program, database or terminal takes that text
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise SettingsFileError(f"settings file {path}: a text holds an unpaired surrogate (a \\ud800-style"
+                                " escape without its pair); write the character itself") from None
     try:
-        return BatchSettings.model_validate(data)
+        settings = BatchSettings.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(f"field {'.'.join(map(str, e['loc'])) or '(file)'}: {e['msg']}" for e in exc.errors())
         raise SettingsFileError(f"settings file {path}: {problems}") from None
+    from engine.runners import get_runner  # the runners import this module
+
+    try:  # refused now, not when the first batch planned with it starts
+        get_runner(settings.runner)
+    except IndexLabError as exc:
+        raise SettingsFileError(f"settings file {path}: field runner: {exc}", field="runner") from None
+    return settings

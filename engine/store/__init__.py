@@ -281,7 +281,7 @@ class Store:
         with self._cursor() as cur:
             row = cur.execute(SELECT_LATEST_OUTCOME, [product_id]).fetchone()
             if row is None:
-                raise NotFound(f"no recorded outcome for product {product_id!r} in {self.path}", field="product_id")
+                raise NotFound(f"no recorded outcome for product {product_id!r}", field="product_id")
             names = [d[0] for d in cur.description]
             outcome = dict(zip(names, row))
             fields = cur.execute(SELECT_OUTCOME_FIELDS, [outcome["batch_run_id"], outcome["seq"]]).fetchall()
@@ -308,7 +308,7 @@ class Store:
             row = cur.execute(SELECT_BATCH, [batch_run_id]).fetchone()
             names = [d[0] for d in cur.description]
         if row is None:
-            raise NotFound(f"no batch {batch_run_id!r} in {self.path}", field="batch_run_id")
+            raise NotFound(f"no batch {batch_run_id!r}", field="batch_run_id")
         return _batch_row(names, row)
 
     def list_batches(self, *, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -13,6 +16,7 @@ from hypothesis import strategies as st
 
 from engine.catalog import CORE_COLUMNS, Catalog, default_catalog_path, load_catalog
 from engine.errors import CatalogError, CatalogProblem
+from tests.unprivileged import unprivileged
 
 HEADER = "product_id,category,brand,model,variant\n"
 
@@ -155,22 +159,6 @@ def test_unreadable_file_is_reported_and_others_load(tmp_path):
     assert problem.source == str(root / "mice/products/gone.json")
     assert problem.message == "cannot read file: No such file or directory"
     assert catalog.products["product_id"].tolist() == ["g502"]
-
-
-def test_file_without_read_permission_is_reported(tmp_path, monkeypatch):
-    """Simulated: the suite may run as root, which reads anything."""
-    root = write_tree(tmp_path / "cat", {**GOOD_TREE, "mice/products/locked.json": "{}"})
-    read_bytes = Path.read_bytes
-
-    def refuse_locked(self: Path) -> bytes:
-        if self.name == "locked.json":
-            raise PermissionError(13, "Permission denied", str(self))
-        return read_bytes(self)
-
-    monkeypatch.setattr(Path, "read_bytes", refuse_locked)
-    problem = only_problem(load_catalog(root))
-    assert (problem.source, problem.message) == (str(root / "mice/products/locked.json"),
-                                                 "cannot read file: Permission denied")
 
 
 def test_file_that_is_not_utf8_is_reported(tmp_path):
@@ -370,14 +358,150 @@ def test_csv_row_longer_than_header_is_reported_and_others_load(tmp_path):
     path = write(tmp_path / "c.csv", HEADER + 'p1,mice,L,"M\n2",\np2,mice,L,M,,extra\np3,mice,L,M,\n')
     catalog = load_catalog(path)
     problem = only_problem(catalog)
-    assert (problem.line, problem.message) == (4, "row has 6 fields but the header has 5; not loaded")
+    assert (problem.line, problem.message) == (4, "6 fields, header has 5; not loaded")
     assert catalog.products["product_id"].tolist() == ["p1", "p3"]
+
+
+def test_csv_where_every_row_has_a_trailing_comma_loads_nothing_shifted(tmp_path):
+    """pandas took the extra cell for an index and shifted every column left (product_id became the category)."""
+    path = write(tmp_path / "catalog.csv", HEADER + "p1,mice,L,M,,\np2,mice,L,M,x,\n")
+    with pytest.raises(CatalogError) as err:
+        load_catalog(path)
+    assert [str(p) for p in err.value.problems] == [f"{path}:2: 6 fields, header has 5; not loaded",
+                                                    f"{path}:3: 6 fields, header has 5; not loaded"]
+
+
+def test_csv_row_shorter_than_header_is_reported_and_others_load(tmp_path):
+    path = write(tmp_path / "c.csv", HEADER + "p1,mice,L,M\np2,mice,L,M,\n")
+    catalog = load_catalog(path)
+    assert (only_problem(catalog).line, only_problem(catalog).message) == (2, "4 fields, header has 5; not loaded")
+    assert catalog.products["product_id"].tolist() == ["p2"]
+
+
+def test_csv_unbalanced_quote_is_reported_where_it_opens_and_the_rest_loads(tmp_path):
+    path = write(tmp_path / "c.csv", HEADER + 'p1,mice,L,M,\np2,mice,L,"M,\np3,mice,L,M,\np4,mice,L,M,\n')
+    catalog = load_catalog(path)
+    problem = only_problem(catalog)
+    assert (problem.line, problem.field) == (3, None)
+    assert problem.message.startswith("unbalanced quote: the quoted field that opens on this line never closes")
+    assert catalog.products["product_id"].tolist() == ["p1", "p3", "p4"]
+    with pytest.raises(CatalogError, match="unbalanced quote"):
+        load_catalog(path, strict=True)
+
+
+def test_csv_text_after_a_closing_quote_is_reported(tmp_path):
+    path = write(tmp_path / "c.csv", HEADER + 'p1,mice,L,"M"x,\np2,mice,L,M,\n')
+    catalog = load_catalog(path)
+    assert (only_problem(catalog).line, catalog.products["product_id"].tolist()) == (2, ["p2"])
+    assert only_problem(catalog).message.startswith("malformed CSV:")
 
 
 def test_csv_line_numbers_are_physical_lines(tmp_path):
     text = HEADER + 'p1,mice,L,"two\nline model",\n\np2,mice,L,"a\r\nb\nc",\r\n\np3,mice,,M,\n'
     problem = only_problem(load_catalog(write(tmp_path / "c.csv", text)))
     assert (problem.line, problem.field) == (9, "brand")
+
+
+# --- text that is not valid Unicode: the entry is left out with its place; nothing of it loads ---
+
+LONE = '"L\\ud800"'  # JSON text of a string whose escape is an unpaired surrogate
+
+
+def test_tree_file_with_an_unpaired_surrogate_is_reported_and_others_load(tmp_path):
+    """json.loads accepts "\\ud800"; pandas' string dtype and DuckDB then refuse the text (it crashed the loader)."""
+    root = write_tree(tmp_path / "cat", {**GOOD_TREE, "mice/products/bad.json": '{"brand": %s, "model": "M"}' % LONE})
+    catalog = load_catalog(root)
+    problem = only_problem(catalog)
+    assert (problem.source, problem.line, problem.field) == (str(root / "mice/products/bad.json"), None, "brand")
+    assert problem.message == "brand holds an unpaired surrogate '\\ud800', which is not Unicode text; not loaded"
+    assert catalog.products["product_id"].tolist() == ["g502"]
+
+
+@pytest.mark.parametrize("record", [
+    '{"product_id": "p2", "category": "mice", "brand": "L", "model": "M", "notes": ["ok", {"x": %s}]}' % LONE,
+    '{"product_id": "p2", "category": "mice", "brand": "L", "model": "M", %s: 1}' % LONE,
+])
+def test_jsonl_line_with_an_unpaired_surrogate_anywhere_is_reported(tmp_path, record):
+    path = write_jsonl(tmp_path / "c.jsonl", [product("p1"), record, '{"product_id": "p3", "category": "mice",'
+                                              ' "brand": "\\ud83d\\ude00", "model": "M"}'])
+    catalog = load_catalog(path)
+    problem = only_problem(catalog)
+    assert problem.line == 2 and problem.field in ("notes", "L\\ud800") and "unpaired surrogate" in problem.message
+    assert catalog.products["brand"].tolist() == ["Logitech", "\N{GRINNING FACE}"]  # a proper pair is fine
+
+
+def test_json_list_element_with_an_unpaired_surrogate_is_reported_by_index(tmp_path):
+    path = write(tmp_path / "c.json", '[%s, {"product_id": "p2", "category": "mice", "brand": "L", "model": %s}]'
+                 % (json.dumps(product("p1")), LONE))
+    catalog = load_catalog(path)
+    assert (only_problem(catalog).line, only_problem(catalog).field) == (2, "model")
+    assert catalog.products["product_id"].tolist() == ["p1"]
+
+
+def test_tree_folder_name_that_is_not_utf8_is_reported(tmp_path):
+    root = write_tree(tmp_path / "cat", GOOD_TREE)
+    folder = root / os.fsdecode(b"mi\xffce") / "products"
+    write(folder / "x.json", json.dumps({"brand": "L", "model": "M"}))
+    catalog = load_catalog(root)
+    problem = only_problem(catalog)
+    assert problem.source == f"{root}/mi\\udcffce/products/x.json"  # escaped: a problem is plain text too
+    assert problem.message == "file name is not valid UTF-8; not loaded"
+    assert catalog.products["product_id"].tolist() == ["g502"]
+
+
+def test_csv_row_with_invalid_utf8_is_reported_at_its_line_and_others_load(tmp_path):
+    path = write(tmp_path / "c.csv", HEADER.encode() + b"p1,mice,L,M,\np2,mice,L\xff,M,\np3,mice,L,M,\n")
+    catalog = load_catalog(path)
+    problem = only_problem(catalog)
+    assert (problem.line, problem.field, problem.product_id) == (3, "brand", "p2")
+    assert problem.message == "brand is not valid UTF-8 (byte 0xFF); not loaded"
+    assert catalog.products["product_id"].tolist() == ["p1", "p3"]
+
+
+def test_parquet_row_with_invalid_utf8_is_reported_by_row_and_others_load(tmp_path):
+    """pyarrow keeps such bytes in a string column; converting them raised an ArrowException (a traceback)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "c.parquet"
+    brands = pa.array([b"L", b"R\xfe", b"Z"], pa.binary()).view(pa.string())  # view: no UTF-8 check
+    pq.write_table(pa.table({"product_id": ["p1", "p2", "p3"], "category": ["mice"] * 3, "brand": brands,
+                             "model": ["M"] * 3}), path)
+    catalog = load_catalog(path)
+    problem = only_problem(catalog)
+    assert (problem.line, problem.field, problem.message) == (2, "brand", "brand is not valid UTF-8 (byte 0xFE); not loaded")
+    assert catalog.products["product_id"].tolist() == ["p1", "p3"]
+
+
+# --- permissions, for real: a child process without root's power to read anything -------------
+
+_PROBLEMS = ("import json, sys; from engine.catalog import load_catalog;"
+             "print(json.dumps([[p.source, p.message] for p in load_catalog(sys.argv[1]).problems]))")
+
+
+def problems_in_child(root: Path) -> list[list[str]]:
+    result = subprocess.run(unprivileged([sys.executable, "-c", _PROBLEMS, str(root)]), capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_unreadable_directory_of_a_tree_is_reported_and_the_rest_loads(tmp_path):
+    """rglob skipped a directory it could not list, silently."""
+    root = write_tree(tmp_path / "cat", {**GOOD_TREE, "keyboards/products/k70.json": {"brand": "C", "model": "K"}})
+    (root / "keyboards/products").chmod(0)
+    try:
+        problems = problems_in_child(root)
+    finally:
+        (root / "keyboards/products").chmod(0o755)
+    assert problems == [[str(root / "keyboards/products"), "cannot read directory: Permission denied; nothing in it"
+                         " is loaded"]]
+
+
+def test_unreadable_file_of_a_tree_is_reported(tmp_path):
+    root = write_tree(tmp_path / "cat", {**GOOD_TREE, "mice/products/locked.json": {"brand": "C", "model": "K"}})
+    (root / "mice/products/locked.json").chmod(0)
+    assert problems_in_child(root) == [[str(root / "mice/products/locked.json"), "cannot read file: Permission denied"]]
 
 
 def test_parquet_with_product_id_as_index_and_categorical_columns_loads(tmp_path):

@@ -39,6 +39,30 @@ def test_a_bad_file_names_the_file_and_what_is_wrong(tmp_path, text, expected):
     assert str(path) in info.value.message and expected in info.value.message
 
 
+@pytest.mark.parametrize(("content", "expected"), [
+    (b'{"llm_model": "caf\xe9"}', "not UTF-8 text (invalid continuation byte at byte 18)"),
+    (bytes(range(256)), "not UTF-8 text (invalid start byte at byte 128)"),
+    (b'{"llm_model": "gpt\\ud800"}', "a text holds an unpaired surrogate (a \\ud800-style escape without its pair);"
+                                   " write the character itself"),
+], ids=["latin-1", "binary", "lone-surrogate"])
+def test_a_file_that_cannot_be_used_is_refused_when_read(tmp_path, content, expected):
+    """Not UTF-8 raised UnicodeDecodeError (a traceback); a lone surrogate was accepted."""
+    path = tmp_path / "s.json"
+    path.write_bytes(content)
+    with pytest.raises(SettingsFileError) as info:
+        load_settings_file(path)
+    assert info.value.message == f"settings file {path}: {expected}"
+
+
+def test_unknown_runner_is_refused_when_read_naming_the_known_ones(tmp_path):
+    """It was accepted, and failed only when the first batch planned with it started."""
+    path = write(tmp_path, "s.json", '{"runner": "nope"}')
+    with pytest.raises(SettingsFileError) as info:
+        load_settings_file(path)
+    assert info.value.message.startswith(f"settings file {path}: field runner: unknown runner 'nope'; known runners: ")
+    assert all(name in info.value.message for name in ("command", "harvest", "noop"))
+
+
 def test_bad_toml_and_a_missing_file_are_clear_errors(tmp_path):
     with pytest.raises(SettingsFileError, match="not valid TOML"):
         load_settings_file(write(tmp_path, "s.toml", "workers = = 2"))
