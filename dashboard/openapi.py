@@ -44,8 +44,10 @@ OPERATIONS: list[tuple[str, str, str, type[BaseModel] | None, type[BaseModel] | 
     ("get", "/healthz", "Liveness and what this server serves", None, None, m.Health, 200, ()),
 ]
 ERROR_TEXT = {400: "Malformed JSON", 401: "Missing or wrong API token",
-              403: "settings.command / settings.corpus other than the server's, while it does not allow them", 404: "Unknown batch", 409: "Illegal lifecycle move, another batch running, or a large plan without confirm_large",
-              413: "Body too large", 422: "Invalid field, unknown field, or empty selection"}
+              403: "A Host or Origin that is not this server's, a network request to a server without auth, or (plan) "
+                   "a setting naming a program, path, LLM endpoint or key the server does not offer",
+              404: "Unknown batch", 409: "Illegal lifecycle move, another batch running, or a large plan without confirm_large",
+              413: "Body too large", 415: "Body not application/json", 422: "Invalid field, unknown field, or empty selection"}
 
 
 def _query_parameters(model: type[BaseModel], schema: dict[str, Any]) -> list[dict[str, Any]]:
@@ -94,7 +96,7 @@ def openapi_document() -> dict[str, Any]:
         if body is not None:
             op["requestBody"] = {"required": True, "content": {"application/json": {"schema": {"$ref": REF.format(model=body.__name__)}}}}
             op["security"] = [{}, {"bearer": []}]
-        for status in errors:
+        for status in sorted({*errors, 403, *((415,) if body else ())}):  # every route checks Host and Origin
             op["responses"][str(status)] = {"description": ERROR_TEXT[status], "content": {"application/json": {"schema": {"$ref": REF.format(model="ErrorBody")}}}}
         if response in (m.PlanResponse, m.StatusResponse):  # follow the batch id to what can be done next
             op["responses"][str(ok)]["links"] = _links()
