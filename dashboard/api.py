@@ -31,7 +31,7 @@ from dashboard.context import AppContext, get_context
 from engine.errors import (ConfirmationRequired, IllegalTransition, IndexLabError, NotFound, PlanError,
                            StoreError)
 from engine.plan import PlanRequest
-from engine.settings import BatchSettings, with_defaults
+from engine.settings import ApiAllow, BatchSettings, with_defaults
 
 log = logging.getLogger("indexlab.api")
 PREFIX = "/api/v1/indexlab"
@@ -195,28 +195,54 @@ def _status(ctx: AppContext, batch_run_id: str) -> m.StatusResponse:
     return m.StatusResponse.model_validate(ctx.service.status(batch_run_id))
 
 
-def _allow_server_side_settings() -> bool:
-    return os.environ.get("INDEXLAB_API_ALLOW_COMMAND", "").lower() in ("1", "true", "yes")
+PROGRAMS_AND_PATHS = ("Programs and paths come from the server's --settings file (command, corpus, api_allow.commands, "
+                      "api_allow.corpora); the CLI on the server may use any, and a server on 127.0.0.1 started with "
+                      f"{guard.ALLOW_COMMAND_ENV}=1 lets API clients name any")
+ENDPOINTS = ("LLM endpoints come from the server's --settings file (llm_base_url, api_allow.llm_endpoints); the CLI on "
+             "the server may use any")
+KEYS = "Each LLM endpoint of the server's --settings file has its own key: send llm_base_url and llm_api_key_env together"
 
 
-def _plan_settings(changes: dict[str, Any], defaults: BatchSettings) -> BatchSettings:
-    """The server's defaults with a client's changes; a command or corpus other than the server's is refused (403)."""
-    if not _allow_server_side_settings():
-        for name in ("command", "corpus"):
-            if name in changes and changes[name] != getattr(defaults, name):
-                raise ApiError(403, "forbidden_setting",
-                               "settings.command and settings.corpus run programs or read files on the server: "
-                               "set them in the server's --settings file, plan with the CLI, or start the server "
-                               "with INDEXLAB_API_ALLOW_COMMAND=1", f"settings.{name}")
-        if changes.get("runner") == "command" and not defaults.command:
-            raise ApiError(403, "forbidden_setting", "runner 'command' needs a command, and this server has none "
-                           "in its --settings file (nor INDEXLAB_API_ALLOW_COMMAND=1 to take one)", "settings.command")
+def _refuse_server_side(settings: BatchSettings, defaults: BatchSettings, allow: ApiAllow) -> None:
+    """Settings that name a program, a path, a network endpoint or a secret: the server's own or those its
+    settings file offers, nothing else (403 naming the field). ``INDEXLAB_API_ALLOW_COMMAND`` opens programs
+    and paths to a trusted local client, never endpoints or secrets."""
+    def refuse(name: str, what: str, offered: list[Any], how: str) -> ApiError:
+        listed = ", ".join(json.dumps(v) for v in offered) or "none"
+        return ApiError(403, "forbidden_setting", f"settings.{name} {what} (it offers: {listed}). {how}",
+                        f"settings.{name}")
+
+    if not guard.allow_command():
+        commands = [c for c in (defaults.command, *allow.commands) if c]
+        if settings.command is not None and settings.command not in commands:
+            raise refuse("command", "names a program this server does not offer", commands, PROGRAMS_AND_PATHS)
+        corpora = [defaults.corpus, *allow.corpora]
+        if settings.corpus not in corpora:
+            raise refuse("corpus", "names a sources index this server does not offer", corpora, PROGRAMS_AND_PATHS)
+    endpoints = allow.llm_endpoints_with(defaults)
+    if settings.llm_base_url not in [e.base_url for e in endpoints]:
+        raise refuse("llm_base_url", "is an LLM endpoint this server does not offer",
+                     list(dict.fromkeys(e.base_url for e in endpoints)), ENDPOINTS)
+    keys = [e.api_key_env for e in endpoints if e.base_url == settings.llm_base_url]
+    if settings.llm_api_key_env not in keys:
+        raise refuse("llm_api_key_env", f"names a key this server does not send to {settings.llm_base_url}", keys, KEYS)
+
+
+def _plan_settings(changes: dict[str, Any], defaults: BatchSettings, allow: ApiAllow) -> BatchSettings:
+    """The server's defaults with a client's changes, refused (403) where they name what the server does not offer."""
+    if changes.get("runner") == "command" and "command" not in changes and not defaults.command \
+            and not guard.allow_command():
+        raise ApiError(403, "forbidden_setting", "runner 'command' needs a command, and this server has none in its "
+                       "--settings file: name one it offers under api_allow.commands, or plan with the CLI",
+                       "settings.command")
     try:
-        return with_defaults(defaults, changes)
+        settings = with_defaults(defaults, changes)
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(["settings", *(str(p) for p in first["loc"])])
         raise ApiError(422, "invalid", f"{field}: {first['msg']}", field) from None
+    _refuse_server_side(settings, defaults, allow)
+    return settings
 
 
 class PlanHandler(ApiHandler):
@@ -225,7 +251,7 @@ class PlanHandler(ApiHandler):
     async def post(self) -> None:
         body = self.body(m.PlanBody)
         changes = body.settings.model_dump(exclude_unset=True, exclude_none=True)
-        settings = _plan_settings(changes, self.ctx.service.defaults)
+        settings = _plan_settings(changes, self.ctx.service.defaults, self.ctx.api_allow)
         request = PlanRequest(**body.model_dump(exclude={"settings"}), settings=settings)
         saved = await self.call(self.ctx.service.plan, request, actor="api")
         self.send(m.PlanResponse(batch_run_id=saved.batch_run_id, state=saved.state, created_at=saved.created_at,
