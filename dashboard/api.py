@@ -3,6 +3,8 @@
 Handlers never block the event loop: every engine or store call runs on a small thread pool.
 Bodies and queries are validated by the pydantic models in ``dashboard.api_models``; a client's
 mistake is a 4xx with ``{"error": {"code", "message", "field"}}``, never a 500, never a partial write.
+Before a body is read, ``prepare`` refuses requests from the network without auth, with a Host or Origin
+that is not this server's, over the size limit (on ``Content-Length``), without the token, or not JSON.
 """
 
 from __future__ import annotations
@@ -21,18 +23,20 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from tornado.ioloop import IOLoop
-from tornado.web import HTTPError, RequestHandler
+from tornado.web import HTTPError, RequestHandler, stream_request_body
 
 from dashboard import api_models as m
+from dashboard import guard
 from dashboard.context import AppContext, get_context
 from engine.errors import (ConfirmationRequired, IllegalTransition, IndexLabError, NotFound, PlanError,
                            StoreError, StoreRejected)
 from engine.plan import PlanRequest
-from engine.settings import BatchSettings, with_defaults
+from engine.settings import ApiAllow, BatchSettings, with_defaults
 
 log = logging.getLogger("indexlab.api")
 PREFIX = "/api/v1/indexlab"
 MAX_BODY_BYTES = 1_000_000
+JSON_MEDIA_TYPE = "application/json"
 _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="indexlab-api")
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -62,10 +66,11 @@ def _validation_error(exc: ValidationError, where: str) -> ApiError:
     return ApiError(422, code, f"{where} {field or ''}: {first['msg']}".replace("  ", " "), field)
 
 
+@stream_request_body  # prepare() runs on the headers alone, so a refused body is never read
 class ApiHandler(RequestHandler):
     """JSON in, JSON out, errors as bodies; the context is the process's one store, catalog and engine."""
 
-    mutating = False
+    takes_body = False  # POST bodies must be application/json
 
     def initialize(self, context: Callable[[], AppContext] = get_context) -> None:
         self._context = context
@@ -79,22 +84,62 @@ class ApiHandler(RequestHandler):
         self.set_header("Cache-Control", "no-store")
 
     def prepare(self) -> None:
-        length = self.request.headers.get("Content-Length")
-        if (length and length.isdigit() and int(length) > MAX_BODY_BYTES) or len(self.request.body or b"") > MAX_BODY_BYTES:
-            self._fail(ApiError(413, "body_too_large", f"request body is larger than {MAX_BODY_BYTES} bytes"))
-            return
-        token = os.environ.get("INDEXLAB_API_TOKEN")
+        self._received = bytearray()
+        if (error := self._refusal()) is not None:
+            self._refuse(error)
+
+    def _refusal(self) -> ApiError | None:
+        """What is wrong with this request judging by its headers (and the socket it came on), if anything."""
+        headers = self.request.headers
+        address, port = guard.local_socket(self.request.connection)
+        if why := guard.network_refusal(address, login=guard.has_login(self.application)):
+            return ApiError(403, "network_refused", why)
+        allowed = guard.configured_hosts() | guard.own_hosts(address, port)
+        host = headers.get("Host")  # DNS rebinding: a page whose name now resolves here, calling "its own" server
+        if host is not None and port is not None and host.lower() not in allowed:
+            return ApiError(403, "forbidden_host", f"Host {host[:200]!r} is not this server (a name that resolves "
+                            f"here is not enough): use {' or '.join(sorted(allowed))}, or list it in "
+                            f"{guard.ORIGINS_ENV}", "Host")
+        origin = headers.get("Origin")  # sent by browsers on every cross-origin POST and fetch; curl sends none
+        if origin is not None and guard.origin_netloc(origin) not in allowed:
+            return ApiError(403, "forbidden_origin", f"requests from the page at {origin[:200]!r} are refused: only this "
+                            f"server's own pages (or origins listed in {guard.ORIGINS_ENV}) may call its API", "Origin")
+        length = headers.get("Content-Length", "")
+        if length.strip().isdigit() and int(length) > MAX_BODY_BYTES:
+            return ApiError(413, "body_too_large", f"request body is larger than {MAX_BODY_BYTES} bytes")
+        token = os.environ.get(guard.TOKEN_ENV)
         if token and self.request.method not in ("GET", "HEAD", "OPTIONS"):
-            given = self.request.headers.get("Authorization", "")
+            given = headers.get("Authorization", "")
             if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
                 self.set_header("WWW-Authenticate", "Bearer")
-                self._fail(ApiError(401, "unauthorized", "this call needs 'Authorization: Bearer <INDEXLAB_API_TOKEN>'"))
+                return ApiError(401, "unauthorized", "this call needs 'Authorization: Bearer <INDEXLAB_API_TOKEN>'")
+        media_type = headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+        if self.takes_body and self.request.method == "POST" and media_type != JSON_MEDIA_TYPE:
+            return ApiError(415, "unsupported_media_type", f"request body must be {JSON_MEDIA_TYPE} (sent as "
+                            f"{media_type or 'no Content-Type'}): send the header 'Content-Type: {JSON_MEDIA_TYPE}'",
+                            "Content-Type")
+        return None
+
+    def data_received(self, chunk: bytes) -> None:
+        self._received += chunk
+        if len(self._received) > MAX_BODY_BYTES:  # a body without Content-Length (chunked) that grew too large
+            self._received.clear()
+            self._refuse(ApiError(413, "body_too_large", f"request body is larger than {MAX_BODY_BYTES} bytes"))
+
+    def _refuse(self, error: ApiError) -> None:
+        """Answer before the body is read. Tornado then passes no more of it here, runs no handler method and
+        closes the connection once the answer is written."""
+        self.set_header("Connection", "close")
+        self.request.connection.set_max_body_size(2**62)  # Tornado's own "too long" answer must not follow ours
+        self._fail(error)
 
     # ------------------------------------------------------------------ helpers
     def body(self, model: type[ModelT]) -> ModelT:
         try:
-            data = json.loads(self.request.body or b"null")
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            data = json.loads(self._received or b"null")
+        except RecursionError:
+            raise ApiError(400, "malformed_json", "request body is not valid JSON: it is nested too deeply") from None
+        except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, an integer of more than 4300 digits
             raise ApiError(400, "malformed_json", f"request body is not valid JSON: {exc}") from None
         if not isinstance(data, dict):
             raise ApiError(422, "invalid", "request body must be a JSON object")
@@ -150,35 +195,63 @@ def _status(ctx: AppContext, batch_run_id: str) -> m.StatusResponse:
     return m.StatusResponse.model_validate(ctx.service.status(batch_run_id))
 
 
-def _allow_server_side_settings() -> bool:
-    return os.environ.get("INDEXLAB_API_ALLOW_COMMAND", "").lower() in ("1", "true", "yes")
+PROGRAMS_AND_PATHS = ("Programs and paths come from the server's --settings file (command, corpus, api_allow.commands, "
+                      "api_allow.corpora); the CLI on the server may use any, and a server on 127.0.0.1 started with "
+                      f"{guard.ALLOW_COMMAND_ENV}=1 lets API clients name any")
+ENDPOINTS = ("LLM endpoints come from the server's --settings file (llm_base_url, api_allow.llm_endpoints); the CLI on "
+             "the server may use any")
+KEYS = "Each LLM endpoint of the server's --settings file has its own key: send llm_base_url and llm_api_key_env together"
 
 
-def _plan_settings(changes: dict[str, Any], defaults: BatchSettings) -> BatchSettings:
-    """The server's defaults with a client's changes; a command or corpus other than the server's is refused (403)."""
-    if not _allow_server_side_settings():
-        for name in ("command", "corpus"):
-            if name in changes and changes[name] != getattr(defaults, name):
-                raise ApiError(403, "forbidden_setting",
-                               "settings.command and settings.corpus run programs or read files on the server: "
-                               "set them in the server's --settings file, plan with the CLI, or start the server "
-                               "with INDEXLAB_API_ALLOW_COMMAND=1", f"settings.{name}")
-        if changes.get("runner") == "command" and not defaults.command:
-            raise ApiError(403, "forbidden_setting", "runner 'command' needs a command, and this server has none "
-                           "in its --settings file (nor INDEXLAB_API_ALLOW_COMMAND=1 to take one)", "settings.command")
+def _refuse_server_side(settings: BatchSettings, defaults: BatchSettings, allow: ApiAllow) -> None:
+    """Settings that name a program, a path, a network endpoint or a secret: the server's own or those its
+    settings file offers, nothing else (403 naming the field). ``INDEXLAB_API_ALLOW_COMMAND`` opens programs
+    and paths to a trusted local client, never endpoints or secrets."""
+    def refuse(name: str, what: str, offered: list[Any], how: str) -> ApiError:
+        listed = ", ".join(json.dumps(v) for v in offered) or "none"
+        return ApiError(403, "forbidden_setting", f"settings.{name} {what} (it offers: {listed}). {how}",
+                        f"settings.{name}")
+
+    if not guard.allow_command():
+        commands = [c for c in (defaults.command, *allow.commands) if c]
+        if settings.command is not None and settings.command not in commands:
+            raise refuse("command", "names a program this server does not offer", commands, PROGRAMS_AND_PATHS)
+        corpora = [defaults.corpus, *allow.corpora]
+        if settings.corpus not in corpora:
+            raise refuse("corpus", "names a sources index this server does not offer", corpora, PROGRAMS_AND_PATHS)
+    endpoints = allow.llm_endpoints_with(defaults)
+    if settings.llm_base_url not in [e.base_url for e in endpoints]:
+        raise refuse("llm_base_url", "is an LLM endpoint this server does not offer",
+                     list(dict.fromkeys(e.base_url for e in endpoints)), ENDPOINTS)
+    keys = [e.api_key_env for e in endpoints if e.base_url == settings.llm_base_url]
+    if settings.llm_api_key_env not in keys:
+        raise refuse("llm_api_key_env", f"names a key this server does not send to {settings.llm_base_url}", keys, KEYS)
+
+
+def _plan_settings(changes: dict[str, Any], defaults: BatchSettings, allow: ApiAllow) -> BatchSettings:
+    """The server's defaults with a client's changes, refused (403) where they name what the server does not offer."""
+    if changes.get("runner") == "command" and "command" not in changes and not defaults.command \
+            and not guard.allow_command():
+        raise ApiError(403, "forbidden_setting", "runner 'command' needs a command, and this server has none in its "
+                       "--settings file: name one it offers under api_allow.commands, or plan with the CLI",
+                       "settings.command")
     try:
-        return with_defaults(defaults, changes)
+        settings = with_defaults(defaults, changes)
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(["settings", *(str(p) for p in first["loc"])])
         raise ApiError(422, "invalid", f"{field}: {first['msg']}", field) from None
+    _refuse_server_side(settings, defaults, allow)
+    return settings
 
 
 class PlanHandler(ApiHandler):
+    takes_body = True
+
     async def post(self) -> None:
         body = self.body(m.PlanBody)
         changes = body.settings.model_dump(exclude_unset=True, exclude_none=True)
-        settings = _plan_settings(changes, self.ctx.service.defaults)
+        settings = _plan_settings(changes, self.ctx.service.defaults, self.ctx.api_allow)
         request = PlanRequest(**body.model_dump(exclude={"settings"}), settings=settings)
         saved = await self.call(self.ctx.service.plan, request, actor="api")
         self.send(m.PlanResponse(batch_run_id=saved.batch_run_id, state=saved.state, created_at=saved.created_at,
@@ -194,6 +267,8 @@ class SettingsHandler(ApiHandler):
 
 class LifecycleHandler(ApiHandler):
     """POST start | pause | resume | stop: the batch's live status after the committed move."""
+
+    takes_body = True
 
     def initialize(self, action: str, context: Callable[[], AppContext] = get_context) -> None:
         super().initialize(context)
@@ -211,6 +286,8 @@ class LifecycleHandler(ApiHandler):
 
 
 class RetryHandler(ApiHandler):
+    takes_body = True
+
     async def post(self) -> None:
         body = self.body(m.RetryBody)
         count = await self.call(self.ctx.service.retry_failed, body.batch_run_id, body.seqs, actor="api")
@@ -220,6 +297,8 @@ class RetryHandler(ApiHandler):
 
 
 class SkipHandler(ApiHandler):
+    takes_body = True
+
     async def post(self) -> None:
         body = self.body(m.SkipBody)
         count = await self.call(self.ctx.service.skip, body.batch_run_id, body.seqs, actor="api")
@@ -390,5 +469,7 @@ def routes(context: Callable[[], AppContext] = get_context) -> list[tuple[str, t
     return table
 
 
-# ``panel serve dashboard/app.py --plugins dashboard.api``: Panel reads ROUTES.
+# ``panel serve dashboard/app.py --plugins dashboard.api``: Panel reads ROUTES. Importing this module is also
+# what installs the server guard there (network addresses need auth; bodies are capped) before Panel binds.
+guard.install()
 ROUTES = routes()

@@ -11,6 +11,7 @@ import warnings
 
 import panel as pn
 
+from dashboard import guard
 from dashboard.builder import BatchRunBuilder
 from dashboard.context import AppContext, get_context
 from dashboard.history import History, OutcomeView
@@ -19,6 +20,7 @@ from dashboard.state import BuilderState
 from dashboard.summary import BatchRunSummary, RunState
 
 warnings.filterwarnings("ignore", category=DeprecationWarning, module="bokeh")  # Pandas4Warning on render
+guard.install()  # `pn.serve` of the app: no network address without auth, bodies capped
 
 TABS = ("Batch Run Builder", "Plan Preview", "Batch Run Summary", "History")
 ACCENT = "#2b6cb0"
@@ -58,8 +60,25 @@ def build_tabs(context: AppContext) -> pn.Tabs:
     return tabs
 
 
+def session_refusal() -> str | None:
+    """Why this session must not see the dashboard: it came over the network to a server without auth. This is
+    the check for servers that bound their sockets before ``guard.install()`` ran (``panel serve dashboard/app.py``
+    without the API plugin runs this module only when the first page is asked for). A loopback peer means the
+    connection came over loopback; any other peer came over the network (this machine's own IP included)."""
+    context = pn.state.curdoc.session_context if pn.state.curdoc else None
+    try:  # the peer as the socket reported it (not X-Forwarded-For): a session made by a websocket has no socket left
+        peer = context.request.connection.context.address
+    except AttributeError:  # not served (a notebook)
+        return None
+    if not isinstance(peer, tuple) or not peer:  # a unix socket's peer: local
+        return None
+    return guard.network_refusal(peer[0], login=context.logout_url is not None, peer=True)  # Bokeh sets it when a login is on
+
+
 def create_app(db: str | None = None, catalog: str | None = None, context: AppContext | None = None) -> pn.viewable.Viewable:
     """The served page: a Bootstrap template (it loads nothing from outside this server)."""
+    if refusal := session_refusal():
+        return pn.pane.Str(refusal)
     pn.extension("tabulator", notifications=True)
     ctx = context or get_context(db=db, catalog=catalog)
     template = pn.template.BootstrapTemplate(title="IndexLab Batch", header_background=ACCENT, collapsed_sidebar=True)

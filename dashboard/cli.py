@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import os
 import sys
 from collections.abc import Sequence
@@ -13,25 +12,12 @@ from engine import cli as engine_cli
 from engine.errors import IndexLabError
 
 
-def _is_loopback(address: str) -> bool:
-    if address == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(address).is_loopback
-    except ValueError:
-        return False
-
-
 def cmd_serve(args: argparse.Namespace) -> int:
     basic_auth = args.basic_auth or os.environ.get("INDEXLAB_BASIC_AUTH")
-    if not _is_loopback(args.address):
-        missing = [name for name, value in (("INDEXLAB_API_TOKEN (API bearer token)", os.environ.get("INDEXLAB_API_TOKEN")),
-                                            ("--basic-auth or INDEXLAB_BASIC_AUTH (dashboard login)", basic_auth))
-                   if not value]
-        if missing:
-            raise IndexLabError(
-                f"refusing to serve on {args.address}: a non-loopback address needs authentication; "
-                f"set {' and '.join(missing)}", field="--address")
+    from dashboard.guard import network_refusal  # the rule every way of serving shares (it also holds per socket)
+
+    if why := network_refusal(args.address, login=bool(basic_auth)):
+        raise IndexLabError(why, field="--address")
     from dashboard.server import serve  # Panel loads only for this command
 
     try:

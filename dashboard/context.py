@@ -12,7 +12,7 @@ from engine.batch import BatchEngine
 from engine.catalog import Catalog, default_catalog_path, load_catalog
 from engine.cli import default_db, open_store
 from engine.service import BatchService
-from engine.settings import BatchSettings, load_settings_file
+from engine.settings import ApiAllow, ServerSettings, load_server_settings
 from engine.store import Store
 
 
@@ -22,6 +22,7 @@ class AppContext:
     catalog: Catalog
     engine: BatchEngine
     service: BatchService
+    api_allow: ApiAllow = ApiAllow()  # what API plans may choose besides the server's settings (its settings file)
     _closed: bool = False
 
     def close(self) -> None:
@@ -41,10 +42,10 @@ def default_catalog() -> Path:
     return Path(os.environ.get("INDEXLAB_CATALOG") or default_catalog_path())
 
 
-def default_settings(path: str | Path | None = None) -> BatchSettings:
-    """The server's batch settings defaults: ``path`` or ``INDEXLAB_SETTINGS`` (a JSON or TOML file), else the built-in ones."""
+def default_settings(path: str | Path | None = None) -> ServerSettings:
+    """The server's settings: ``path`` or ``INDEXLAB_SETTINGS`` (a JSON or TOML file), else the built-in ones."""
     path = path or os.environ.get("INDEXLAB_SETTINGS")
-    return load_settings_file(path) if path else BatchSettings()
+    return load_server_settings(path) if path else ServerSettings()
 
 
 def get_context(db: str | Path | None = None, catalog: str | Path | None = None,
@@ -61,7 +62,7 @@ def get_context(db: str | Path | None = None, catalog: str | Path | None = None,
     with _lock:
         if key not in _contexts:
             cat = load_catalog(catalog_path)
-            defaults = default_settings(settings)
+            server_settings = default_settings(settings)
             store = open_store(db_path)
             try:
                 auto_resume = os.environ.get("INDEXLAB_AUTO_RESUME", "1").lower() not in ("0", "false", "no")
@@ -69,6 +70,7 @@ def get_context(db: str | Path | None = None, catalog: str | Path | None = None,
             except BaseException:
                 store.close()
                 raise
-            _contexts[key] = context = AppContext(store, cat, engine, BatchService(store, cat, engine, defaults))
+            service = BatchService(store, cat, engine, server_settings.defaults)
+            _contexts[key] = context = AppContext(store, cat, engine, service, server_settings.api_allow)
             atexit.register(context.close)  # `panel serve` exits without telling us: flush and close
         return _contexts[key]

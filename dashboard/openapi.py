@@ -18,18 +18,18 @@ B = f"{PREFIX}/batch"
 # (method, path, summary, request body, query model, response model, success status, error statuses)
 OPERATIONS: list[tuple[str, str, str, type[BaseModel] | None, type[BaseModel] | None, type[BaseModel], int, tuple[int, ...]]] = [
     ("post", f"{B}/plan", "Save a plan: a planned batch with its queued items in run order", m.PlanBody, None,
-     m.PlanResponse, 201, (400, 403, 409, 413, 422)),
+     m.PlanResponse, 201, (400, 403, 409, 413, 422, 503)),
     ("post", f"{B}/start", "Start a planned batch (or resume a paused or stopped one)", m.BatchRef, None,
-     m.StatusResponse, 200, (400, 404, 409, 413, 422)),
+     m.StatusResponse, 200, (400, 404, 409, 413, 422, 503)),
     ("post", f"{B}/pause", "Pause: no new dispatch; running items finish", m.BatchRef, None, m.StatusResponse, 200,
-     (400, 404, 409, 413, 422)),
+     (400, 404, 409, 413, 422, 503)),
     ("post", f"{B}/resume", "Resume a paused or stopped batch", m.BatchRef, None, m.StatusResponse, 200,
-     (400, 404, 409, 413, 422)),
+     (400, 404, 409, 413, 422, 503)),
     ("post", f"{B}/stop", "Stop gracefully, or force-stop with force=true", m.StopBody, None, m.StatusResponse, 200,
-     (400, 404, 409, 413, 422)),
+     (400, 404, 409, 413, 422, 503)),
     ("post", f"{B}/retry", "Re-queue failed items with a fresh attempt budget", m.RetryBody, None, m.CountResponse,
-     200, (400, 404, 409, 413, 422)),
-    ("post", f"{B}/skip", "Skip queued items", m.SkipBody, None, m.CountResponse, 200, (400, 404, 409, 413, 422)),
+     200, (400, 404, 409, 413, 422, 503)),
+    ("post", f"{B}/skip", "Skip queued items", m.SkipBody, None, m.CountResponse, 200, (400, 404, 409, 413, 422, 503)),
     ("get", f"{B}/{{batch_run_id}}/status", "Live status: counts, throughput, ETA, running items, failures, feed",
      None, None, m.StatusResponse, 200, (404,)),
     ("get", f"{B}/{{batch_run_id}}/items", "Items in run order, filtered and paged", None, m.ItemsQuery,
@@ -45,8 +45,10 @@ OPERATIONS: list[tuple[str, str, str, type[BaseModel] | None, type[BaseModel] | 
      (503,)),
 ]
 ERROR_TEXT = {400: "Malformed JSON", 401: "Missing or wrong API token",
-              403: "settings.command / settings.corpus other than the server's, while it does not allow them", 404: "Unknown batch", 409: "Illegal lifecycle move, another batch running, or a large plan without confirm_large",
-              413: "Body too large", 422: "Invalid field, unknown field, or empty selection",
+              403: "A Host or Origin that is not this server's, a network request to a server without auth, or (plan) "
+                   "a setting naming a program, path, LLM endpoint or key the server does not offer",
+              404: "Unknown batch", 409: "Illegal lifecycle move, another batch running, or a large plan without confirm_large",
+              413: "Body too large", 415: "Body not application/json", 422: "Invalid field, unknown field, or empty selection",
               503: "The database cannot be written now (disk full, read-only): nothing was changed; retry later"}
 
 
@@ -96,7 +98,7 @@ def openapi_document() -> dict[str, Any]:
         if body is not None:
             op["requestBody"] = {"required": True, "content": {"application/json": {"schema": {"$ref": REF.format(model=body.__name__)}}}}
             op["security"] = [{}, {"bearer": []}]
-        for status in errors:
+        for status in sorted({*errors, 403, *((415,) if body else ())}):  # every route checks Host and Origin
             op["responses"][str(status)] = {"description": ERROR_TEXT[status], "content": {"application/json": {"schema": {"$ref": REF.format(model="ErrorBody")}}}}
         if response in (m.PlanResponse, m.StatusResponse):  # follow the batch id to what can be done next
             op["responses"][str(ok)]["links"] = _links()

@@ -13,7 +13,7 @@ from typing import Any
 
 import panel as pn
 
-from dashboard import api
+from dashboard import api, guard
 from dashboard.app import create_app
 from dashboard.context import get_context
 from engine.cli import plain
@@ -39,7 +39,7 @@ def serve(*, db: Path | None, catalog: Path | None, settings: Path | None = None
     warnings.filterwarnings("ignore", category=DeprecationWarning, module="bokeh")
     context = get_context(db=db, catalog=catalog, settings=settings)
     port = port or _free_port(address)
-    origins = [f"{host}:{port}" for host in ("127.0.0.1", "localhost", address)]
+    origins = [f"{host}:{port}" for host in ("127.0.0.1", "localhost", address)] + sorted(guard.configured_hosts())
     auth: dict[str, Any] = {}
     if basic_auth:
         auth = {"basic_auth": basic_auth, "cookie_secret": os.environ.get("INDEXLAB_COOKIE_SECRET") or secrets.token_hex(32)}

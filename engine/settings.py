@@ -85,12 +85,52 @@ class SettingsFileError(IndexLabError):
     code = "settings_invalid"
 
 
-def load_settings_file(path: str | Path) -> BatchSettings:
-    """Server defaults from a JSON or TOML file of ``BatchSettings`` fields (unknown fields are refused).
+class LlmEndpoint(BaseModel):
+    """An OpenAI-compatible endpoint and the env var holding its key: offered together, never mixed."""
 
-    ``indexlab serve --settings FILE`` uses them for every new batch planned in the dashboard, and
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    base_url: str = Field(min_length=1, max_length=512, pattern=r"^https?://", description="OpenAI-compatible endpoint.")
+    api_key_env: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="Env var holding this endpoint's key.")
+
+
+class ApiAllow(BaseModel):
+    """What API plans may choose besides the server's own settings (``api_allow`` in the settings file).
+
+    Settings that name a network endpoint, a secret, a program or a path are the server's to choose: an
+    API plan may name the server's own value or one listed here, nothing else.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    llm_endpoints: list[LlmEndpoint] = Field(default_factory=list, max_length=100,
+                                             description="More LLM endpoints, each with its key's env var.")
+    commands: list[list[str]] = Field(default_factory=list, max_length=100,
+                                      description="More argv lists for runner=command.")
+    corpora: list[str] = Field(default_factory=list, max_length=100, description="More sources indexes.")
+
+    def llm_endpoints_with(self, defaults: BatchSettings) -> list[LlmEndpoint]:
+        """Every endpoint on offer, the server's own first."""
+        own = LlmEndpoint.model_construct(base_url=defaults.llm_base_url, api_key_env=defaults.llm_api_key_env)
+        return [own, *self.llm_endpoints]
+
+
+class ServerSettings(BaseModel):
+    """A settings file: the server's batch defaults plus what API plans may choose besides them."""
+
+    model_config = ConfigDict(frozen=True)
+
+    defaults: BatchSettings = Field(default_factory=BatchSettings)
+    api_allow: ApiAllow = Field(default_factory=ApiAllow)
+
+
+def load_server_settings(path: str | Path) -> ServerSettings:
+    """A JSON or TOML file of ``BatchSettings`` fields and an optional ``api_allow`` table (unknown fields are refused).
+
+    ``indexlab serve --settings FILE`` uses the fields for every new batch planned in the dashboard, and
     for the fields an API plan leaves out: the place for an administrator's ``command`` (the real
-    product pipeline), ``corpus`` or LLM endpoint, which operators then cannot change.
+    product pipeline), ``corpus`` or LLM endpoint, which operators then cannot change. ``api_allow``
+    lists the other endpoints, commands and corpora API plans may pick.
     """
     path = Path(path)
     try:
@@ -115,15 +155,23 @@ def load_settings_file(path: str | Path) -> BatchSettings:
     except UnicodeEncodeError:
         raise SettingsFileError(f"settings file {path}: a text holds an unpaired surrogate (a \\ud800-style"
                                 " escape without its pair); write the character itself") from None
+    allow = data.pop("api_allow", {})
     try:
-        settings = BatchSettings.model_validate(data)
+        server = ServerSettings(defaults=BatchSettings.model_validate(data), api_allow=ApiAllow.model_validate(allow))
     except ValidationError as exc:
-        problems = "; ".join(f"field {'.'.join(map(str, e['loc'])) or '(file)'}: {e['msg']}" for e in exc.errors())
+        within = ["api_allow"] if exc.title == ApiAllow.__name__ else []
+        problems = "; ".join(f"field {'.'.join(map(str, [*within, *e['loc']])) or '(file)'}: {e['msg']}"
+                             for e in exc.errors())
         raise SettingsFileError(f"settings file {path}: {problems}") from None
     from engine.runners import get_runner  # the runners import this module
 
     try:  # refused now, not when the first batch planned with it starts
-        get_runner(settings.runner)
+        get_runner(server.defaults.runner)
     except IndexLabError as exc:
         raise SettingsFileError(f"settings file {path}: field runner: {exc}", field="runner") from None
-    return settings
+    return server
+
+
+def load_settings_file(path: str | Path) -> BatchSettings:
+    """The batch defaults of a settings file (see ``load_server_settings``)."""
+    return load_server_settings(path).defaults

@@ -30,9 +30,11 @@ class Api:
     gate: Path
 
     def post(self, action: str, body: dict | str, **kw) -> httpx.Response:
-        content = body if isinstance(body, str) else None
-        return self.client.post(f"/api/v1/indexlab/batch/{action}", json=None if content else body,
-                                content=content, **kw)
+        """A dict is sent as JSON; a string as a JSON-typed body as it is (malformed or oversized on purpose)."""
+        if isinstance(body, str):
+            kw["headers"] = {"Content-Type": "application/json", **kw.get("headers", {})}
+            return self.client.post(f"/api/v1/indexlab/batch/{action}", content=body, **kw)
+        return self.client.post(f"/api/v1/indexlab/batch/{action}", json=body, **kw)
 
     def get(self, path: str, **kw) -> httpx.Response:
         return self.client.get(path, **kw)

@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from engine.settings import BatchSettings, Profile, SettingsFileError, load_settings_file, with_defaults
+from engine.settings import (BatchSettings, LlmEndpoint, Profile, SettingsFileError, load_server_settings,
+                             load_settings_file, with_defaults)
 
 
 def write(tmp_path, name, text):
@@ -76,3 +77,27 @@ def test_changes_over_defaults_keep_the_defaults_command():
     assert settings.command == ["job"] and settings.corpus == "/srv/sources.jsonl" and settings.workers == 5
     with pytest.raises(ValueError, match="needs a command"):
         with_defaults(BatchSettings(), {"runner": "command"})
+
+
+def test_api_allow_lists_what_api_plans_may_choose_besides_the_defaults(tmp_path):
+    path = write(tmp_path, "s.json", json.dumps({"workers": 3, "api_allow": {
+        "llm_endpoints": [{"base_url": "http://10.0.0.5:11434/v1", "api_key_env": "LOCAL_LLM_KEY"}],
+        "commands": [["python3", "job.py"]], "corpora": ["/srv/c/sources.jsonl"]}}))
+    server = load_server_settings(path)
+    assert server.defaults.workers == 3 and load_settings_file(path) == server.defaults
+    assert server.api_allow.commands == [["python3", "job.py"]] and server.api_allow.corpora == ["/srv/c/sources.jsonl"]
+    assert server.api_allow.llm_endpoints_with(server.defaults) == [
+        LlmEndpoint(base_url="https://api.openai.com/v1", api_key_env="OPENAI_API_KEY"),
+        LlmEndpoint(base_url="http://10.0.0.5:11434/v1", api_key_env="LOCAL_LLM_KEY")]
+
+
+@pytest.mark.parametrize(("allow", "expected"), [
+    ({"llm_endpoints": [{"base_url": "file:///etc/passwd", "api_key_env": "K"}]}, "field api_allow.llm_endpoints.0.base_url"),
+    ({"llm_endpoints": [{"base_url": "http://x/v1", "api_key_env": "NOT A NAME"}]}, "field api_allow.llm_endpoints.0.api_key_env"),
+    ({"shells": []}, "field api_allow.shells: Extra inputs are not permitted"),
+    ([], "field api_allow: Input should be a valid dictionary"),
+])
+def test_a_bad_api_allow_names_its_field(tmp_path, allow, expected):
+    with pytest.raises(SettingsFileError) as info:
+        load_server_settings(write(tmp_path, "s.json", json.dumps({"api_allow": allow})))
+    assert expected in info.value.message
