@@ -324,8 +324,8 @@ def preview(s: Scene) -> None:
     heading = f"{len(PRODUCTS)} products across {len(BRANDS)} brands"
     wait_until(lambda: p.get_by_text(heading).count() > 0, timeout=20, message="the preview never showed the plan")
     label = p.get_by_text("Categories", exact=True).locator("xpath=..")  # the line the label leads
-    line = wait_until(lambda: (t := label.first.inner_text()) if label.count() and "Categories" in label.first.inner_text()
-                      else "", timeout=10, message="the preview shows no categories line")
+    line = wait_until(lambda: label.count() and "Categories" in (t := label.first.inner_text()) and t, timeout=10,
+                      message="the preview shows no categories line")
     line = line[line.index("Categories"):]
     for category in CATEGORIES:
         s.literal(line, category, "preview categories")
