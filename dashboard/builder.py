@@ -30,6 +30,7 @@ from bokeh.models.widgets.tables import DateFormatter, NumberFormatter
 from panel.viewable import Viewer
 
 from dashboard.order import BrandOrder
+from dashboard.plain import TEXT_TOOLTIP, option_labels
 from dashboard.state import BuilderState
 from engine.plan import BatchPlan, PlanRequest
 
@@ -162,7 +163,7 @@ class BatchRunBuilder(Viewer):
                         "coverage": NumberFormatter(format="0%", nan_format="", text_align="right")},
             layout="fit_columns", height=self.grid_height, min_width=300, sizing_mode="stretch_width",
             header_align="left", css_classes=["builder-grid"], margin=(0, 5),
-            configuration={"columnDefaults": {"tooltip": True},  # truncated text shows in full on hover
+            configuration={"columnDefaults": {"tooltip": TEXT_TOOLTIP},  # truncated text shows in full on hover
                            "columns": GRID_COLUMN_OPTIONS},
             # No editors at all (not just disabled ones): a cell with an editor takes keyboard focus,
             # so Tab would stop on every cell of every row (and lose focus there) between checkboxes.
@@ -191,10 +192,11 @@ class BatchRunBuilder(Viewer):
         search.param.watch(self._entered, "value")
         state.param.watch(self._searched, "search")
         chips = pn.widgets.MultiChoice.from_param(
-            state.param.brand_filter, label="Brands", options=state.brands, placeholder="All brands",
+            state.param.brand_filter, label="Brands", options=option_labels(state.brands), placeholder="All brands",
             width=380, solid=False, css_classes=["builder-brand-chips"])
         categories = pn.widgets.MultiChoice.from_param(
-            state.param.category_filter, label="Categories", options=sorted(state.catalog["category"].unique()),
+            state.param.category_filter, label="Categories",
+            options=option_labels(sorted(state.catalog["category"].unique())),
             placeholder="All categories", width=260, solid=False)
         buttons = {label: pn.widgets.Button(label=label, color=kind, css_classes=[css], align="end")
                    for label, kind, css in [("Select All", "primary", "select-all"), ("Clear All", "default", "clear-all"),

@@ -171,7 +171,7 @@ class History(pn.viewable.Viewer):
         self._events = PagedTable(
             self._fetch_events, columns=EVENT_COLUMNS, page_size=15, empty_text="No events.",
             css_classes=["history-events"], titles={"time": "time (UTC)", "seq": "#"},
-            widths={"time": 140, "kind": 55, "seq": 50, "move": 150, "attempt": 70, "actor": 75},
+            widths={"time": 165, "kind": 55, "seq": 50, "move": 150, "attempt": 70, "actor": 75},
             formatters={"reason": {"type": "textarea"}})
         self._detail = pn.pane.HTML(sizing_mode="stretch_width", stylesheets=[render.CSS], margin=(0, 0),
                                     css_classes=["history-detail"])

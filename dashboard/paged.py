@@ -18,6 +18,7 @@ import pandas as pd
 import panel as pn
 import param
 
+from dashboard.plain import TEXT_TOOLTIP
 from engine.errors import IndexLabError
 
 T = TypeVar("T")
@@ -63,7 +64,7 @@ class PagedTable(pn.viewable.Viewer):
             pd.DataFrame(columns=columns), show_index=False, disabled=True, pagination=None,
             titles=dict(titles or {}), widths=dict(widths or {}), formatters=dict(formatters or {}),
             layout="fit_columns", sizing_mode="stretch_width", selectable=False, header_align="left",
-            height=height, configuration={"columnDefaults": {"headerSort": False, "tooltip": True}},
+            height=height, configuration={"columnDefaults": {"headerSort": False, "tooltip": TEXT_TOOLTIP}},
             stylesheets=[_TABLE_CSS], css_classes=list(css_classes or []),
         )
         if on_click is not None:

@@ -3,22 +3,34 @@
 from __future__ import annotations
 
 import asyncio
-import html
-import shlex
 from collections.abc import Awaitable, Callable
 
 import pandas as pd
 import panel as pn
 import param
-from bokeh.models import ColumnDataSource, FactorRange
+from bokeh.models import ColumnDataSource, CustomJSTickFormatter, FactorRange
 from bokeh.plotting import figure
 
+from dashboard import render
+from dashboard.plain import TEXT_TOOLTIP
 from dashboard.state import UI_SETTINGS, BuilderState
 from engine.errors import IndexLabError
 from engine.plan import LARGE_BATCH_THRESHOLD
 from engine.runners import runner_names
 
 BAR_HEIGHT = 22
+LABEL_CHARS = 40  # a longer brand is cut on the chart's axis (in full on the grid's hover), so the bars keep their room
+PINNED = " (pinned)"
+# Categorical axes ignore major_label_overrides, so a formatter cuts the brand (drawn on the canvas: text only).
+SHORT_LABEL_JS = """
+const note = tick.endsWith(pinned) ? pinned : "";
+const brand = tick.slice(0, tick.length - note.length);
+return (brand.length > n ? brand.slice(0, n - 1) + "\u2026" : brand) + note;
+"""
+
+
+def _html(text: str, **params) -> pn.pane.HTML:
+    return pn.pane.HTML(text, stylesheets=[render.CSS], sizing_mode="stretch_width", **{"margin": (5, 10), **params})
 
 
 def _brand_chart() -> tuple[figure, ColumnDataSource]:
@@ -27,6 +39,7 @@ def _brand_chart() -> tuple[figure, ColumnDataSource]:
                  title="Products per brand, in run order", x_axis_label="products")
     fig.hbar(y="brand", right="count", height=0.7, source=source, color="#2b6cb0")
     fig.text(x="count", y="brand", text="label", source=source, x_offset=4, y_offset=6, text_font_size="11px")
+    fig.yaxis.formatter = CustomJSTickFormatter(args={"n": LABEL_CHARS, "pinned": PINNED}, code=SHORT_LABEL_JS)
     fig.y_range.range_padding = 0.05
     fig.x_range.start = 0
     fig.ygrid.grid_line_color = None
@@ -47,7 +60,8 @@ class PlanPreview(pn.viewable.Viewer):
         self._chart, self._source = _brand_chart()
         self._first = pn.widgets.Tabulator(pd.DataFrame(), disabled=True, show_index=False, height=260,
                                            css_classes=["preview-first-items"],
-                                           sizing_mode="stretch_width", pagination=None, layout="fit_data_table")
+                                           sizing_mode="stretch_width", pagination=None, layout="fit_data_table",
+                                           configuration={"columnDefaults": {"tooltip": TEXT_TOOLTIP, "maxWidth": 300}})
         self._start = pn.widgets.Button(label="Start Batch", color="primary", width=160, disabled=True)
         self._start.on_click(self._start_batch)
         self._confirm = pn.widgets.Checkbox.from_param(self.param.confirm_large, label="I confirm this large batch",
@@ -63,7 +77,7 @@ class PlanPreview(pn.viewable.Viewer):
             self._source.data = {"brand": [], "count": [], "label": []}
             self._first.value = pd.DataFrame()
         else:
-            brands = [b.brand + (" (pinned)" if b.pinned else "") for b in plan.summary.brands]
+            brands = [b.brand + (PINNED if b.pinned else "") for b in plan.summary.brands]
             self._chart.y_range.factors = brands[::-1]
             self._chart.height = max(160, 60 + BAR_HEIGHT * len(brands))
             counts = [b.count for b in plan.summary.brands]
@@ -86,33 +100,14 @@ class PlanPreview(pn.viewable.Viewer):
     def _summary(self) -> pn.viewable.Viewable:
         plan = self.state.preview
         if self.state.preview_pending:
-            return pn.pane.Alert("Updating the preview…", alert_type="info")
+            return _html(render.alert("Updating the preview…", "info"))
         if plan is None:
-            return pn.pane.Alert(html.escape(self.state.preview_error or "Nothing selected."), alert_type="secondary")
-        s, est = plan.summary, plan.summary.estimate
-        cfg = s.settings
-        lines = [
-            f"### {s.total:,} products across {len(s.brands)} brand{'s' if len(s.brands) != 1 else ''}",
-            f"**Estimated jobs** {est.job_count:,} (at most {est.max_job_count:,} with retries)  ",
-            f"**Estimated runtime** {html.escape(est.runtime_text)} with {cfg.workers} worker{'s' if cfg.workers != 1 else ''}"
-            f" — {est.seconds_per_product_low:.0f}–{est.seconds_per_product_high:.0f} s per product "
-            f"({'from past runs' if est.basis == 'history' else 'profile default'})  ",
-            f"**Categories** {', '.join(f'{html.escape(k)} {v:,}' for k, v in s.categories.items())}",
-        ]
-        snapshot = (f"| profile | runner | LLM provider / model | workers | max run s | max attempts | "
-                    f"domain cooldown / concurrency | provider rate |\n|---|---|---|---|---|---|---|---|\n"
-                    f"| {cfg.profile.value} | {html.escape(cfg.runner)} | {html.escape(cfg.llm_provider)} / "
-                    f"{html.escape(cfg.llm_model)} | {cfg.workers} | {cfg.max_run_seconds:g} | {cfg.max_attempts} | "
-                    f"{cfg.domain_cooldown_seconds:g} s / {cfg.domain_concurrency} | {cfg.provider_rate_per_minute:g}/min |")
-        if cfg.runner == "command" and cfg.command:
-            lines[-1] += "  "
-            lines.append(f"**Command** <code>{html.escape(shlex.join(cfg.command))}</code>")
-        parts: list = [pn.pane.Markdown("\n".join(lines), sizing_mode="stretch_width")]
-        parts += [pn.pane.Alert(html.escape(w), alert_type="warning") for w in s.warnings]
+            return _html(render.alert(self.state.preview_error or "Nothing selected.", "secondary"))
+        parts = [_html(render.plan_html(plan.summary), css_classes=["preview-summary"])]
+        parts += [_html(render.alert(w, "warning")) for w in plan.summary.warnings]
         if self.message:
-            parts.append(pn.pane.Alert(html.escape(self.message), alert_type="danger"))
-        parts.append(pn.pane.Markdown("**Settings snapshot frozen into the batch**\n\n" + snapshot,
-                                      sizing_mode="stretch_width"))
+            parts.append(_html(render.alert(self.message, "danger")))
+        parts.append(_html(render.snapshot_html(plan.summary.settings), margin=(10, 10, 5, 10)))
         return pn.Column(*parts, sizing_mode="stretch_width")
 
     # ------------------------------------------------------------------ start

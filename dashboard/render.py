@@ -1,4 +1,4 @@
-"""HTML fragments of the run summary and history, built from plain status dicts.
+"""HTML fragments of the plan preview, run summary and history, built from plain status dicts and models.
 
 Every value that comes from data (product names, errors, reasons, actors) goes through ``esc``:
 product text is escaped wherever it is rendered as HTML (DESIGN §7). Pure functions, no Panel.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import math
+import shlex
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -220,6 +221,45 @@ def feed_html(events: Iterable[Mapping[str, Any]]) -> str:
     return "".join(out)
 
 
+# --------------------------------------------------------------------------- plan preview
+def plan_html(summary: Any) -> str:
+    """A plan's summary (engine.plan.PlanSummary): totals, estimate, categories and command.
+
+    HTML, not Markdown: Markdown would turn the ``**`` or ``[x](...)`` in a category into formatting.
+    """
+    est, cfg = summary.estimate, summary.settings
+    brands, workers = len(summary.brands), cfg.workers
+    categories = ", ".join(f'<span class="cat">{esc(k)}</span>&nbsp;{v:,}' for k, v in summary.categories.items())
+    basis = "from past runs" if est.basis == "history" else "profile default"
+    rows = [("Estimated jobs", f"{est.job_count:,} (at most {est.max_job_count:,} with retries)"),
+            ("Estimated runtime", f"{esc(est.runtime_text)} with {workers} worker{'s' if workers != 1 else ''} — "
+                                  f"{est.seconds_per_product_low:.0f}–{est.seconds_per_product_high:.0f} s per product "
+                                  f"({basis})"),
+            ("Categories", categories)]
+    if cfg.runner == "command" and cfg.command:
+        rows.append(("Command", f"<code>{esc(shlex.join(cfg.command))}</code>"))
+    return (f'<div class="plan"><div class="plan-title">{summary.total:,} products across {brands} '
+            f'brand{"s" if brands != 1 else ""}</div>'
+            + "".join(f'<div class="plan-line"><b>{label}</b> {value}</div>' for label, value in rows) + "</div>")
+
+
+def snapshot_html(cfg: Any) -> str:
+    """The settings frozen into a batch (engine.settings.BatchSettings), as a one-row table."""
+    snapshot = {"profile": cfg.profile.value, "runner": cfg.runner,
+                "LLM provider / model": f"{cfg.llm_provider} / {cfg.llm_model}", "workers": cfg.workers,
+                "max run s": f"{cfg.max_run_seconds:g}", "max attempts": cfg.max_attempts,
+                "domain cooldown / concurrency": f"{cfg.domain_cooldown_seconds:g} s / {cfg.domain_concurrency}",
+                "provider rate": f"{cfg.provider_rate_per_minute:g}/min"}
+    return (section("Settings snapshot frozen into the batch") + '<table class="fields"><thead><tr>'
+            + "".join(f"<th>{esc(k)}</th>" for k in snapshot) + "</tr></thead><tbody><tr>"
+            + "".join(f"<td>{esc(v)}</td>" for v in snapshot.values()) + "</tr></tbody></table>")
+
+
+def alert(text: Any, kind: str = "info") -> str:
+    """A message box (info, success, warning, danger, secondary) holding ``text`` as text."""
+    return f'<div class="alert {kind}">{esc(text)}</div>'
+
+
 def _link(url: Any) -> str:
     """An http(s) URL as a link that opens a new tab; anything else (javascript:, file:) as plain text."""
     text = esc(url)
@@ -311,10 +351,11 @@ table.fields { width: 100%; border-collapse: collapse; margin-top: 8px; table-la
 table.fields th { text-align: left; font-weight: 600; color: #475569; background: #f5f7fa; padding: 5px 8px;
                   border-bottom: 1px solid #e2e8f0; font-size: 12.5px; }
 table.fields td { padding: 5px 8px; border-bottom: 1px solid #f1f5f9; vertical-align: top; }
-td.fname { font-weight: 600; white-space: nowrap; }
-td.fval, td.src { overflow-wrap: anywhere; }
+td.fname { font-weight: 600; overflow-wrap: anywhere; min-width: 7em; }
+td.fval, td.src { overflow-wrap: anywhere; min-width: 7em; }
 td.src a { color: #1d4ed8; text-decoration: none; }
-.tier { font-size: 11.5px; background: #eef2ff; color: #3730a3; border-radius: 4px; padding: 1px 6px; white-space: nowrap; }
+.tier { font-size: 11.5px; background: #eef2ff; color: #3730a3; border-radius: 4px; padding: 1px 6px;
+        display: inline-block; max-width: 12em; overflow-wrap: anywhere; }
 .conf { display: inline-flex; align-items: center; gap: 6px; white-space: nowrap; font-variant-numeric: tabular-nums; }
 .conf .bar { display: inline-block; width: 46px; height: 6px; background: #e2e8f0; border-radius: 3px; overflow: hidden; }
 .conf .bar span { display: block; height: 100%; }
@@ -323,6 +364,11 @@ td.src a { color: #1d4ed8; text-decoration: none; }
 .alert.warning { background: #fffbeb; color: #92400e; border: 1px solid #fde68a; }
 .alert.success { background: #f0fdf4; color: #166534; border: 1px solid #bbf7d0; }
 .alert.info { background: #eff6ff; color: #1e40af; border: 1px solid #bfdbfe; }
+.alert.secondary { background: #f8fafc; color: #475569; border: 1px solid #e2e8f0; }
+.plan { overflow-wrap: anywhere; }
+.plan-title { font-size: 24px; font-weight: 650; margin: 4px 0 8px 0; }
+.plan-line { line-height: 1.5; }
+.plan .cat { font-weight: 500; }
 .section { font-size: 15px; font-weight: 650; color: #0f172a; }
 .kv { display: grid; grid-template-columns: max-content 1fr; gap: 2px 12px; }
 .kv .k { color: #64748b; }

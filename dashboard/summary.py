@@ -443,7 +443,7 @@ class BatchRunSummary(pn.viewable.Viewer):
     def _show_message(self, *_: object) -> None:
         message, kind = self.run.message, self.run.message_kind
         self._message_at = time.monotonic()
-        self._alert.object = f'<div class="alert {kind}">{render.esc(message)}</div>' if message else ""
+        self._alert.object = render.alert(message, kind) if message else ""
         self._alert.visible = self._alert_row.visible = bool(message)
         notifications = pn.state.notifications
         if message and kind == "danger" and notifications is not None:

@@ -1,0 +1,450 @@
+"""Hostile catalog and job text is plain text in every view of the page, in Chromium against ``indexlab serve``.
+
+The catalog's brands, categories, models, variants and product ids, and the job's stderr, errors,
+phase and outcome (fields, values, units, tiers, source URLs, snippets, sources) all hold script and
+markup payloads. The scenario goes through every view (builder filters, grid, search and brand order;
+Plan Preview; a batch started from the page with running items, failures and the feed; History's
+batches, items, events and a product's evidence), hovers every table cell that holds text and checks:
+
+- no dialog ever opens (every payload that could run calls ``alert``);
+- no element a payload would create exists anywhere, shadow roots included (each payload tag carries
+  ``class=pwn``; no element has an ``on*`` attribute, no link points at ``javascript:``);
+- the text is shown literally where the data is shown, tooltips included (a tooltip holds only text).
+
+Each failed check is collected with the place it failed, so one run names every weak spot.
+Screenshots of each view at 1440x900 and 1280x720 land in ``artifacts/hostile/``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Error as PlaywrightError
+
+from tests.browser.conftest import watch
+from tests.browser.test_summary import badge, count, server_errors, text
+from tests.conftest import wait_until
+from tests.servers import Server, start_server, stop_server
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "artifacts" / "hostile"
+JOB = Path(__file__).parent / "jobs" / "hostile_job.py"
+B = "/api/v1/indexlab/batch"
+
+IMG = "<img src=x onerror=alert(1) class=pwn>"
+SCRIPT = "<script>alert(2)</script>"
+SVG = '"><svg class=pwn onload=alert(3)>'
+JS = "javascript:alert(4)"
+MD_LINK = "[x](javascript:alert(5))"
+TEMPLATE = "{{7*7}} ${alert(6)}"
+MD_HTML = "**<b class=pwn>x</b>**"
+ENTITY = "&lt;b&gt;entity&amp;&lt;/b&gt;"
+STYLE = "<style class=pwn>*{display:none!important}</style>"
+IFRAME = '<iframe class=pwn srcdoc="<script>parent.alert(16)</script>"></iframe>'
+QUOTE = "' onmouseover=alert(17) x='"
+LONG_BRAND = "Long" + "brandname" * 12
+LONG_MODEL = " ".join(["a very long model name"] * 8)
+CATEGORIES = ["<b class=pwn>mice</b>", "**<i class=pwn>keyboards</i>**", "[c](javascript:alert(15))", "{{7*7}}"]
+C_B, C_I, C_LINK, C_TPL = CATEGORIES
+PRODUCTS = [  # product_id, category, brand, model, variant; the job reads ok/fail/hold off the id
+    ("ok-1", C_B, IMG, SCRIPT, SVG),
+    ("ok-2", C_I, JS, TEMPLATE, MD_HTML),
+    ("javascript:ok-3", C_LINK, MD_LINK, ENTITY, QUOTE),
+    ("ok-4", C_LINK, IMG, QUOTE, STYLE),
+    ("fail-1", C_B, MD_HTML, IFRAME, ""),
+    ("fail-2", C_TPL, STYLE, MD_LINK, IMG),
+    ("hold-1", C_I, LONG_BRAND, LONG_MODEL, TEMPLATE),
+    ("hold-2", C_B, "{{7*7}}", SVG, ENTITY),
+]
+COLUMNS = ("product_id", "category", "brand", "model", "variant")
+BY_ID = {row[0]: dict(zip(COLUMNS, row)) for row in PRODUCTS}
+BRANDS = sorted({row[2] for row in PRODUCTS})
+PHASE = "<svg/onload=alert(24)>"
+ERROR = "exit 1: <img src=x onerror=alert(25) class=pwn> failed"
+STDERR = ["<img src=x onerror=alert(21) class=pwn>",
+          "<script>alert(22)</script> **<b class=pwn>md</b>** [l](javascript:alert(23))"]
+
+# Elements a payload would have made, anywhere in the page (shadow roots and tooltips included).
+INJECTED = """() => {
+  const found = [];
+  const visit = (root) => {
+    for (const el of root.querySelectorAll('*')) {
+      const tag = el.tagName.toLowerCase();
+      if (el.classList.contains('pwn')) found.push(`${tag}.pwn`);
+      for (const name of el.getAttributeNames())
+        if (/^on/i.test(name)) found.push(`${tag}[${name}=${el.getAttribute(name)}]`);
+      const link = el.getAttribute('href') || el.getAttribute('src') || '';
+      if (/^\\s*javascript:/i.test(link)) found.push(`${tag}[href=${link}]`);
+      if (tag === 'script' && /alert\\(/.test(el.textContent)) found.push('script with alert');
+      if (el.shadowRoot) visit(el.shadowRoot);
+    }
+  };
+  visit(document);
+  return found;
+}"""
+
+# The newest tooltip not seen yet: its text and how many elements it holds (it must hold none).
+# With ``all``: mark every tooltip there is as seen.
+TOOLTIP = """(all) => {
+  const tips = [];
+  const visit = (root) => {
+    for (const el of root.querySelectorAll('*')) {
+      if (el.classList.contains('tabulator-tooltip') && !el.dataset.seen) tips.push(el);
+      if (el.shadowRoot) visit(el.shadowRoot);
+    }
+  };
+  visit(document);
+  if (!tips.length || all) {
+    for (const tip of tips) tip.dataset.seen = '1';
+    return null;
+  }
+  const tip = tips[tips.length - 1];
+  tip.dataset.seen = '1';
+  const found = {text: tip.textContent, elements: tip.querySelectorAll('*').length, html: tip.innerHTML.slice(0, 200)};
+  if (found.elements) tip.replaceChildren();  // what a payload made must not break the checks that follow
+  return found;
+}"""
+
+
+@dataclass
+class Scene:
+    """The server, the page and everything that went wrong, with the place it went wrong."""
+
+    server: Server
+    page: object
+    errors: list[str]
+    outside: list[str]
+    api: httpx.Client
+    gate: Path
+    dialogs: list[str] = field(default_factory=list)
+    findings: list[str] = field(default_factory=list)
+    hovered: int = 0
+
+    def check(self, ok: bool, where: str, detail: object = "") -> None:
+        if not ok:
+            self.findings.append(f"{where}: {detail}"[:400])
+
+    def attempt(self, where: str, step, *args: object, **kwargs: object) -> None:
+        """Run one step of a view; a step the page does not let happen is a finding, and the next step runs."""
+        try:
+            step(*args, **kwargs)
+        except (AssertionError, PlaywrightError) as exc:
+            self.check(False, f"{where}: could not be done", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+
+    def scan(self, where: str) -> None:
+        """No payload made an element, here or anywhere else on the page."""
+        injected = self.page.evaluate(INJECTED)
+        self.check(not injected, f"{where}: elements made by payloads", sorted(set(injected)))
+
+    def literal(self, shown: str, expected: str, where: str) -> None:
+        self.check(expected in shown, f"{where}: {expected!r} not shown literally", shown[:200])
+
+    def tab(self, name: str) -> None:
+        self.page.locator(".bk-tab", has_text=name).click()
+
+    def shot(self, name: str) -> None:
+        size = self.page.viewport_size
+        self.page.screenshot(path=str(SHOTS / f"{size['width']}x{size['height']}-{name}.png"), full_page=True)
+
+    def hover_cells(self, table: str, fields: tuple[str, ...], where: str) -> None:
+        """Hover every non-empty cell of ``fields`` in ``table``: each tooltip shows the cell's text, as text."""
+        self.page.mouse.move(1, 1)  # off every table: a tooltip still pending from a click is cancelled
+        for name in fields:
+            cells = self.page.locator(f"{table} .tabulator-row .tabulator-cell[tabulator-field='{name}']")
+            for i in range(cells.count()):
+                hovered = None
+                for _ in range(2):  # once more if the table redrew under the mouse (a refresh landed)
+                    try:
+                        hovered = self._hover(cells.nth(i))
+                    except PlaywrightError as exc:
+                        hovered = exc
+                    if not isinstance(hovered, PlaywrightError) and (hovered is None or hovered[1] is not None):
+                        break
+                    self.page.mouse.move(1, 1)
+                if isinstance(hovered, PlaywrightError):
+                    self.check(False, f"{where} {name} row {i}: cannot hover", str(hovered).splitlines()[0])
+                    continue
+                if hovered is None:
+                    continue
+                shown, tip = hovered
+                self.check(tip is not None, f"{where} {name} row {i}: no tooltip", shown)
+                self.check(tip is None or (tip["elements"] == 0 and tip["text"].strip() == shown),
+                           f"{where} {name} row {i}: tooltip is not the cell's text", tip)
+        self.page.mouse.move(1, 1)
+
+    def _hover(self, cell) -> tuple[str, dict | None] | None:
+        """The cell's text and the tooltip hovering it brings up; None for an empty cell."""
+        shown = cell.inner_text(timeout=5000).strip()
+        if not shown:
+            return None
+        cell.scroll_into_view_if_needed(timeout=5000)
+        self.page.evaluate(TOOLTIP, True)
+        cell.hover(timeout=5000)
+        self.hovered += 1
+        try:
+            return shown, wait_until(lambda: self.page.evaluate(TOOLTIP, False), timeout=3)
+        except AssertionError:
+            return shown, None
+
+    def cells(self, table: str, name: str) -> list[str]:
+        return [t.strip() for t in
+                self.page.locator(f"{table} .tabulator-row .tabulator-cell[tabulator-field='{name}']").all_inner_texts()]
+
+    def rows_literal(self, table: str, where: str, fields: tuple[str, ...] = ("brand", "model", "variant")) -> None:
+        """Each row's product text equals the catalog's, read by its product_id cell."""
+        ids = self.cells(table, "product_id")
+        self.check(bool(ids) and all(i in BY_ID for i in ids), f"{where}: product ids", ids)
+        for name in fields:
+            shown = self.cells(table, name)
+            expected = [BY_ID[i][name] for i in ids if i in BY_ID]
+            self.check(shown == expected, f"{where}: {name} cells", list(zip(shown, expected)))
+
+
+@pytest.fixture
+def scene(browser, tmp_path) -> Iterator[Scene]:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for old in SHOTS.glob("*.png"):
+        old.unlink()
+    catalog = tmp_path / "hostile.csv"
+    with catalog.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(COLUMNS)
+        writer.writerows(PRODUCTS)
+    gate = tmp_path / "gate"
+    settings = tmp_path / "settings.json"
+    settings.write_text(json.dumps({"runner": "command", "command": [sys.executable, str(JOB), str(gate)],
+                                    "workers": 3, "max_attempts": 1, "max_run_seconds": 120}))
+    log = tmp_path / "server.log"
+    server = start_server(tmp_path / "hostile.duckdb", catalog, log=log, args=["--settings", str(settings)])
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    watched = watch(context)
+    scene = Scene(server=server, page=watched.page, errors=watched.errors, outside=watched.outside_requests,
+                  api=httpx.Client(base_url=server.url, timeout=30), gate=gate)
+    scene.page.on("dialog", lambda dialog: (scene.dialogs.append(dialog.message), dialog.dismiss()))
+    yield scene
+    gate.touch()
+    context.close()
+    scene.api.close()
+    stop_server(server)
+    assert server_errors(log) == [], log.read_text(errors="replace")
+
+
+def shown_with(page, css_class: str, needle: str) -> str:
+    """The text of the ``css_class`` pane once it shows ``needle`` (a pane may be drawn twice while it loads)."""
+    panes = page.locator(f".{css_class} div")
+    return wait_until(lambda: next((t for t in panes.all_inner_texts() if needle in t), ""), timeout=15,
+                      message=f"the {css_class} pane never showed {needle!r}")
+
+
+# --------------------------------------------------------------------------- the views
+def builder(s: Scene) -> None:
+    """Filters with their options listed, the grid and its tooltips, search, Select All and the brand order."""
+    p = s.page
+    p.goto(s.server.url + "/")
+    grid = ".builder-grid"
+    wait_until(lambda: p.locator(f"{grid} .tabulator-row").count() == len(PRODUCTS), timeout=30,
+               message="the grid never showed the hostile catalog")
+    s.rows_literal(grid, "builder grid", ("brand", "model", "variant", "category"))
+    s.hover_cells(grid, ("brand", "model", "variant", "product_id", "category"), "builder grid")
+    s.scan("builder grid")
+
+    picker = [t.strip() for t in p.locator(".builder-brand-picker select option").all_inner_texts()]
+    sizes = {b: sum(row[2] == b for row in PRODUCTS) for b in BRANDS}
+    s.check(sorted(picker) == sorted(f"{b} ({n})" for b, n in sizes.items()), "Select Brand picker options", picker)
+
+    def options(label: str, box, expected: list[str]) -> None:
+        box.locator("input.choices__input").first.click(timeout=5000)
+        listed = box.locator(".choices__list--dropdown .choices__item--choice")
+        shown: list[str] = []
+
+        def listed_all() -> bool:
+            shown[:] = [t.strip() for t in listed.all_inner_texts()]
+            return sorted(shown) == sorted(expected)
+
+        s.attempt(f"{label} filter options", wait_until, listed_all, timeout=10, message=lambda: f"listed {shown}")
+        s.scan(f"{label} filter open")
+        s.shot(f"builder-{label.lower()}-open")
+        p.keyboard.press("Escape")
+        p.mouse.click(1, 1)
+
+    chips = p.locator(".builder-brand-chips")
+    s.attempt("Brands filter", options, "Brands", chips, BRANDS)
+    s.attempt("Categories filter", options, "Categories",
+              p.locator(".choices", has=p.get_by_placeholder("All categories")), CATEGORIES)
+
+    def pick_brand() -> None:
+        chips.locator("input.choices__input").first.click(timeout=5000)
+        chips.locator(".choices__list--dropdown .choices__item--choice", has_text="onerror").first.click(timeout=5000)
+        wait_until(lambda: p.locator(f"{grid} .tabulator-row").count() == 2, timeout=10,
+                   message="picking the <img> brand did not filter the grid")
+        chip = [t.strip() for t in chips.locator(".choices__list--multiple .choices__item").all_inner_texts()]
+        s.check(any(IMG in c for c in chip), "brand chip", chip)
+        s.check(set(s.cells(grid, "brand")) == {IMG}, "grid filtered by the <img> brand", s.cells(grid, "brand"))
+        s.scan("brand chip")
+        chips.locator(".choices__list--multiple .choices__button").first.click(timeout=5000)
+        p.mouse.click(1, 1)
+        wait_until(lambda: p.locator(f"{grid} .tabulator-row").count() == len(PRODUCTS), timeout=10,
+                   message="removing the brand chip did not show every product again")
+
+    s.attempt("Brands filter: pick a brand", pick_brand)
+
+    search = p.locator(".builder-search input")
+    search.fill("<script>alert(2)")
+    search.press("Enter")
+    wait_until(lambda: s.cells(grid, "product_id") == ["ok-1"], timeout=10,
+               message=lambda: f"search <script>alert(2) found {s.cells(grid, 'product_id')}")
+    s.rows_literal(grid, "builder grid searched")
+    search.fill("")
+    search.press("Enter")
+    wait_until(lambda: p.locator(f"{grid} .tabulator-row").count() == len(PRODUCTS), timeout=10)
+
+    p.get_by_role("button", name="Select All", exact=True).click()
+    names = p.locator(".brand-order .card .name")
+    wait_until(lambda: names.count() == len(BRANDS), timeout=10, message="the brand order never showed the brands")
+    shown = [t.strip() for t in names.all_inner_texts()]
+    s.check(sorted(shown) == BRANDS, "brand order cards", shown)
+    s.scan("builder, all selected")
+    s.shot("builder")
+
+
+def preview(s: Scene) -> None:
+    """Plan Preview: categories, command and first items, literally; then Start Batch from the page."""
+    p = s.page
+    s.tab("Plan Preview")
+    heading = f"{len(PRODUCTS)} products across {len(BRANDS)} brands"
+    wait_until(lambda: p.get_by_text(heading).count() > 0, timeout=20, message="the preview never showed the plan")
+    label = p.get_by_text("Categories", exact=True).locator("xpath=..")  # the line the label leads
+    line = wait_until(lambda: label.count() and "Categories" in (t := label.first.inner_text()) and t, timeout=10,
+                      message="the preview shows no categories line")
+    line = line[line.index("Categories"):]
+    for category in CATEGORIES:
+        s.literal(line, category, "preview categories")
+    first = ".preview-first-items"
+    wait_until(lambda: len(s.cells(first, "product_id")) == len(PRODUCTS), timeout=10)
+    s.rows_literal(first, "preview first items", ("brand", "model", "variant", "category"))
+    for cell in p.locator(f"{first} .tabulator-cell:not([tabulator-field='_index'])").all():
+        s.attempt("preview first items: hover", cell.hover, timeout=5000)  # no tooltips there: any other handler
+    s.scan("plan preview")
+    s.shot("preview")
+    start = p.get_by_role("button", name="Start Batch", exact=True)
+    wait_until(lambda: any(start.nth(i).is_visible() and start.nth(i).is_enabled() for i in range(start.count())),
+               timeout=20, message="Start Batch never enabled")
+    next(start.nth(i) for i in range(start.count()) if start.nth(i).is_visible()).click()
+
+
+def summary(s: Scene) -> str:
+    """Batch Run Summary with two items held running, two failed: running, failures, feed and items."""
+    p = s.page
+    wait_until(lambda: count(p, "completed") == 4 and count(p, "failed") == 2 and count(p, "running") == 2,
+               timeout=60, message=lambda: f"counts on the page: {[count(p, x) for x in ('completed', 'failed', 'running')]}")
+    batch = s.api.get(B, params={"limit": 1}).json()["batches"][0]["batch_run_id"]
+    wait_until(lambda: "hold-1" in text(p, "summary-running") and "hold-2" in text(p, "summary-running"), timeout=10,
+               message=lambda: f"Now running shows {text(p, 'summary-running')!r}")
+    running = text(p, "summary-running")
+    for pid in ("hold-1", "hold-2"):
+        row = BY_ID[pid]
+        s.literal(running, f"{row['brand']} {row['model']} {row['variant']}", "now running")
+        s.literal(running, pid, "now running")
+    s.literal(running, PHASE, "now running phase")
+    wait_until(lambda: text(p, "summary-failures").count("failed") >= 2, timeout=10,
+               message=lambda: f"Recent failures shows {text(p, 'summary-failures')!r}")
+    failures = text(p, "summary-failures")
+    s.literal(failures, ERROR, "recent failures")
+    s.literal(failures, f"{BY_ID['fail-1']['brand']} {BY_ID['fail-1']['model']}", "recent failures")
+    s.literal(failures, f"{BY_ID['fail-2']['brand']} {BY_ID['fail-2']['model']} {BY_ID['fail-2']['variant']}",
+              "recent failures")
+    p.locator(".bk-tab.bk-active", has_text="Batch Run Summary").wait_for()
+    p.locator("input[type=checkbox]:visible").check()  # "show item moves", the summary's one checkbox
+    wait_until(lambda: "FAILED" in text(p, "summary-feed").upper(), timeout=10,
+               message=lambda: f"the feed shows {text(p, 'summary-feed')!r}")
+    s.literal(text(p, "summary-feed"), ERROR, "action feed with item moves")
+    table = ".summary-items"
+    wait_until(lambda: len(s.cells(table, "product_id")) == len(PRODUCTS)
+               and s.cells(table, "last_error").count(ERROR) == 2, timeout=15,
+               message=lambda: f"items table: {s.cells(table, 'last_error')}")
+    s.rows_literal(table, "summary items")
+    s.hover_cells(table, ("state", "brand", "model", "variant", "product_id", "phase", "last_error"), "summary items")
+    s.scan("batch run summary")
+    s.shot("summary-running")
+    s.gate.touch()
+    wait_until(lambda: count(p, "completed") == 6 and badge(p) == "completed", timeout=30,
+               message="the held items never completed")
+    return batch
+
+
+def history(s: Scene, batch: str) -> None:
+    """History: the batch list, the batch's items and events, and one product's evidence."""
+    p = s.page
+    s.tab("History")
+    batches = ".history-batches"
+    wait_until(lambda: batch in s.cells(batches, "batch_run_id"), timeout=15, message="History never listed the batch")
+    s.hover_cells(batches, ("batch_run_id", "state", "runner", "profile"), "history batches")
+    p.locator(f"{batches} .tabulator-cell", has_text=batch).click()
+    items = ".history-items"
+    wait_until(lambda: len(s.cells(items, "product_id")) == len(PRODUCTS), timeout=15,
+               message="the batch's items never showed")
+    s.rows_literal(items, "history items")
+    s.check(s.cells(items, "last_error").count(ERROR) == 2, "history items last_error", s.cells(items, "last_error"))
+    s.hover_cells(items, ("brand", "model", "variant", "product_id", "last_error"), "history items")
+    s.scan("history items")
+    s.shot("history-items")
+
+    p.locator(".bk-tab", has_text="Events").click()
+    events = ".history-events"
+    wait_until(lambda: len(s.cells(events, "reason")) > 0, timeout=15, message="the batch's events never showed")
+    reasons = s.cells(events, "reason")
+    s.check(any(line in reasons for line in STDERR) or any(ERROR in r for r in reasons), "history events reasons", reasons)
+    s.hover_cells(events, ("kind", "move", "actor", "reason"), "history events")
+    s.scan("history events")
+    s.shot("history-events")
+
+    p.locator(".bk-tab", has_text="Items").click()
+    wait_until(lambda: len(s.cells(items, "product_id")) == len(PRODUCTS), timeout=15)
+    p.locator(f"{items} .tabulator-cell[tabulator-field='product_id']", has_text=re.compile(r"^ok-1$")).click()
+    head = shown_with(p, "outcome-head", "coverage")  # the placeholder says "latest outcome" too
+    evidence = shown_with(p, "outcome-evidence", "Fields and evidence")
+    ok1 = BY_ID["ok-1"]
+    s.literal(head, f"{ok1['brand']} {ok1['model']} {ok1['variant']}", "outcome head")
+    s.literal(head, "<b class=pwn>runner</b>", "outcome head runner")
+    s.literal(head, "<img src=x onerror=alert(38) class=pwn>", "outcome head missing")
+    for expected in ("<img src=x onerror=alert(31) class=pwn>", "<script>alert(32)</script> <b class=pwn>u</b>",
+                     "<svg class=pwn onload=alert(33)>", "javascript:alert(34)", "<i class=pwn>s</i>",
+                     "**<b class=pwn>v</b>** [x](javascript:alert(35))",
+                     'https://example.com/"><img src=x onerror=alert(36) class=pwn>',
+                     '["<img src=x onerror=alert(37) class=pwn>", {"k": "<b class=pwn>k</b>"}]',
+                     "JaVaScRiPt:alert(39)", "<img src=x onerror=alert(40) class=pwn>"):
+        s.literal(evidence, expected, "outcome evidence")
+    links = p.locator(".outcome-evidence a")
+    hrefs = [links.nth(i).get_attribute("href") for i in range(links.count())]
+    s.check(all(h.startswith("https://") for h in hrefs) and len(hrefs) == 2, "outcome evidence links", hrefs)
+    s.scan("outcome evidence")
+    s.shot("history-outcome")
+
+
+def test_hostile_text_shows_as_plain_text_in_every_view(scene):
+    builder(scene)
+    preview(scene)
+    batch = summary(scene)
+    history(scene, batch)
+    scene.page.set_viewport_size({"width": 1280, "height": 720})
+    for name, shown in (("Batch Run Builder", ".builder-grid .tabulator-row"), ("Plan Preview", ".preview-summary"),
+                        ("Batch Run Summary", ".summary-header .badge"), ("History", ".history-batches .tabulator-row")):
+        scene.tab(name)
+        scene.page.locator(shown).first.wait_for(state="visible", timeout=20_000)
+        scene.scan(f"{name} at 1280x720")
+        scene.shot(name.lower().replace(" ", "-"))
+    scene.scan("the end")
+    assert scene.hovered >= 100, f"only {scene.hovered} cells hovered"
+    problems = [*scene.findings, *(f"dialog opened: {m}" for m in scene.dialogs),
+                *(f"console error: {e[:200]}" for e in scene.errors), *(f"request off loopback: {u}" for u in scene.outside)]
+    assert not problems, f"{len(problems)} problems:\n" + "\n".join(problems)
