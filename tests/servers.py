@@ -33,8 +33,10 @@ class Server:
 
 
 def start_server(db: Path, catalog: Path | None = None, *, log: Path, env: dict[str, str] | None = None,
-                 port: int | None = None, args: list[str] | None = None, prefix: list[str] | None = None) -> Server:
-    """``prefix``: argv run in front of the server (e.g. setpriv, to drop capabilities)."""
+                 port: int | None = None, args: list[str] | None = None, prefix: list[str] | None = None,
+                 wait: bool = True) -> Server:
+    """``prefix``: argv run in front of the server (e.g. setpriv, to drop capabilities); ``wait=False``: return
+    at once, without waiting for it to answer (it may die while starting, as a crash test wants)."""
     port = port or free_port()
     exe = shutil.which("indexlab", path=str(Path(sys.executable).parent))
     argv = [*(prefix or []), exe, "serve", "--db", str(db), "--port", str(port)]
@@ -54,7 +56,8 @@ def start_server(db: Path, catalog: Path | None = None, *, log: Path, env: dict[
         except httpx.HTTPError:
             return False
 
-    wait_until(up, timeout=60, message="server did not answer on /healthz")
+    if wait:
+        wait_until(up, timeout=60, message="server did not answer on /healthz")
     return server
 
 
