@@ -9,6 +9,8 @@ transition and its event land in one transaction. Timestamps are stored as naive
 from __future__ import annotations
 
 import json
+import logging
+import os
 import re
 import threading
 from collections.abc import Iterator, Sequence
@@ -39,6 +41,7 @@ from engine.store.sql import (
     UPSERT_PROBE,
 )
 
+log = logging.getLogger("indexlab.store")
 _LOCK_PID = re.compile(r"PID (\d+)")
 _QUOTED_PATH = re.compile(r'"(/[^"]*)"')
 # Errors that say the database cannot be written now, whatever is written: disk full, read-only
@@ -71,7 +74,7 @@ class Store:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._con = duckdb.connect(str(self.path))
+            self._con = duckdb.connect(str(self.path), config=_duckdb_config())
         except duckdb.IOException as exc:
             raise _open_error(self.path, exc) from None
         except duckdb.Error as exc:
@@ -120,12 +123,25 @@ class Store:
             try:
                 cur.begin()
                 yield cur
-                cur.commit()
+                self._commit(cur)
             except BaseException as exc:
                 _rollback(cur)
                 raise self._write_error(exc) from exc
             finally:
                 cur.close()
+
+    def _commit(self, cur: duckdb.DuckDBPyConnection) -> None:
+        """COMMIT. When DuckDB commits durably but then fails its automatic checkpoint (it cannot remove its
+        WAL, say), it invalidates the database: the write happened, so it is not an error here (a retry would
+        write it twice), but the connection is reopened before the next use."""
+        try:
+            cur.commit()
+        except duckdb.FatalException as exc:
+            if "succeeded and is durable" not in str(exc):
+                raise
+            self._broken = True
+            log.warning("database %s: a commit succeeded but its checkpoint failed (%s); reopening it", self.path.name,
+                        _cause(exc))
 
     def _connection(self) -> duckdb.DuckDBPyConnection:
         if self._broken:
@@ -136,7 +152,7 @@ class Store:
                     except duckdb.Error:
                         pass
                     try:
-                        self._con = duckdb.connect(str(self.path))
+                        self._con = duckdb.connect(str(self.path), config=_duckdb_config())
                     except duckdb.Error as exc:
                         raise StoreUnavailable(f"the database cannot be opened again: {_cause(exc)}") from None
                     self._broken = False
@@ -396,6 +412,13 @@ def _batch_row(names: list[str], row: tuple) -> dict[str, Any]:
     batch["settings"] = json.loads(batch["settings"])
     batch["plan"] = json.loads(batch["plan"])
     return batch
+
+
+def _duckdb_config() -> dict[str, str]:
+    """DuckDB settings an operator may tune: ``INDEXLAB_CHECKPOINT_THRESHOLD`` is DuckDB's ``checkpoint_threshold``
+    (WAL size that triggers a checkpoint; DuckDB's default is 16MB)."""
+    threshold = os.environ.get("INDEXLAB_CHECKPOINT_THRESHOLD")
+    return {"checkpoint_threshold": threshold} if threshold else {}
 
 
 def _fatal(exc: BaseException) -> bool:

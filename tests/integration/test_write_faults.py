@@ -62,28 +62,24 @@ def _stored_counts(client: httpx.Client, batch: str) -> dict[str, int]:
     return dict(Counter(item["state"] for item in items))
 
 
-def test_a_read_only_database_directory_answers_503_changes_nothing_and_recovers(tmp_path):
+def test_a_directory_made_read_only_under_the_server_answers_503_changes_nothing_and_recovers(tmp_path):
+    """The server keeps its WAL open, so a read-only directory bites when DuckDB must create or remove the WAL
+    (at a checkpoint). A 1 KB checkpoint threshold makes that every few writes instead of every 16 MB: then a
+    write either fails cleanly, or commits and leaves the database invalid until it can be reopened."""
     prefix = _unprivileged_prefix()
     data = tmp_path / "data"
     data.mkdir()
     db, catalog, job_log = data / "indexlab.duckdb", write_catalog(tmp_path / "catalog.csv", 12), tmp_path / "jobs.log"
     settings = _settings_file(tmp_path / "settings.json", job_log, 0.05)
-    args = ["--settings", str(settings)]
-    server = start_server(db, catalog, log=tmp_path / "server.log", args=args)
+    server = start_server(db, catalog, log=tmp_path / "server.log", args=["--settings", str(settings)], prefix=prefix,
+                          env={"INDEXLAB_CHECKPOINT_THRESHOLD": "1KB"})
     try:
         with httpx.Client(base_url=server.url, timeout=30) as client:
             planned = _plan(client, ["Zowie"]).json()["batch_run_id"]
-    finally:
-        stop_server(server)
-    assert not Path(f"{db}.wal").exists()  # a clean close leaves no WAL: the next write must create one
-
-    data.chmod(0o555)
-    server = start_server(db, catalog, log=tmp_path / "server.log", args=args, prefix=prefix)
-    try:
-        with httpx.Client(base_url=server.url, timeout=30) as client:
-            health = client.get("/healthz")
-            assert health.status_code == 503, health.text
-            assert health.json()["status"] == "degraded" and "Permission denied" in health.json()["cause"]
+            data.chmod(0o555)
+            wait_until(lambda: client.get("/healthz").status_code == 503, timeout=30)
+            health = client.get("/healthz").json()
+            assert health["status"] == "degraded" and "Permission denied" in health["cause"]
 
             error = _error(_plan(client, ["Razer"]), 503)
             assert error["code"] == "store_write_failed" and "Permission denied" in error["message"]
@@ -92,10 +88,10 @@ def test_a_read_only_database_directory_answers_503_changes_nothing_and_recovers
                 error = _error(client.post(f"{B}/start", json={"batch_run_id": planned}), 503)
                 assert "Permission denied" in error["message"]
                 assert client.get(f"{B}/{planned}/status").json()["state"] == "planned"
-            assert [b["batch_run_id"] for b in client.get(B).json()["batches"]] == [planned]
 
             data.chmod(0o755)  # the cause goes away: no restart needed
             wait_until(lambda: client.get("/healthz").status_code == 200, timeout=30)
+            assert [b["batch_run_id"] for b in client.get(B).json()["batches"]] == [planned]  # the refused plan is not there
             started = client.post(f"{B}/start", json={"batch_run_id": planned})
             assert started.status_code == 200, started.text
             wait_until(lambda: client.get(f"{B}/{planned}/status").json()["state"] == "completed", timeout=60)
