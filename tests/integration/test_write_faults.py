@@ -22,21 +22,10 @@ import pytest
 from tests.conftest import wait_until
 from tests.integration.conftest import write_catalog
 from tests.servers import Server, start_server, stop_server
+from tests.unprivileged import unprivileged
 
 B = "/api/v1/indexlab/batch"
 PACED_JOB = Path(__file__).parents[1] / "browser" / "jobs" / "paced_job.py"
-# root ignores file permissions through these capabilities: the server under test runs without them
-NO_DAC = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--inh-caps", "-dac_override,-dac_read_search"]
-
-
-def _unprivileged_prefix() -> list[str]:
-    if os.geteuid() != 0:
-        return []
-    if shutil.which("setpriv") is None:
-        pytest.skip("running as root without setpriv: cannot make a directory read-only for the server")
-    return NO_DAC
-
-
 def _settings_file(path: Path, job_log: Path, seconds: float, **extra) -> Path:
     path.write_text(json.dumps({"runner": "command", "workers": 2, "max_attempts": 1, "fail_fast_failures": 0,
                                 "command": [sys.executable, str(PACED_JOB), str(job_log), str(seconds)], **extra}))
@@ -66,7 +55,7 @@ def test_a_directory_made_read_only_under_the_server_answers_503_changes_nothing
     """The server keeps its WAL open, so a read-only directory bites when DuckDB must create or remove the WAL
     (at a checkpoint). A 1 KB checkpoint threshold makes that every few writes instead of every 16 MB: then a
     write either fails cleanly, or commits and leaves the database invalid until it can be reopened."""
-    prefix = _unprivileged_prefix()
+    prefix = unprivileged([])  # the server cannot bypass file permissions, even as root
     data = tmp_path / "data"
     data.mkdir()
     db, catalog, job_log = data / "indexlab.duckdb", write_catalog(tmp_path / "catalog.csv", 12), tmp_path / "jobs.log"
