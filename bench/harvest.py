@@ -144,8 +144,8 @@ def run_batch(catalog: Catalog, selection: Selection, profile: str, workers: int
                 engine.start(batch_id)
                 idle = engine.wait_idle(timeout)
             seconds = elapsed()
-            if engine.writer.error is not None:
-                raise BenchFailure(f"the store writer failed: {engine.writer.error!r}")
+            if engine.writer.degraded is not None or engine.writer.rejected:
+                raise BenchFailure(f"the store did not take every write: {engine.writer.degraded or 'rejected rows'}")
             if not idle:
                 raise BenchFailure(f"the batch was not done after {timeout:g}s: {engine.status(batch_id)['counts']}")
         finally:

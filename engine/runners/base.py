@@ -64,8 +64,8 @@ def register(name: str, *, durable_dispatch: bool = True) -> Callable[[Runner], 
 
     ``durable_dispatch``: the engine commits an item's dispatch (its attempt number) before the runner
     starts, so a run that kills the process is on record and counted as a crash, and an external
-    program never sees the same ``INDEXLAB_ATTEMPT`` twice. Only runners that do no work of their own
-    (``noop``, which measures the engine) turn it off.
+    program never sees the same ``INDEXLAB_ATTEMPT`` twice. It costs each item one commit's wait
+    (~7 ms): runners whose runs take milliseconds in-process may turn it off (``noop``, ``harvest``).
     """
     def decorate(fn: Runner) -> Runner:
         fn.durable_dispatch = durable_dispatch  # type: ignore[attr-defined]
