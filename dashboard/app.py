@@ -15,6 +15,7 @@ from dashboard.builder import BatchRunBuilder
 from dashboard.context import AppContext, get_context
 from dashboard.history import History, OutcomeView
 from dashboard.preview import PlanPreview
+from dashboard.sessions import track
 from dashboard.state import BuilderState
 from dashboard.summary import BatchRunSummary, RunState
 
@@ -47,14 +48,12 @@ def build_tabs(context: AppContext) -> pn.Tabs:
         tabs.active = TABS.index("History")
 
     builder.on_product_click(show_outcome)
-    tabs.extend([
-        (TABS[0], builder),
-        (TABS[1], PlanPreview(state=state, on_started=started)),
-        (TABS[2], BatchRunSummary(run=run, restore_on_load=False)),
-        (TABS[3], History(context, run_state=run, outcome=outcome)),
-    ])
+    views = [builder, PlanPreview(state=state, on_started=started), BatchRunSummary(run=run, restore_on_load=False),
+             History(context, run_state=run, outcome=outcome)]
+    tabs.extend(zip(TABS, views))
     if run.batch_state in ("running", "paused", "stopping"):
         tabs.active = TABS.index("Batch Run Summary")  # a restored session opens on the live batch
+    track(tabs, state, run, outcome, *views)  # each must die with its session
     return tabs
 
 
