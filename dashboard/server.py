@@ -16,7 +16,7 @@ import panel as pn
 from dashboard import api
 from dashboard.app import create_app
 from dashboard.context import get_context
-from dashboard.sessions import debug_routes
+from dashboard.sessions import debug_routes, quiet_closed_pages
 
 
 # Bokeh discards a session once its page has been gone this long (its default: long enough for a slow
@@ -44,6 +44,7 @@ def serve(*, db: Path | None, catalog: Path | None, settings: Path | None = None
           basic_auth: str | None = None, show: bool = False) -> None:
     """Open the store, catalog and engine once (fail fast before binding), then serve until interrupted."""
     warnings.filterwarnings("ignore", category=DeprecationWarning, module="bokeh")
+    quiet_closed_pages()
     context = get_context(db=db, catalog=catalog, settings=settings)
     port = port or _free_port(address)
     origins = [f"{host}:{port}" for host in ("127.0.0.1", "localhost", address)]
