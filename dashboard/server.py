@@ -16,7 +16,15 @@ import panel as pn
 from dashboard import api, guard
 from dashboard.app import create_app
 from dashboard.context import get_context
+from dashboard.sessions import debug_routes, quiet_closed_pages
 from engine.cli import plain
+
+
+# Bokeh discards a session once its page has been gone this long (its default: long enough for a slow
+# browser to open the websocket after loading the page) ...
+UNUSED_SESSION_LIFETIME_MS = 15_000
+# ... looking every so often (its default, 17 s, let a closed page's session live up to 32 s).
+CHECK_UNUSED_SESSIONS_MS = 2_000
 
 
 def _free_port(address: str) -> int:
@@ -37,6 +45,7 @@ def serve(*, db: Path | None, catalog: Path | None, settings: Path | None = None
           basic_auth: str | None = None, show: bool = False) -> None:
     """Open the store, catalog and engine once (fail fast before binding), then serve until interrupted."""
     warnings.filterwarnings("ignore", category=DeprecationWarning, module="bokeh")
+    quiet_closed_pages()
     context = get_context(db=db, catalog=catalog, settings=settings)
     port = port or _free_port(address)
     origins = [f"{host}:{port}" for host in ("127.0.0.1", "localhost", address)] + sorted(guard.configured_hosts())
@@ -46,12 +55,15 @@ def serve(*, db: Path | None, catalog: Path | None, settings: Path | None = None
     server = pn.serve(
         {"/": lambda: create_app(context=context)},
         address=address, port=port, show=show, threaded=False, start=False, websocket_origin=origins,
-        title="IndexLab Batch", extra_patterns=api.routes(lambda: context), **auth,
+        title="IndexLab Batch", extra_patterns=[*api.routes(lambda: context), *debug_routes()],
+        unused_session_lifetime_milliseconds=UNUSED_SESSION_LIFETIME_MS,
+        check_unused_sessions_milliseconds=CHECK_UNUSED_SESSIONS_MS, **auth,
     )
     print(plain(f"IndexLab Batch serving http://{address}:{port}/ and http://{address}:{port}/api/v1 "
                 f"(db {context.store.path})"), flush=True)
     signal.signal(signal.SIGTERM, lambda *_: server.io_loop.add_callback_from_signal(server.io_loop.stop))
     settle_heap()
+    server.start()  # Bokeh's periodic jobs, among them the one that discards the sessions of closed pages
     try:
         server.io_loop.start()
     except KeyboardInterrupt:

@@ -58,6 +58,26 @@ def _catalog_index(catalog: Catalog, view: pd.DataFrame) -> _CatalogIndex:
     return _CatalogIndex.build(view)
 
 
+_views: weakref.WeakKeyDictionary[BatchService, pd.DataFrame] = weakref.WeakKeyDictionary()
+_views_lock = threading.Lock()
+
+
+def _shared_catalog_view(service: BatchService) -> pd.DataFrame:
+    """``service.catalog_view()``, one frame for every session while the store's runs stay the same.
+
+    Each session used to keep its own view: 100,000 rows of 13 columns, about 26 MB per page load. The
+    view is read fresh (about 20 ms at 100k) and compared, so a page never shows staler runs than it
+    would alone; an equal one is dropped at once. Read-only: sessions derive frames from it (copy on write).
+    """
+    fresh = service.catalog_view().reset_index(drop=True)  # row position == index label
+    with _views_lock:
+        shared = _views.get(service)
+        if shared is not None and shared.equals(fresh):
+            return shared
+        _views[service] = fresh
+        return fresh
+
+
 # The settings the builder's form edits; the rest come from the server's defaults unchanged.
 UI_SETTINGS = ("profile", "runner", "workers", "max_run_seconds", "max_attempts", "domain_cooldown_seconds",
                "llm_provider", "llm_model")  # in the order the form shows them
@@ -118,7 +138,7 @@ class BuilderState(param.Parameterized):
         self._reselect()
 
     def _load_catalog(self) -> None:
-        self.catalog = self.service.catalog_view().reset_index(drop=True)  # row position == index label
+        self.catalog = _shared_catalog_view(self.service)  # row position == index label; shared, never written
         # Selections and filters are boolean masks over the catalog rows: cheap at 100k products.
         index = _catalog_index(self.service.catalog, self.catalog)
         self._haystack, self._ids = index.haystack, index.ids

@@ -345,3 +345,20 @@ def test_turning_the_live_preview_back_on_catches_up(service):
     state.select_brand("Razer")
     state.live_preview = True
     assert not state.preview_pending and state.preview.summary.total == 2
+
+
+# ------------------------------------------------------------------ memory shared between sessions
+def test_sessions_share_one_catalog_view_while_the_runs_stay_the_same(service):
+    """Each page load used to copy the catalog view (about 26 MB at 100k products) and keep it."""
+    first, second = BuilderState(service), BuilderState(service)
+    assert second.catalog is first.catalog
+
+
+def test_a_session_opened_after_a_run_sees_it_and_the_earlier_one_keeps_its_rows(service):
+    before = BuilderState(service)
+    run_batch(service, ["m-log-g502"])
+    after = BuilderState(service)
+    assert after.catalog is not before.catalog
+    assert after.catalog.set_index("product_id").loc["m-log-g502", "last_status"] == "completed"
+    assert before.catalog.set_index("product_id").loc["m-log-g502", "last_status"] == NEVER_RUN
+    assert BuilderState(service).catalog is after.catalog
