@@ -139,7 +139,7 @@ class Scene:
         try:
             step(*args, **kwargs)
         except (AssertionError, PlaywrightError) as exc:
-            self.check(False, f"{where}: could not be done", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            self.check(False, f"{where}: could not be done", " | ".join(str(exc).splitlines()[:12]) if str(exc) else type(exc).__name__)
 
     def scan(self, where: str) -> None:
         """No payload made an element, here or anywhere else on the page."""
@@ -332,7 +332,7 @@ def preview(s: Scene) -> None:
     first = ".preview-first-items"
     wait_until(lambda: len(s.cells(first, "product_id")) == len(PRODUCTS), timeout=10)
     s.rows_literal(first, "preview first items", ("brand", "model", "variant", "category"))
-    for cell in p.locator(f"{first} .tabulator-cell:not([tabulator-field='_index'])").all():
+    for cell in p.locator(f"{first} .tabulator-cell[tabulator-field]:not([tabulator-field='_index'])").all():
         s.attempt("preview first items: hover", cell.hover, timeout=5000)  # no tooltips there: any other handler
     s.scan("plan preview")
     s.shot("preview")
