@@ -370,9 +370,8 @@ class ItemsHandler(ApiHandler):
 
 
 def _events(ctx: AppContext, batch_run_id: str, q: m.PageQuery) -> m.EventsResponse:
-    ctx.store.get_batch(batch_run_id)
-    events = ctx.store.events(batch_run_id, offset=q.offset, limit=q.limit)
-    return m.EventsResponse(batch_run_id=batch_run_id, total=ctx.store.count_events(batch_run_id), offset=q.offset,
+    events, total = ctx.service.events(batch_run_id, offset=q.offset, limit=q.limit)
+    return m.EventsResponse(batch_run_id=batch_run_id, total=total, offset=q.offset,
                             limit=q.limit, events=[m.Event.model_validate(e) for e in events])
 
 
@@ -384,7 +383,7 @@ class EventsHandler(ApiHandler):
 class BatchListHandler(ApiHandler):
     async def get(self) -> None:
         q = self.query(m.PageQuery)
-        batches = await self.call(self.ctx.store.list_batches, limit=q.limit, offset=q.offset)
+        batches = await self.call(self.ctx.service.batches, limit=q.limit, offset=q.offset)
         self.send(m.BatchListResponse(offset=q.offset, limit=q.limit,
                                       batches=[m.BatchSummary.model_validate(b) for b in batches]))
 
@@ -416,11 +415,9 @@ class ProductsHandler(ApiHandler):
 
 def _health(ctx: AppContext) -> m.Health:
     """Can the server write? A one-row write proves it; changes the engine holds back say it cannot yet."""
-    cause = ctx.store.probe() or ctx.engine.writer.degraded
-    return m.Health(status="degraded" if cause else "ok", writable=cause is None, cause=cause,
-                    held_changes=ctx.engine.writer.backlog, time=datetime.now(UTC), db=ctx.store.path.name,
-                    schema_version=ctx.store.version, catalog_products=len(ctx.catalog.products),
-                    active_batch_run_id=ctx.engine.active_batch_id())
+    health = ctx.service.health()
+    return m.Health(status="ok" if health["writable"] else "degraded", time=datetime.now(UTC),
+                    catalog_products=len(ctx.catalog.products), **health)
 
 
 class HealthHandler(ApiHandler):

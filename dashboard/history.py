@@ -152,7 +152,6 @@ class History(pn.viewable.Viewer):
 
     def __init__(self, context: Any, *, run_state: Any = None, outcome: OutcomeView | None = None, **params: Any) -> None:
         self.context = context
-        self.store = context.store
         self.service = context.service
         self.run_state = run_state
         super().__init__(**params)
@@ -228,15 +227,14 @@ class History(pn.viewable.Viewer):
     # ------------------------------------------------------------------ reads (worker threads)
     def _read_detail(self, batch_run_id: str) -> dict[str, Any]:
         try:
-            batch = self.store.get_batch(batch_run_id)
+            return self.service.batch_with_counts(batch_run_id)
         except IndexLabError as exc:
             return {"batch_run_id": batch_run_id, "error": exc.message}
-        return {**batch, "counts": self.store.counts_by_state(batch_run_id)}
 
     def _fetch_batches(self, offset: int, limit: int) -> tuple[pd.DataFrame, int | None]:
         rows = []
-        for b in self.store.list_batches(limit=limit, offset=offset):
-            counts = self.store.counts_by_state(b["batch_run_id"])
+        for b in self.service.batches(limit=limit, offset=offset):
+            counts = b["counts"]
             rows.append({"batch_run_id": b["batch_run_id"], "state": b["state"],
                          "created": render.clock(b["created_at"], date=True), "items": b["item_count"],
                          **{s: counts.get(s, 0) for s in ("completed", "failed", "skipped", "stopped", "queued")},
@@ -259,10 +257,10 @@ class History(pn.viewable.Viewer):
         """Newest first: page 1 is the end of the audit trail."""
         if not self.selected:
             return pd.DataFrame(columns=EVENT_COLUMNS), 0
-        total = self.store.count_events(self.selected)
+        _, total = self.service.events(self.selected, limit=0)
         end = max(0, total - offset)
         start = max(0, end - limit)
-        events = self.store.events(self.selected, offset=start, limit=end - start)[::-1] if end else []
+        events = self.service.events(self.selected, offset=start, limit=end - start)[0][::-1] if end else []
         rows = [{"time": render.stamp(e["occurred_at"]),
                  "kind": KIND_LABELS.get(e["kind"], e["kind"]), "seq": "" if e["seq"] is None else int(e["seq"]),
                  "move": " → ".join(x for x in (e.get("from_state"), e.get("to_state")) if x),

@@ -56,12 +56,11 @@ def event_key(event: Mapping[str, Any]) -> tuple:
             event.get("to_state"), event.get("reason"))
 
 
-def feed_seed(store: Any, batch_run_id: str) -> list[dict[str, Any]]:
+def feed_seed(service: Any, batch_run_id: str) -> list[dict[str, Any]]:
     """The feed's start: batch moves and operator actions among the first and the newest stored events."""
-    total = store.count_events(batch_run_id)
-    events = store.events(batch_run_id, offset=0, limit=50)
+    events, total = service.events(batch_run_id, offset=0, limit=50)
     if total > 50:
-        events += store.events(batch_run_id, offset=max(50, total - FEED_SEED_EVENTS), limit=FEED_SEED_EVENTS)
+        events += service.events(batch_run_id, offset=max(50, total - FEED_SEED_EVENTS), limit=FEED_SEED_EVENTS)[0]
     return [e for e in events if e.get("kind") in FEED_KINDS]
 
 

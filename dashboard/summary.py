@@ -25,7 +25,7 @@ from dashboard.run_charts import ProgressCharts
 from dashboard.run_reads import (EPOCH, FAILURES_KEEP, FEED_KINDS, event_key, failure_key, failures_seed, feed_seed,
                                  history_points, merged, num)
 from engine.errors import IndexLabError
-from engine.states import ACTIVE_BATCH_STATES, BATCH_MOVES, BatchState, ItemState
+from engine.states import BATCH_MOVES, BatchState, ItemState
 
 log = logging.getLogger("indexlab.dashboard")
 
@@ -95,7 +95,6 @@ class RunState(param.Parameterized):
     def __init__(self, context: Any, **params: Any) -> None:
         self.context = context
         self.service = context.service
-        self.store = context.store
         super().__init__(**params)
 
     # ------------------------------------------------------------------ following a batch
@@ -122,7 +121,7 @@ class RunState(param.Parameterized):
         current, state = self.batch_run_id, self.batch_state
         if state in (*LIVE, BatchState.PLANNED.value):
             return None  # working, or planned by this operator to be started: stay
-        candidate = self.store.latest_batch([s.value for s in ACTIVE_BATCH_STATES]) or self.store.latest_batch()
+        candidate = self.service.latest_batch()
         if candidate is None or candidate["batch_run_id"] == current:
             return None
         newer = current is None or candidate["batch_run_id"] > current
@@ -139,7 +138,7 @@ class RunState(param.Parameterized):
         return True
 
     def _restorable(self) -> str | None:
-        latest = self.store.latest_batch([s.value for s in ACTIVE_BATCH_STATES]) or self.store.latest_batch()
+        latest = self.service.latest_batch()
         return latest["batch_run_id"] if latest else None
 
     def _read(self, batch_run_id: str | None) -> dict[str, Any] | None:
@@ -149,7 +148,7 @@ class RunState(param.Parameterized):
         status = self.service.status(batch_run_id)
         batch = self.service.batch(batch_run_id)
         return {"batch_run_id": batch_run_id, "status": status, "batch": batch,
-                "series": history_points(self.service, batch_run_id), "feed": feed_seed(self.store, batch_run_id),
+                "series": history_points(self.service, batch_run_id), "feed": feed_seed(self.service, batch_run_id),
                 "failures": failures_seed(self.service, batch_run_id)}
 
     def _apply(self, read: dict[str, Any] | None) -> None:

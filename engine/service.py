@@ -16,7 +16,7 @@ from engine.plan import LARGE_BATCH_THRESHOLD, BatchPlan, PlanRequest, PlanSumma
 from engine.runners import get_runner
 from engine.settings import BatchSettings
 from engine.snapshot import LiveStatus
-from engine.states import BatchState
+from engine.states import ACTIVE_BATCH_STATES, BatchState
 from engine.store import Store
 
 if TYPE_CHECKING:
@@ -98,6 +98,33 @@ class BatchService:
 
     def batch(self, batch_run_id: str) -> dict[str, Any]:
         return self.store.get_batch(batch_run_id)
+
+    def batch_with_counts(self, batch_run_id: str) -> dict[str, Any]:
+        """The batch's stored row and its items per state."""
+        return {**self.store.get_batch(batch_run_id), "counts": self.store.counts_by_state(batch_run_id)}
+
+    def batches(self, *, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
+        """Batches, newest first, each with its items per state (``counts``): one query for the page's counts."""
+        batches = self.store.list_batches(limit=limit, offset=offset)
+        counts = self.store.counts_by_batch_and_state([b["batch_run_id"] for b in batches])
+        return [{**b, "counts": counts[b["batch_run_id"]]} for b in batches]
+
+    def latest_batch(self) -> dict[str, Any] | None:
+        """The batch a new page shows: the newest running, paused or stopping one, else the newest."""
+        return self.store.latest_batch([s.value for s in ACTIVE_BATCH_STATES]) or self.store.latest_batch()
+
+    def events(self, batch_run_id: str, *, offset: int = 0, limit: int = 100) -> tuple[list[dict[str, Any]], int]:
+        """A page of the batch's audit events in order, and how many it has."""
+        self.store.get_batch(batch_run_id)  # NotFound for an unknown batch
+        return self.store.events(batch_run_id, offset=offset, limit=limit), self.store.count_events(batch_run_id)
+
+    def health(self) -> dict[str, Any]:
+        """Whether the database can be written now (a one-row write proves it) and what the engine holds back."""
+        cause = self.store.probe() or (self.engine.writer.degraded if self.engine else None)
+        return {"writable": cause is None, "cause": cause,
+                "held_changes": self.engine.writer.backlog if self.engine else 0,
+                "db": self.store.path.name, "schema_version": self.store.version,
+                "active_batch_run_id": self.engine.active_batch_id() if self.engine else None}
 
     def items(self, batch_run_id: str, *, state: str | None = None, brand: str | None = None,
               offset: int = 0, limit: int | None = None) -> tuple[pd.DataFrame, int]:

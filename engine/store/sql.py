@@ -25,6 +25,8 @@ SELECT_ITEMS = f"SELECT {ITEM_COLUMNS} FROM batch_items WHERE {ITEM_FILTER} ORDE
 SELECT_ITEM_TABLE = f"SELECT {ITEM_COLUMNS} FROM batch_items WHERE batch_run_id = ? ORDER BY seq"
 COUNT_ITEMS = f"SELECT count(*) FROM batch_items WHERE {ITEM_FILTER}"
 COUNT_ITEMS_BY_STATE = "SELECT state, count(*) FROM batch_items WHERE batch_run_id = ? GROUP BY state"
+COUNT_ITEMS_BY_BATCH_AND_STATE = """SELECT batch_run_id, state, count(*) FROM batch_items
+    WHERE list_contains(?, batch_run_id) GROUP BY batch_run_id, state"""
 SELECT_EVENTS = """SELECT event_id, batch_run_id, seq, occurred_at, kind, from_state, to_state, attempt, actor,
     reason, data FROM batch_events WHERE batch_run_id = ? ORDER BY event_id LIMIT ? OFFSET ?"""
 COUNT_EVENTS = "SELECT count(*) FROM batch_events WHERE batch_run_id = ?"

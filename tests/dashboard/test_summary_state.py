@@ -360,7 +360,7 @@ def test_history_lists_batches_with_counts_and_opens_items_and_events(context, g
     assert row["batch_run_id"] == batch and (row["completed"], row["failed"]) == (6, 1)
     history.open_now(batch)
     assert history.detail["counts"] == {"completed": 6, "failed": 1}
-    assert history._items.total == 7 and history._events.total == history.store.count_events(batch)
+    assert history._items.total == 7 and history._events.total == context.store.count_events(batch)
     assert history._events.frame.iloc[0]["kind"] == "batch"  # newest first: the batch completed
     history.item_state = "failed"
     history._items.load()

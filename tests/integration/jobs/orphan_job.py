@@ -7,9 +7,9 @@ same product (by its environment) and appends ``overlap <pid>`` for each: a prod
 
 import json
 import os
+import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 product = json.load(sys.stdin)
@@ -41,9 +41,8 @@ for pid in live_processes_of_this_product():
     note(f"overlap {pid}")
 note(f"start {product['product_id']} {os.environ['INDEXLAB_ATTEMPT']} {os.getpid()}")
 if os.environ["INDEXLAB_ATTEMPT"] == "1":
-    child = subprocess.Popen([sys.executable, "-c", "import time\nwhile True: time.sleep(1)"],
+    child = subprocess.Popen([sys.executable, "-c", "import signal; signal.pause()"],
                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     note(f"grandchild {child.pid}")
-    while True:  # the work that never ends: until something kills this process
-        time.sleep(1)
+    signal.pause()  # the work that never ends: until something kills this process
 print(json.dumps({"product_id": product["product_id"], "fields": {}}))
