@@ -33,6 +33,9 @@ class ActiveItem(NamedTuple):
     finished_at: datetime | None = None
     duration_s: float | None = None
     outcome: str | None = None
+    gate: str | None = None
+    coverage: float | None = None
+    fingerprint: str | None = None
 
 
 @dataclass(slots=True)
@@ -73,6 +76,10 @@ class ActiveItems:
 
     def state(self, seq: int) -> str:
         return self._states[self._position[seq]]
+
+    def column_values(self, name: str) -> list[Any]:
+        """One field of every item, in seq order (read only)."""
+        return self._columns[name]
 
     def seqs_in(self, states: Collection[str]) -> list[int]:
         """The items in one of ``states``, in seq order."""

@@ -32,6 +32,8 @@ from engine.snapshot import LiveStatus
 from engine.states import (ACTIVE_BATCH_STATES, BatchState, ItemState, check_batch_move, check_item_move)
 from engine.store import BatchMove, BulkMove, Change, EventRow, Interrupted, ItemMove, OutcomeRecord, Store, utcnow
 from engine.text import storable
+from engine.triage import NEEDS_REVIEW, batch_result, gate, result_counts, result_words
+from engine.triage import fingerprint as triage_fingerprint
 from engine.writer import GroupCommitWriter
 
 log = logging.getLogger("indexlab.engine")
@@ -335,6 +337,8 @@ class BatchEngine:
                 fails = (change.batch_run_id, change.seq) in failing
                 change = change._replace(
                     state=ItemState.FAILED.value if fails else change.state, outcome=None if fails else change.outcome,
+                    gate=None if fails else change.gate, coverage=None if fails else change.coverage,
+                    fingerprint="its outcome could not be stored" if fails else change.fingerprint,
                     last_error=why if fails else _escaped(change.last_error), phase=_escaped(change.phase),
                     reason=f"failed: {why}" if fails else _escaped(change.reason))
                 if fails:
@@ -353,15 +357,16 @@ class BatchEngine:
             run = self._run
             if run is not None and run.batch_run_id == batch_run_id and seq in run.items \
                     and run.items.state(seq) == ItemState.COMPLETED.value:
-                run.items.update(seq, state=ItemState.FAILED.value, last_error=why, outcome=None)
+                run.items.update(seq, state=ItemState.FAILED.value, last_error=why, outcome=None, gate=None,
+                                 coverage=None, fingerprint="its outcome could not be stored")
 
     # ================================================================== change builders
     def _item_move(self, run: ActiveRun, item: ActiveItem, from_state: str, actor: str, reason: str,
                    attempt: int) -> ItemMove:
         """The item's row as it now is, and the event of the move that made it so."""
         return ItemMove(run.batch_run_id, item.seq, item.state, item.attempts, item.attempt_base, item.last_error,
-                        item.phase, item.started_at, item.finished_at, item.duration_s, item.outcome,
-                        from_state, utcnow(), attempt, actor, reason)
+                        item.phase, item.started_at, item.finished_at, item.duration_s, item.outcome, item.gate,
+                        item.coverage, item.fingerprint, from_state, utcnow(), attempt, actor, reason)
 
     def _event(self, run: ActiveRun, kind: str, actor: str, reason: str, *, seq: int | None = None, from_state: str | None = None,
                to_state: str | None = None, attempt: int | None = None, data: dict | None = None) -> EventRow:
@@ -458,7 +463,7 @@ class BatchEngine:
                 if run.items.state(seq) == ItemState.QUEUED:
                     self._dispatch(run, run.items[seq])
             if not run.ready and not run.delayed and not run.inflight and run.state == BatchState.RUNNING:
-                self.writer.post([self._batch_move(run, BatchState.COMPLETED, ENGINE, "every item is done")])
+                self.writer.post([self._batch_move(run, BatchState.COMPLETED, ENGINE, self._finished_words(run))])
                 return None
         if run.state == BatchState.STOPPING and not run.inflight:
             self._finish_stop(run, ENGINE, durable=False)
@@ -479,7 +484,8 @@ class BatchEngine:
             return
         check_item_move(item.state, ItemState.RUNNING, what=f"item {item.seq}")
         item = run.items.update(item.seq, state=ItemState.RUNNING.value, attempts=item.attempts + 1, phase=None,
-                                started_at=utcnow(), finished_at=None, duration_s=None)
+                                started_at=utcnow(), finished_at=None, duration_s=None, gate=None, coverage=None,
+                                fingerprint=None)
         deadline = self.clock.monotonic() + run.settings.max_run_seconds
         attempt = Attempt(item.seq, item.attempts, CancelToken(deadline=deadline, clock=self.clock), deadline)
         run.inflight[item.seq] = attempt
@@ -537,6 +543,7 @@ class BatchEngine:
         now = utcnow()
         duration = (now - item.started_at).total_seconds() if item.started_at else None
         outcome_text, last_error, record = item.outcome, None, None
+        item_gate = coverage = fingerprint = None
         if error is None:
             try:
                 outcome_text, record = outcome_parts(run.batch_run_id, item, attempt.attempt, outcome, now)
@@ -544,6 +551,9 @@ class BatchEngine:
                 error = exc
         if error is None:
             target, reason = ItemState.COMPLETED, "completed"
+            item_gate, coverage = gate(outcome, s.min_required_coverage)
+            if item_gate == NEEDS_REVIEW:
+                reason = f"completed; needs review: coverage {coverage:.0%} is below {s.min_required_coverage:.0%}"
             run.consecutive_failures = 0
         else:
             last_error = message = short_error(error)
@@ -559,18 +569,33 @@ class BatchEngine:
             else:
                 target = ItemState.FAILED
                 reason = f"failed after {item.attempts - item.attempt_base} attempt(s): {message}"
+                fingerprint = triage_fingerprint(message, run.loaded.product(item.seq))
         check_item_move(item.state, target, what=f"item {item.seq}")
         item = run.items.update(item.seq, state=target.value, phase=None, finished_at=now, duration_s=duration,
-                                last_error=last_error, outcome=outcome_text)
+                                last_error=last_error, outcome=outcome_text, gate=item_gate, coverage=coverage,
+                                fingerprint=fingerprint)
         changes: list = [self._item_move(run, item, "running", ENGINE, reason, attempt.attempt)]
         if record is not None:
             changes.append(record)
         limit = s.fail_fast_failures
         if limit and run.consecutive_failures >= limit and run.state == BatchState.RUNNING:
+            group = f" (reason group: {item.fingerprint})" if item.fingerprint else ""
             changes.append(self._batch_move(run, BatchState.PAUSED, ENGINE,
-                                            f"fail-fast: {run.consecutive_failures} failures in a row; last: {item.last_error}"))
+                                            f"fail-fast: {run.consecutive_failures} failures in a row{group}; "
+                                            f"last: {item.last_error}"))
             run.consecutive_failures = 0
         self.writer.post(changes)
+
+    @staticmethod
+    def _finished_words(run: ActiveRun) -> str:
+        """Why the batch is completed, and what came out: every item has finished, not "all is well"."""
+        counts: dict[str, int] = {}
+        for state in run.items.column_values("state"):
+            counts[state] = counts.get(state, 0) + 1
+        review = sum(1 for g, st in zip(run.items.column_values("gate"), run.items.column_values("state"))
+                     if g == NEEDS_REVIEW and st == ItemState.COMPLETED.value)
+        outcomes = result_counts(counts, review)
+        return "every item finished: " + result_words(batch_result(BatchState.COMPLETED.value, outcomes), outcomes)
 
     def _force_stop(self, run: ActiveRun, actor: str, reason: str) -> None:
         """Record the stop first; only once it is committed are the in-flight attempts cancelled."""

@@ -51,6 +51,15 @@ class ItemColumns:
         at = self.position[seq]
         return dict(zip(PRODUCT_KEYS, [column[at] for column in self._products]))
 
+    def newest(self, state: str, n: int) -> list[dict[str, Any]]:
+        """The ``n`` items in ``state`` that finished last, newest first, as dicts."""
+        if not len(self.seqs) or "finished_at" not in self.table.column_names:
+            return []
+        chosen = self.table.filter(pc.equal(self.table.column("state"), state))
+        if not chosen.num_rows:
+            return []
+        return chosen.sort_by([("finished_at", "descending")]).slice(0, n).to_pylist()
+
     def rows_where(self, name: str, value: Any) -> list[dict[str, Any]]:
         """Whole rows whose ``name`` equals ``value``, as dicts (for the few running items, say)."""
         if not len(self.seqs) or name not in self.table.column_names:

@@ -27,6 +27,7 @@ from engine.settings import PROFILE_SECONDS_PER_PRODUCT, BatchSettings, Profile
 LARGE_BATCH_THRESHOLD = 200  # more items than this need an explicit confirmation
 FIRST_ITEMS = 20  # how many items of the resolved order a summary shows
 MIN_HISTORY_SAMPLES = 5  # completed durations needed before estimates trust history
+HISTORY_DAYS = 30  # estimates learn from runs this recent (the service reads them)
 
 _DIGITS = re.compile(r"\d+")
 
@@ -95,6 +96,7 @@ class Estimate(BaseModel):
     seconds_per_product_low: float
     seconds_per_product_high: float
     basis: Literal["history", "profile_default"]
+    basis_text: str = Field("", description="Where the per-product time comes from, in words.")
     history_samples: int
     workers: int
     runtime_seconds_low: float
@@ -218,17 +220,22 @@ def _duration_text(seconds: float) -> str:
 
 def estimate(count: int, settings: BatchSettings, durations: Sequence[float] = ()) -> Estimate:
     """Runtime range: per-product seconds from history (p25..p75) when there is enough, else profile defaults."""
+    profile = settings.profile.value
     if len(durations) >= MIN_HISTORY_SAMPLES:
         low, high = (float(v) for v in np.percentile(np.asarray(durations, dtype=float), [25, 75]))
         basis: Literal["history", "profile_default"] = "history"
+        basis_text = (f"from {len(durations):,} runs of the {profile} profile with runner {settings.runner} in the "
+                      f"last {HISTORY_DAYS} days (middle half: {_duration_text(low)} - {_duration_text(high)} each)")
     else:
         low, high = PROFILE_SECONDS_PER_PRODUCT[settings.profile]
         basis = "profile_default"
+        basis_text = (f"the {profile} profile's usual {_duration_text(low)} - {_duration_text(high)} per product: "
+                      f"{len(durations)} recent runs, {MIN_HISTORY_SAMPLES} needed to learn from")
     waves = math.ceil(count / settings.workers)  # products run settings.workers at a time
     run_low, run_high = waves * low, waves * high
     return Estimate(
         job_count=count, max_job_count=count * settings.max_attempts, profile=settings.profile,
-        seconds_per_product_low=low, seconds_per_product_high=high, basis=basis,
+        seconds_per_product_low=low, seconds_per_product_high=high, basis=basis, basis_text=basis_text,
         history_samples=len(durations), workers=settings.workers,
         runtime_seconds_low=run_low, runtime_seconds_high=run_high,
         runtime_text=f"{_duration_text(run_low)} - {_duration_text(run_high)} ({settings.profile.value})",

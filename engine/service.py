@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pyarrow as pa
 
 from engine.catalog import Catalog
-from engine.errors import ConfirmationRequired, IndexLabError
+from engine.errors import ConfirmationRequired, IndexLabError, NotFound, PlanError
 from engine.ids import new_batch_run_id
-from engine.plan import LARGE_BATCH_THRESHOLD, BatchPlan, PlanRequest, PlanSummary, build_plan
+from engine.items import ItemColumns
+from engine.plan import HISTORY_DAYS, LARGE_BATCH_THRESHOLD, BatchPlan, PlanRequest, PlanSummary, Selection, build_plan
 from engine.runners import get_runner
-from engine.settings import BatchSettings
+from engine.settings import BatchSettings, with_defaults
 from engine.snapshot import LiveStatus
 from engine.states import ACTIVE_BATCH_STATES, BatchState
-from engine.store import Store
+from engine.store import Store, utcnow
+from engine.triage import NEEDS_REVIEW, batch_result, result_counts, result_words
 
 if TYPE_CHECKING:
     from engine.batch import BatchEngine
@@ -26,6 +28,13 @@ _ITEM_SCHEMA = pa.schema([
     ("seq", pa.int32()), ("product_id", pa.string()), ("category", pa.string()),
     ("brand", pa.string()), ("model", pa.string()), ("variant", pa.string()),
 ])
+
+
+def _with_result(batch: dict[str, Any], counts: dict[str, int], needs_review: int) -> dict[str, Any]:
+    outcomes = result_counts(counts, needs_review)
+    result = batch_result(batch["state"], outcomes)
+    return {**batch, "counts": counts, "outcomes": outcomes, "result": result.value if result else None,
+            "result_text": result_words(result, outcomes)}
 
 
 @dataclass(frozen=True)
@@ -49,7 +58,8 @@ class BatchService:
     def preview(self, request: PlanRequest) -> BatchPlan:
         """The plan as it would be saved, estimated from this store's history; writes nothing."""
         s = request.settings
-        durations = self.store.completed_durations(s.profile.value, s.runner)
+        since = utcnow() - timedelta(days=HISTORY_DAYS)
+        durations = self.store.completed_durations(s.profile.value, s.runner, since=since)
         plan = build_plan(self.catalog.products, request, durations=durations)
         try:
             get_runner(s.runner)
@@ -100,23 +110,55 @@ class BatchService:
         return self.store.get_batch(batch_run_id)
 
     def batch_with_counts(self, batch_run_id: str) -> dict[str, Any]:
-        """The batch's stored row and its items per state."""
-        return {**self.store.get_batch(batch_run_id), "counts": self.store.counts_by_state(batch_run_id)}
+        """The batch's stored row, its items per state, and what came out (``outcomes``, ``result``)."""
+        batch = self.store.get_batch(batch_run_id)
+        return _with_result(batch, *self.store.outcome_counts([batch_run_id])[batch_run_id])
 
     def batches(self, *, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
-        """Batches, newest first, each with its items per state (``counts``): one query for the page's counts."""
+        """Batches, newest first, each with its items per state and its result: one query for the page's counts."""
         batches = self.store.list_batches(limit=limit, offset=offset)
-        counts = self.store.counts_by_batch_and_state([b["batch_run_id"] for b in batches])
-        return [{**b, "counts": counts[b["batch_run_id"]]} for b in batches]
+        counts = self.store.outcome_counts([b["batch_run_id"] for b in batches])
+        return [_with_result(b, *counts[b["batch_run_id"]]) for b in batches]
+
+    def failure_groups(self, batch_run_id: str, *, limit: int = 100) -> list[dict[str, Any]]:
+        """Failed items grouped by reason (a normalised fingerprint of the error), largest group first."""
+        self.store.get_batch(batch_run_id)
+        return self.store.failure_groups(batch_run_id, limit=limit)
+
+    def needs_review(self, batch_run_id: str) -> dict[str, Any]:
+        """Completed products below the batch's quality gate: how many, and which required fields they lack."""
+        batch = self.store.get_batch(batch_run_id)
+        return {"count": self.store.count_items(batch_run_id, gate=NEEDS_REVIEW),
+                "min_required_coverage": BatchSettings(**batch["settings"]).min_required_coverage,
+                "missing_fields": [{"field": f, "products": n} for f, n in self.store.missing_fields(batch_run_id)]}
+
+    def rerun(self, batch_run_id: str, *, which: str = "needs_review", reason: str | None = None,
+              settings: dict[str, Any] | None = None, actor: str = "operator") -> SavedPlan:
+        """A new planned batch of some of a batch's products, with its settings changed by ``settings``
+        (another profile, say): ``which`` is ``needs_review`` or ``failed`` (optionally one ``reason`` group)."""
+        batch = self.store.get_batch(batch_run_id)
+        if which not in ("needs_review", "failed"):
+            raise PlanError(f"re-run which items? 'needs_review' or 'failed', not {which!r}", field="which")
+        where = {"gate": NEEDS_REVIEW} if which == "needs_review" else {"state": "failed", "reason": reason}
+        ids = [product_id for _, product_id in self.store.item_ids(batch_run_id, **where)]
+        if not ids:
+            raise PlanError(f"batch {batch_run_id} has no {which.replace('_', ' ')} items to re-run", field="which")
+        request = PlanRequest(selection=Selection(product_ids=ids),
+                              brand_order=batch["plan"].get("request", {}).get("brand_order", []),
+                              settings=with_defaults(BatchSettings(**batch["settings"]), settings or {}),
+                              confirm_large=True)
+        return self.plan(request, actor=actor)
 
     def latest_batch(self) -> dict[str, Any] | None:
         """The batch a new page shows: the newest running, paused or stopping one, else the newest."""
         return self.store.latest_batch([s.value for s in ACTIVE_BATCH_STATES]) or self.store.latest_batch()
 
-    def events(self, batch_run_id: str, *, offset: int = 0, limit: int = 100) -> tuple[list[dict[str, Any]], int]:
-        """A page of the batch's audit events in order, and how many it has."""
+    def events(self, batch_run_id: str, *, seq: int | None = None, offset: int = 0,
+               limit: int = 100) -> tuple[list[dict[str, Any]], int]:
+        """A page of the batch's audit events in order (one item's with ``seq``), and how many there are."""
         self.store.get_batch(batch_run_id)  # NotFound for an unknown batch
-        return self.store.events(batch_run_id, offset=offset, limit=limit), self.store.count_events(batch_run_id)
+        return (self.store.events(batch_run_id, seq=seq, offset=offset, limit=limit),
+                self.store.count_events(batch_run_id, seq=seq))
 
     def health(self) -> dict[str, Any]:
         """Whether the database can be written now (a one-row write proves it) and what the engine holds back."""
@@ -126,12 +168,15 @@ class BatchService:
                 "db": self.store.path.name, "schema_version": self.store.version,
                 "active_batch_run_id": self.engine.active_batch_id() if self.engine else None}
 
-    def items(self, batch_run_id: str, *, state: str | None = None, brand: str | None = None,
-              offset: int = 0, limit: int | None = None) -> tuple[pd.DataFrame, int]:
-        """A page of a batch's items in run order, and how many match the filters in all."""
+    def items(self, batch_run_id: str, *, offset: int = 0, limit: int | None = None,
+              **where: str | None) -> tuple[pd.DataFrame, int]:
+        """A page of a batch's items in run order, and how many match the filters in all.
+
+        ``where``: state, brand, search (in id, brand, model, variant), reason (a failure group), gate.
+        """
         self.store.get_batch(batch_run_id)  # NotFound for an unknown batch, not an empty page
-        page = self.store.items(batch_run_id, state=state, brand=brand, offset=offset, limit=limit)
-        return page, self.store.count_items(batch_run_id, state=state, brand=brand)
+        page = self.store.items(batch_run_id, offset=offset, limit=limit, **where)
+        return page, self.store.count_items(batch_run_id, **where)
 
     # ------------------------------------------------------------------ lifecycle (needs the engine)
     def _engine(self) -> BatchEngine:
@@ -151,7 +196,15 @@ class BatchService:
     def stop(self, batch_run_id: str, *, force: bool = False, actor: str = "operator") -> dict[str, Any]:
         return self._engine().stop(batch_run_id, force=force, actor=actor)
 
-    def retry_failed(self, batch_run_id: str, seqs: list[int] | None = None, *, actor: str = "operator") -> int:
+    def retry_failed(self, batch_run_id: str, seqs: list[int] | None = None, *, reason: str | None = None,
+                     actor: str = "operator") -> int:
+        """Re-queue failed items: all, ``seqs``, or every item of one failure group (``reason``)."""
+        if reason is not None:
+            if seqs is not None:
+                raise PlanError("retry either seqs or a reason group, not both", field="reason")
+            seqs = [seq for seq, _ in self.store.item_ids(batch_run_id, state="failed", reason=reason)]
+            if not seqs:
+                raise NotFound(f"batch {batch_run_id} has no failed items in reason group {reason!r}", field="reason")
         return self._engine().retry_failed(batch_run_id, seqs, actor=actor)
 
     def skip(self, batch_run_id: str, seqs: list[int], *, actor: str = "operator") -> int:
@@ -162,4 +215,4 @@ class BatchService:
         if self.engine is not None:
             return self.engine.status(batch_run_id)
         batch = self.store.get_batch(batch_run_id)
-        return LiveStatus(batch, self.store.item_records(batch_run_id)).to_dict()
+        return LiveStatus(batch, ItemColumns(self.store.item_table(batch_run_id))).to_dict()

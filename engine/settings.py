@@ -60,6 +60,10 @@ class BatchSettings(BaseModel):
     domain_cooldown_seconds: float = Field(1.0, ge=0, le=3_600, description="Minimum gap between request starts to one domain.")
     domain_concurrency: int = Field(2, ge=1, le=64, description="Requests in flight to one domain at once.")
     provider_rate_per_minute: float = Field(60.0, gt=0, le=100_000, description="LLM calls per minute per provider.")
+    min_required_coverage: float = Field(0.8, ge=0, le=1, description=(
+        "Quality gate: a completed product whose outcome reports a required-field coverage below this needs "
+        "review (the batch is then partial, not succeeded). 0 turns the gate off; outcomes that report no "
+        "coverage are not gated."))
     fail_fast_failures: int = Field(20, ge=0, le=100_000, description="Pause the batch after this many consecutive failures (0: never).")
 
     @model_validator(mode="after")

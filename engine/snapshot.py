@@ -16,11 +16,13 @@ from typing import Any
 from engine.items import ItemColumns
 from engine.states import ItemState
 from engine.store import BatchMove, BulkMove, Change, EventRow, ItemMove, ItemRow, as_utc
+from engine.triage import NEEDS_REVIEW, batch_result, result_counts, result_words
 
 RECENT_WINDOW_S = 120.0  # throughput "recent" window
 MAX_FAILURES = 20
 MAX_EVENTS = 50
 _FINISHED = (ItemState.COMPLETED.value, ItemState.FAILED.value)
+_FAILED_OR_RETRIED = (ItemState.FAILED.value, ItemState.QUEUED.value)
 
 
 class LiveStatus:
@@ -35,6 +37,7 @@ class LiveStatus:
         self.created_at = batch["created_at"]
         self.started_at = batch["started_at"]
         self.finished_at = batch["finished_at"]
+        self.reason: str | None = batch.get("reason")  # the reason of the batch's last transition (stored)
         if not isinstance(items, ItemColumns):
             items = ItemColumns.from_records(items)
         self._items = items  # products by seq, as planned: they never change
@@ -46,11 +49,16 @@ class LiveStatus:
         }
         self._early_phase: dict[int, str] = {}  # phases reported before their dispatch was committed
         self._counts = Counter(self._states.values())
+        self._review: set[int] = {seq for seq, state, g in zip(items.seqs, items.column("state"), items.column("gate"))
+                                  if state == ItemState.COMPLETED.value and g == NEEDS_REVIEW}
         self._finished_times: deque[float] = deque(maxlen=100_000)
         self._session_finished = 0
         self._active_since: float | None = self._wall() if self.state == "running" else None
         self._active_seconds = 0.0
         self._failures: deque[dict[str, Any]] = deque(maxlen=MAX_FAILURES)
+        for row in items.newest(ItemState.FAILED.value, MAX_FAILURES):  # failed before this status existed
+            self._failures.append(self._failure(row["seq"], row["attempts"], row["last_error"] or "", True,
+                                                row["finished_at"]))
         self._events: deque[EventRow | ItemMove] = deque(maxlen=MAX_EVENTS)
         self.updated_at = datetime.now(UTC)
         self.halted: str | None = None  # why the engine stopped working on this batch, if it did
@@ -89,8 +97,16 @@ class LiveStatus:
             self._states[seq] = new
         return old
 
+    def _failure(self, seq: int, attempt: int, error: str, final: bool, at: Any) -> dict[str, Any]:
+        return {"seq": seq, **self._product(seq), "attempt": attempt, "error": error[:300], "final": final,
+                "at": as_utc(at) or datetime.now(UTC)}
+
     def _apply_row(self, row: ItemRow | ItemMove) -> None:
         old = self._move(row.seq, row.state)
+        if row.state == ItemState.COMPLETED.value and row.gate == NEEDS_REVIEW:
+            self._review.add(row.seq)
+        else:
+            self._review.discard(row.seq)
         early = self._early_phase.pop(row.seq, None)
         if row.state == ItemState.RUNNING.value:
             self._running[row.seq] = {"attempt": row.attempts, "phase": row.phase or early,
@@ -100,12 +116,10 @@ class LiveStatus:
         if old == ItemState.RUNNING.value and row.state in _FINISHED:
             self._finished_times.append(self._wall())
             self._session_finished += 1
-        if row.last_error and old == ItemState.RUNNING.value and row.state != ItemState.RUNNING.value:
-            self._failures.appendleft({
-                "seq": row.seq, **self._product(row.seq), "attempt": row.attempts,
-                "error": row.last_error[:300], "final": row.state == ItemState.FAILED.value,
-                "at": as_utc(row.finished_at) or datetime.now(UTC),
-            })
+        # failures: a failed attempt, final or to be retried; a stopped item is not a failure
+        if row.last_error and old == ItemState.RUNNING.value and row.state in _FAILED_OR_RETRIED:
+            self._failures.appendleft(self._failure(row.seq, row.attempts, row.last_error,
+                                                    row.state == ItemState.FAILED.value, row.finished_at))
 
     def _apply_bulk(self, move: BulkMove) -> None:
         seqs = move.seqs if move.seqs is not None else list(self._states)
@@ -126,6 +140,7 @@ class LiveStatus:
             self._active_seconds += now - self._active_since
             self._active_since = None
         self.state = move.state
+        self.reason = move.event.reason
         if move.started and self.started_at is None:
             self.started_at = as_utc(move.at)
         if move.finished:
@@ -172,6 +187,8 @@ class LiveStatus:
             running = [{"seq": seq, **self._product(seq), **info}
                        for seq, info in sorted(self._running.items())]
             done = total - remaining
+            outcomes = result_counts(counts, len(self._review))
+            result = batch_result(self.state, outcomes)
             return {
                 "batch_run_id": self.batch_run_id, "state": self.state, "total": total, "counts": counts,
                 "done": done, "progress": done / total if total else 1.0,
@@ -182,6 +199,8 @@ class LiveStatus:
                 "recent_failures": list(self._failures), "recent_events": [_feed_entry(e) for e in self._events],
                 "created_at": self.created_at, "started_at": self.started_at, "finished_at": self.finished_at,
                 "updated_at": self.updated_at, "halted": self.halted,
+                "result": result.value if result else None, "outcomes": outcomes,
+                "result_text": result_words(result, outcomes), "reason": self.reason,
             }
 
 

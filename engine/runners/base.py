@@ -49,7 +49,7 @@ class RunContext:
 
     def log(self, message: str, level: str = "info") -> None:
         """A line in the item's events (kept short: the last line of stderr, a skipped step)."""
-        self.on_log(level, message[:2000])
+        self.on_log(level, message[:4000])
 
 
 class Runner(Protocol):

@@ -45,6 +45,7 @@ KILL_GRACE_SECONDS = 1.0  # between SIGTERM and SIGKILL: time to flush, short en
 POLL_SECONDS = 0.05  # longest wait between exit / cancel / deadline checks
 STDOUT_CAP_BYTES = 10 * 1024 * 1024  # an outcome larger than this is refused, not parsed
 STDERR_TAIL_LINES = 200  # kept for the error message
+STDERR_TAIL_EVENT_LINES = 20  # of a failed attempt, as one event: the triage view's "stderr tail"
 STDERR_FORWARD_LINES = 50  # per attempt into the item's events; the events table is not a log store
 LINE_CAP_BYTES = 64 * 1024  # a "line" without a newline is cut here
 READER_JOIN_SECONDS = 1.0  # once the group is dead only an escaped process can hold the pipes open
@@ -246,5 +247,9 @@ def run_command(product: dict[str, Any], settings: BatchSettings, ctx: RunContex
         raise DeadlineExceeded(f"command ran past its deadline after {time.monotonic() - started:.1f}s and was "
                                "killed; raise max_run_seconds if the product needs longer")
     if proc.returncode != 0:
+        tail = list(out.stderr_tail)[-STDERR_TAIL_EVENT_LINES:]
+        if tail:  # the job's own last words, next to its failure in the item's events
+            ctx.log(f"stderr tail ({len(tail)} of {out.stderr_lines} lines):\n" + "\n".join(line[:190] for line in tail),
+                    "stderr_tail")
         raise _failure(proc.returncode, out)
     return _outcome(out)

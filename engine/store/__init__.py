@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import duckdb
 import pandas as pd
@@ -32,7 +32,8 @@ from engine.store.changes import (BatchMove, BulkMove, Change, EventRow, Interru
                                   OUTCOME_FIELDS, OUTCOME_SCHEMA)
 from engine.store.schema import CREATE_VERSION_TABLE, INSERT_VERSION, MIGRATIONS, SCHEMA_VERSION, SELECT_VERSION  # noqa: F401
 from engine.store.sql import (
-    COUNT_EVENTS, COUNT_ITEMS, COUNT_ITEMS_BY_BATCH_AND_STATE, COUNT_ITEMS_BY_STATE, DELETE_OUTCOME_FIELDS_FROM_ARROW, INSERT_BATCH,
+    COUNT_EVENTS, COUNT_ITEMS, COUNT_ITEMS_BY_BATCH_AND_STATE, COUNT_ITEMS_BY_STATE, SELECT_ALL_ITEMS,
+    SELECT_FAILURE_GROUPS, SELECT_ITEM_IDS, SELECT_MISSING_FIELDS, DELETE_OUTCOME_FIELDS_FROM_ARROW, INSERT_BATCH,
     INSERT_BULK_MOVE_EVENTS, INSERT_EVENT, INSERT_EVENTS_FROM_ARROW, INSERT_INTERRUPTED_EVENTS, INSERT_ITEMS_FROM_ARROW,
     INSERT_OUTCOME_FIELDS_FROM_ARROW, SELECT_BATCH, SELECT_BATCHES,
     SELECT_BATCHES_WITH_RUNNING_ITEMS, SELECT_COMPLETED_DURATIONS, SELECT_EVENTS, SELECT_ITEM_TABLE, SELECT_ITEMS,
@@ -65,6 +66,17 @@ def as_utc(value: datetime | None) -> datetime | None:
         if isinstance(value, pd.Timestamp):
             value = value.to_pydatetime()
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class ItemFilter(NamedTuple):
+    """Which items of a batch a read takes; None: any."""
+
+    batch_run_id: str
+    state: str | None = None
+    brand: str | None = None
+    search: str | None = None  # in product id, brand, model or variant (case-insensitive)
+    reason: str | None = None  # a failed item's reason group (fingerprint)
+    gate: str | None = None  # passed | needs_review
 
 
 class Store:
@@ -280,7 +292,7 @@ class Store:
     @staticmethod
     def _batch_move(cur: duckdb.DuckDBPyConnection, move: BatchMove) -> None:
         cur.execute(UPDATE_BATCH_STATE, [move.state, move.at, move.at if move.started else None,
-                                         move.finished, move.at, move.batch_run_id])
+                                         move.finished, move.at, move.event.reason, move.batch_run_id])
         e = move.event
         cur.execute(INSERT_EVENT, [e.batch_run_id, e.seq, e.occurred_at, e.kind, e.from_state, e.to_state,
                                    e.attempt, e.actor, e.reason, e.data])
@@ -343,12 +355,11 @@ class Store:
             names = [d[0] for d in cur.description]
         return None if row is None else _batch_row(names, row)
 
-    def items(self, batch_run_id: str, *, state: str | None = None, brand: str | None = None,
-              offset: int = 0, limit: int | None = None) -> pd.DataFrame:
-        """Items of a batch in run order (``seq``), optionally filtered by state and brand."""
-        params = [batch_run_id, state, state, brand, brand, limit, offset]
+    def items(self, batch_run_id: str, *, offset: int = 0, limit: int | None = None, **where: str | None) -> pd.DataFrame:
+        """Items of a batch in run order (``seq``), filtered by ``where`` (see ``ItemFilter``)."""
         with self._cursor() as cur:
-            frame = cur.execute(SELECT_ITEMS, params).df()
+            frame = cur.execute(SELECT_ITEMS, {**ItemFilter(batch_run_id, **where)._asdict(),
+                                               "limit": limit, "offset": offset}).df()
         for column in ("queued_at", "started_at", "finished_at"):
             frame[column] = pd.to_datetime(frame[column]).dt.tz_localize("UTC")
         return frame
@@ -356,9 +367,14 @@ class Store:
     def item_records(self, batch_run_id: str) -> list[dict[str, Any]]:
         """Every item of a batch as plain dicts (None for missing values, naive-UTC datetimes), in seq order."""
         with self._cursor() as cur:
-            rows = cur.execute(SELECT_ITEMS, [batch_run_id, None, None, None, None, None, 0]).fetchall()
+            rows = cur.execute(SELECT_ALL_ITEMS, [batch_run_id]).fetchall()
             names = [d[0] for d in cur.description]
         return [dict(zip(names, row)) for row in rows]
+
+    def item_ids(self, batch_run_id: str, **where: str | None) -> list[tuple[int, str]]:
+        """(seq, product_id) of the items ``where`` selects, in seq order."""
+        with self._cursor() as cur:
+            return [tuple(r) for r in cur.execute(SELECT_ITEM_IDS, ItemFilter(batch_run_id, **where)._asdict()).fetchall()]
 
     def item_table(self, batch_run_id: str) -> pa.Table:
         """Every item of a batch as one Arrow table in seq order (naive-UTC timestamps).
@@ -369,25 +385,45 @@ class Store:
         with self._cursor() as cur:
             return cur.sql(SELECT_ITEM_TABLE, params=[batch_run_id]).to_arrow_table()
 
-    def count_items(self, batch_run_id: str, *, state: str | None = None, brand: str | None = None) -> int:
+    def count_items(self, batch_run_id: str, **where: str | None) -> int:
         with self._cursor() as cur:
-            return cur.execute(COUNT_ITEMS, [batch_run_id, state, state, brand, brand]).fetchone()[0]
+            return cur.execute(COUNT_ITEMS, ItemFilter(batch_run_id, **where)._asdict()).fetchone()[0]
 
     def counts_by_state(self, batch_run_id: str) -> dict[str, int]:
         with self._cursor() as cur:
             return dict(cur.execute(COUNT_ITEMS_BY_STATE, [batch_run_id]).fetchall())
 
-    def counts_by_batch_and_state(self, batch_run_ids: Sequence[str]) -> dict[str, dict[str, int]]:
-        """Items per state of each batch named, in one grouped query."""
-        counts: dict[str, dict[str, int]] = {b: {} for b in batch_run_ids}
+    def outcome_counts(self, batch_run_ids: Sequence[str]) -> dict[str, tuple[dict[str, int], int]]:
+        """Each batch named: its items per state, and how many completed ones need review (one grouped query)."""
+        counts: dict[str, tuple[dict[str, int], int]] = {b: ({}, 0) for b in batch_run_ids}
         with self._cursor() as cur:
-            for batch_run_id, state, n in cur.execute(COUNT_ITEMS_BY_BATCH_AND_STATE, [list(batch_run_ids)]).fetchall():
-                counts[batch_run_id][state] = n
+            rows = cur.execute(COUNT_ITEMS_BY_BATCH_AND_STATE, [list(batch_run_ids)]).fetchall()
+        for batch_run_id, state, n, review in rows:
+            by_state, reviews = counts[batch_run_id]
+            by_state[state] = n
+            counts[batch_run_id] = (by_state, reviews + review)
         return counts
 
-    def events(self, batch_run_id: str, *, offset: int = 0, limit: int = 100) -> list[dict[str, Any]]:
+    def failure_groups(self, batch_run_id: str, *, limit: int = 100) -> list[dict[str, Any]]:
+        """The batch's failed items grouped by reason, largest group first: count, first/last seen, examples."""
         with self._cursor() as cur:
-            rows = cur.execute(SELECT_EVENTS, [batch_run_id, limit, offset]).fetchall()
+            rows = cur.execute(SELECT_FAILURE_GROUPS, [batch_run_id, limit]).fetchall()
+            names = [d[0] for d in cur.description]
+        groups = [dict(zip(names, r)) for r in rows]
+        for group in groups:
+            group["first_seen"], group["last_seen"] = as_utc(group["first_seen"]), as_utc(group["last_seen"])
+        return groups
+
+    def missing_fields(self, batch_run_id: str) -> list[tuple[str, int]]:
+        """The required fields products that need review lack, with how many lack each, most often first."""
+        with self._cursor() as cur:
+            return [tuple(r) for r in cur.execute(SELECT_MISSING_FIELDS, [batch_run_id]).fetchall()]
+
+    def events(self, batch_run_id: str, *, seq: int | None = None, offset: int = 0, limit: int = 100) -> list[dict[str, Any]]:
+        """The batch's events in order (only one item's with ``seq``)."""
+        with self._cursor() as cur:
+            rows = cur.execute(SELECT_EVENTS, {"batch_run_id": batch_run_id, "seq": seq, "limit": limit,
+                                               "offset": offset}).fetchall()
             names = [d[0] for d in cur.description]
         events = [dict(zip(names, r)) for r in rows]
         for event in events:
@@ -395,13 +431,14 @@ class Store:
             event["data"] = json.loads(event["data"]) if event["data"] else None
         return events
 
-    def count_events(self, batch_run_id: str) -> int:
+    def count_events(self, batch_run_id: str, *, seq: int | None = None) -> int:
         with self._cursor() as cur:
-            return cur.execute(COUNT_EVENTS, [batch_run_id]).fetchone()[0]
+            return cur.execute(COUNT_EVENTS, {"batch_run_id": batch_run_id, "seq": seq}).fetchone()[0]
 
-    def completed_durations(self, profile: str, runner: str, *, limit: int = 500) -> list[float]:
+    def completed_durations(self, profile: str, runner: str, *, since: datetime, limit: int = 500) -> list[float]:
+        """Durations of products that really ran (see SELECT_COMPLETED_DURATIONS) since ``since``, newest first."""
         with self._cursor() as cur:
-            return [r[0] for r in cur.execute(SELECT_COMPLETED_DURATIONS, [profile, runner, limit]).fetchall()]
+            return [r[0] for r in cur.execute(SELECT_COMPLETED_DURATIONS, [profile, runner, since, limit]).fetchall()]
 
 
 def _execute_with(cur: duckdb.DuckDBPyConnection, name: str, table: pa.Table, sql: str, params: list | None = None) -> None:

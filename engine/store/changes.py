@@ -27,6 +27,9 @@ class ItemRow(NamedTuple):
     finished_at: datetime | None
     duration_s: float | None
     outcome: str | None  # JSON text
+    gate: str | None = None  # a completed item's quality gate: passed | needs_review; None: not gated
+    coverage: float | None = None  # the required coverage its outcome reported
+    fingerprint: str | None = None  # a failed item's reason group (engine/triage.py)
 
 
 class EventRow(NamedTuple):
@@ -61,6 +64,9 @@ class ItemMove(NamedTuple):
     finished_at: datetime | None
     duration_s: float | None
     outcome: str | None
+    gate: str | None
+    coverage: float | None
+    fingerprint: str | None
     from_state: str
     occurred_at: datetime
     attempt: int
@@ -124,7 +130,7 @@ class OutcomeRecord(NamedTuple):
 
 
 Change = ItemRow | EventRow | ItemMove | BulkMove | Interrupted | BatchMove | OutcomeRecord
-ITEM_ROW_FIELDS = list(ItemRow._fields)
+ITEM_ROW_FIELDS = list(ItemRow._fields)  # also the leading fields of ItemMove, in order
 OUTCOME_FIELDS = [name for name in OutcomeRecord._fields if name != "fields"]
 EVENT_FIELDS = list(EventRow._fields)
 
@@ -132,6 +138,7 @@ ITEM_ROW_SCHEMA = pa.schema([
     ("batch_run_id", pa.string()), ("seq", pa.int32()), ("state", pa.string()), ("attempts", pa.int32()),
     ("attempt_base", pa.int32()), ("last_error", pa.string()), ("phase", pa.string()), ("started_at", pa.timestamp("us")),
     ("finished_at", pa.timestamp("us")), ("duration_s", pa.float64()), ("outcome", pa.string()),
+    ("gate", pa.string()), ("coverage", pa.float64()), ("fingerprint", pa.string()),
 ])
 OUTCOME_SCHEMA = pa.schema([
     ("batch_run_id", pa.string()), ("seq", pa.int32()), ("product_id", pa.string()), ("attempt", pa.int32()),

@@ -86,6 +86,13 @@ MIGRATIONS: list[tuple[str, ...]] = [
         "ALTER TABLE batch_items ADD COLUMN crashes INTEGER DEFAULT 0",
         "CREATE TABLE store_probe (id INTEGER PRIMARY KEY, probed_at TIMESTAMP NOT NULL)",
     ),
+    (  # 4: honest outcomes: each item's quality gate and coverage, each failure's reason group, and why a
+       # batch is in its state (the reason of its last transition)
+        "ALTER TABLE batch_items ADD COLUMN gate VARCHAR",
+        "ALTER TABLE batch_items ADD COLUMN coverage DOUBLE",
+        "ALTER TABLE batch_items ADD COLUMN fingerprint VARCHAR",
+        "ALTER TABLE batches ADD COLUMN reason VARCHAR",
+    ),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -10,36 +10,56 @@ INSERT_ITEMS_FROM_ARROW = """INSERT INTO batch_items (batch_run_id, seq, product
 INSERT_EVENT = """INSERT INTO batch_events (batch_run_id, seq, occurred_at, kind, from_state, to_state,
     attempt, actor, reason, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
 BATCH_COLUMNS = """batch_run_id, state, profile, runner, item_count, created_at, updated_at,
-    started_at, finished_at, catalog_source, settings, plan"""
+    started_at, finished_at, catalog_source, settings, plan, reason"""
 SELECT_BATCH = f"SELECT {BATCH_COLUMNS} FROM batches WHERE batch_run_id = ?"
 SELECT_BATCHES = f"SELECT {BATCH_COLUMNS} FROM batches ORDER BY batch_run_id DESC LIMIT ? OFFSET ?"
 SELECT_LATEST_BATCH_IN = f"""SELECT {BATCH_COLUMNS} FROM batches
     WHERE list_contains(?, state) ORDER BY batch_run_id DESC LIMIT 1"""
 ITEM_COLUMNS = """batch_run_id, seq, product_id, category, brand, model, variant, state, attempts,
     attempt_base, coalesce(crashes, 0) AS crashes, last_error, phase, queued_at, started_at, finished_at, duration_s,
-    outcome"""
-# Optional filters as "? IS NULL OR ..." keep one parameterised statement per query.
-ITEM_FILTER = """batch_run_id = ? AND (?::VARCHAR IS NULL OR state = ?)
-    AND (?::VARCHAR IS NULL OR lower(brand) = lower(?))"""
-SELECT_ITEMS = f"SELECT {ITEM_COLUMNS} FROM batch_items WHERE {ITEM_FILTER} ORDER BY seq LIMIT ? OFFSET ?"
+    outcome, gate, coverage, fingerprint"""
+# A failed item's reason group: its fingerprint (items that failed before fingerprints existed: their error).
+REASON = "coalesce(fingerprint, last_error, '(no message)')"
+# Optional filters as "$x IS NULL OR ..." keep one parameterised statement per query (named parameters:
+# batch_run_id, state, brand, search, reason, gate).
+ITEM_FILTER = f"""batch_run_id = $batch_run_id AND ($state::VARCHAR IS NULL OR state = $state)
+    AND ($brand::VARCHAR IS NULL OR lower(brand) = lower($brand))
+    AND ($search::VARCHAR IS NULL OR contains(lower(concat_ws(' ', product_id, brand, model, variant)), lower($search)))
+    AND ($reason::VARCHAR IS NULL OR (state = 'failed' AND {REASON} = $reason))
+    AND ($gate::VARCHAR IS NULL OR gate = $gate)"""
+SELECT_ITEMS = f"SELECT {ITEM_COLUMNS} FROM batch_items WHERE {ITEM_FILTER} ORDER BY seq LIMIT $limit OFFSET $offset"
+SELECT_ALL_ITEMS = f"SELECT {ITEM_COLUMNS} FROM batch_items WHERE batch_run_id = ? ORDER BY seq"
 SELECT_ITEM_TABLE = f"SELECT {ITEM_COLUMNS} FROM batch_items WHERE batch_run_id = ? ORDER BY seq"
 COUNT_ITEMS = f"SELECT count(*) FROM batch_items WHERE {ITEM_FILTER}"
 COUNT_ITEMS_BY_STATE = "SELECT state, count(*) FROM batch_items WHERE batch_run_id = ? GROUP BY state"
-COUNT_ITEMS_BY_BATCH_AND_STATE = """SELECT batch_run_id, state, count(*) FROM batch_items
-    WHERE list_contains(?, batch_run_id) GROUP BY batch_run_id, state"""
-SELECT_EVENTS = """SELECT event_id, batch_run_id, seq, occurred_at, kind, from_state, to_state, attempt, actor,
-    reason, data FROM batch_events WHERE batch_run_id = ? ORDER BY event_id LIMIT ? OFFSET ?"""
-COUNT_EVENTS = "SELECT count(*) FROM batch_events WHERE batch_run_id = ?"
-# Recent durations of completed products run with a profile: the basis of runtime estimates.
+COUNT_ITEMS_BY_BATCH_AND_STATE = """SELECT batch_run_id, state, count(*), count(*) FILTER (WHERE gate = 'needs_review')
+    FROM batch_items WHERE list_contains(?, batch_run_id) GROUP BY batch_run_id, state"""
+SELECT_FAILURE_GROUPS = f"""SELECT {REASON} AS reason, count(*) AS count, min(finished_at) AS first_seen,
+    max(finished_at) AS last_seen, arg_max(last_error, finished_at) AS example_error,
+    list(struct_pack(seq := seq, product_id := product_id) ORDER BY seq)[1:5] AS examples
+    FROM batch_items WHERE batch_run_id = ? AND state = 'failed'
+    GROUP BY reason ORDER BY count DESC, reason LIMIT ?"""
+SELECT_MISSING_FIELDS = """SELECT field, count(*) AS products FROM (
+        SELECT unnest(CAST(json_extract(outcome, '$.missing') AS VARCHAR[])) AS field FROM batch_items
+        WHERE batch_run_id = ? AND state = 'completed' AND gate = 'needs_review')
+    GROUP BY field ORDER BY products DESC, field"""
+SELECT_ITEM_IDS = f"SELECT seq, product_id FROM batch_items WHERE {ITEM_FILTER} ORDER BY seq"
+EVENT_FILTER = "batch_run_id = $batch_run_id AND ($seq::INTEGER IS NULL OR seq = $seq)"
+SELECT_EVENTS = f"""SELECT event_id, batch_run_id, seq, occurred_at, kind, from_state, to_state, attempt, actor,
+    reason, data FROM batch_events WHERE {EVENT_FILTER} ORDER BY event_id LIMIT $limit OFFSET $offset"""
+COUNT_EVENTS = f"SELECT count(*) FROM batch_events WHERE {EVENT_FILTER}"
+# Recent durations of products that really ran with a profile: the basis of runtime estimates. An item
+# whose outcome found nothing at all (coverage 0: no source, say) took no real run's time and is left out.
 SELECT_COMPLETED_DURATIONS = """SELECT i.duration_s FROM batch_items i JOIN batches b USING (batch_run_id)
     WHERE b.profile = ? AND b.runner = ? AND i.state = 'completed' AND i.duration_s IS NOT NULL
+    AND (i.coverage IS NULL OR i.coverage > 0) AND i.finished_at >= ?
     ORDER BY i.finished_at DESC LIMIT ?"""
 
 # Engine writes: set-based, so a group of transitions costs a few statements, not one per row.
 UPDATE_ITEMS_FROM_ARROW = """UPDATE batch_items SET state = u.state, attempts = u.attempts, attempt_base = u.attempt_base,
     last_error = u.last_error,
     phase = u.phase, started_at = u.started_at, finished_at = u.finished_at, duration_s = u.duration_s,
-    outcome = u.outcome
+    outcome = u.outcome, gate = u.gate, coverage = u.coverage, fingerprint = u.fingerprint
     FROM item_updates u WHERE batch_items.batch_run_id = u.batch_run_id AND batch_items.seq = u.seq"""
 INSERT_EVENTS_FROM_ARROW = """INSERT INTO batch_events (batch_run_id, seq, occurred_at, kind, from_state, to_state,
     attempt, actor, reason, data) SELECT batch_run_id, seq, occurred_at, kind, from_state, to_state, attempt,
@@ -55,7 +75,7 @@ UPDATE_BULK_MOVE = f"""UPDATE batch_items SET state = ?, phase = NULL,
     finished_at = CASE WHEN ? IN ('stopped', 'skipped') THEN ? ELSE finished_at END
     WHERE {BULK_MOVE_FILTER}"""
 UPDATE_BATCH_STATE = """UPDATE batches SET state = ?, updated_at = ?, started_at = coalesce(?, started_at),
-    finished_at = CASE WHEN ? THEN ? ELSE finished_at END WHERE batch_run_id = ?"""
+    finished_at = CASE WHEN ? THEN ? ELSE finished_at END, reason = ? WHERE batch_run_id = ?"""
 UPSERT_OUTCOMES_FROM_ARROW = """INSERT OR REPLACE INTO product_outcomes (batch_run_id, seq, product_id, attempt,
     recorded_at, coverage, confidence, conflicts, summary) SELECT batch_run_id, seq, product_id, attempt, recorded_at,
     coverage, confidence, conflicts, summary FROM new_outcomes"""
@@ -97,6 +117,7 @@ UPDATE_INTERRUPTED = f"""UPDATE batch_items SET crashes = {_CRASH}, phase = NULL
     state = CASE WHEN {_CRASHED_OUT} THEN 'failed' ELSE 'queued' END,
     attempt_base = CASE WHEN {_CRASHED_OUT} THEN attempt_base ELSE attempt_base + 1 END,
     last_error = CASE WHEN {_CRASHED_OUT} THEN 'crashed the worker ' || {_CRASH} || ' times' ELSE last_error END,
+    fingerprint = CASE WHEN {_CRASHED_OUT} THEN 'crashed the worker <n> times' ELSE fingerprint END,
     finished_at = CASE WHEN {_CRASHED_OUT} THEN $at ELSE finished_at END
     WHERE batch_run_id = $batch_run_id AND state = 'running'"""
 UPSERT_PROBE = "INSERT OR REPLACE INTO store_probe VALUES (1, ?)"

@@ -49,7 +49,7 @@ def test_the_action_feed_names_each_move_newest_first(store, plan_batch):
     batch = plan_batch(3)
     status = LiveStatus(store.get_batch(batch), ItemColumns(store.item_table(batch)))
     now = utcnow()
-    status.apply([ItemMove(batch, 1, "running", 1, 0, None, None, now, None, None, None,
+    status.apply([ItemMove(batch, 1, "running", 1, 0, None, None, now, None, None, None, None, None, None,
                            "queued", now, 1, "engine", "dispatched"),
                   EventRow(batch, 1, now, "log", actor="runner", reason="not in the feed"),
                   BulkMove(batch, ("queued",), "skipped", now, "operator", "skipped by operator", seqs=(2, 3))])

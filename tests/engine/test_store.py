@@ -5,6 +5,7 @@ import subprocess
 import sys
 import textwrap
 
+import pyarrow as pa
 import pytest
 
 from engine.catalog import Catalog
@@ -27,11 +28,14 @@ def test_opening_an_older_database_migrates_it_and_keeps_its_data(tmp_path, smal
     path = tmp_path / "old.duckdb"
     with Store(path, target_version=1) as old:
         assert old.version == 1
-        saved = _service(old, small_products).plan(PlanRequest(selection=Selection(all=True)))
+        items = pa.Table.from_pandas(small_products.assign(seq=range(1, len(small_products) + 1)), preserve_index=False)
+        old.save_plan({"batch_run_id": "b-old", "state": "planned", "profile": "standard", "runner": "noop",
+                       "item_count": len(small_products), "settings": {}, "plan": {}}, items, actor="test", reason="v1")
     with Store(path) as new:
         assert new.version == SCHEMA_VERSION
-        assert new.get_batch(saved.batch_run_id)["item_count"] == len(small_products)
-        assert new.count_items(saved.batch_run_id) == len(small_products)
+        assert new.get_batch("b-old")["item_count"] == len(small_products)
+        assert new.count_items("b-old") == len(small_products)
+        assert set(new.item_table("b-old").column("crashes").to_pylist()) == {0}  # added columns start empty
 
 
 def test_reopening_a_current_database_applies_nothing(tmp_path):
@@ -78,7 +82,7 @@ def test_plan_is_recorded_as_an_event(store, small_products):
 def test_an_item_move_writes_the_row_and_the_event_of_the_transition(store, small_products):
     batch = _service(store, small_products).plan(PlanRequest(selection=Selection(all=True))).batch_run_id
     now = utcnow()
-    store.commit([ItemMove(batch, 1, "running", 1, 0, None, None, now, None, None, None,
+    store.commit([ItemMove(batch, 1, "running", 1, 0, None, None, now, None, None, None, None, None, None,
                            "queued", now, 1, "engine", "dispatched")])
     item = store.items(batch).iloc[0]
     assert (item["seq"], item["state"], item["attempts"]) == (1, "running", 1)
