@@ -169,7 +169,8 @@ def cmd_events(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     doc = call(args, "GET", BATCH, params={"offset": args.offset, "limit": args.limit})
     if not _emit(args, doc):
-        _table(doc["batches"], ["batch_run_id", "state", "item_count", "runner", "profile", "created_at", "finished_at"])
+        _table(doc["batches"], ["batch_run_id", "state", "result", "item_count", "runner", "profile", "created_at",
+                                "finished_at"])
         _paged(doc, "batches", "batches")
     return cli.EXIT_OK
 

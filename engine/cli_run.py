@@ -91,7 +91,10 @@ def print_status(status: dict[str, Any], groups: list[dict[str, Any]] | None = N
         cli.say(f"running       #{item['seq']} {item.get('product_id') or ''} [{item.get('phase') or 'starting'}]")
     if groups:
         print_failure_groups(groups, status["outcomes"]["failed"])
-    for failure in status["recent_failures"][:5]:
+    newest = {}  # recent failed attempts, newest first: an item retried and failed again is shown once
+    for failure in status["recent_failures"]:
+        newest.setdefault(failure["seq"], failure)
+    for failure in list(newest.values())[:5]:
         cli.say(f"failure       #{failure['seq']} {failure.get('product_id') or ''}: {failure['error']}")
 
 
