@@ -135,6 +135,12 @@ def test_bad_filters_and_bodies_are_4xx_naming_the_field_never_500(lab):
     for path, body, status, field in bodies:
         err = error(lab.client.post(f"{B}/{path}", json=body), status)
         assert field is None or err["field"] == field, (path, body, err)
+    for path, raw in (("retry", f'{{"batch_run_id": "{batch}", "reason": "\\ud800x"}}'),
+                      (f"{batch}/rerun", '{"which": "failed", "reason": "\\ud800x"}')):  # an unpaired surrogate
+        response = lab.client.post(f"{B}/{path}", content=raw, headers={"Content-Type": "application/json"})
+        assert error(response, 422)["field"] == "reason", raw
+    hostile = lab.client.get(f"{B}/{batch}/items", params={"search": "\x00<img onerror=x>", "reason": "\x1b[2J"})
+    assert hostile.status_code == 200 and hostile.json()["total"] == 0
     done = lab.cli("items", batch, "--gate", "maybe")
     assert done.returncode == 2 and "invalid choice" in done.stderr
     # nothing above changed the batch
