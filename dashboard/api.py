@@ -31,6 +31,7 @@ from dashboard.context import AppContext, get_context
 from engine.errors import (ConfirmationRequired, IllegalTransition, IndexLabError, NotFound, PlanError,
                            StoreError, StoreRejected)
 from engine.plan import PlanRequest
+from engine.service import SavedPlan
 from engine.settings import ApiAllow, BatchSettings, with_defaults
 
 log = logging.getLogger("indexlab.api")
@@ -228,30 +229,20 @@ def _refuse_server_side(settings: BatchSettings, defaults: BatchSettings, allow:
         raise refuse("llm_api_key_env", f"names a key this server does not send to {settings.llm_base_url}", keys, KEYS)
 
 
-def _plan_settings(changes: dict[str, Any], defaults: BatchSettings, allow: ApiAllow) -> BatchSettings:
-    """The server's defaults with a client's changes, refused (403) where they name what the server does not offer."""
-    if changes.get("runner") == "command" and "command" not in changes and not defaults.command \
+def _plan_settings(changes: dict[str, Any], defaults: BatchSettings, allow: ApiAllow, *,
+                   base: BatchSettings | None = None) -> BatchSettings:
+    """``base`` (the server's defaults; for a re-run, its batch's settings) with a client's changes, refused (403)
+    where the result names what the server does not offer. The whole result is checked, so a re-run neither
+    names nor inherits a program, path, endpoint or key the server does not offer (a batch the CLI planned with
+    its own command is re-run with the CLI: ``indexlab rerun``)."""
+    base = base or defaults
+    if changes.get("runner") == "command" and "command" not in changes and not base.command \
             and not guard.allow_command():
         raise ApiError(403, "forbidden_setting", "runner 'command' needs a command, and this server has none in its "
                        "--settings file: name one it offers under api_allow.commands, or plan with the CLI",
                        "settings.command")
     try:
-        settings = with_defaults(defaults, changes)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(["settings", *(str(p) for p in first["loc"])])
-        raise ApiError(422, "invalid", f"{field}: {first['msg']}", field) from None
-    _refuse_server_side(settings, defaults, allow)
-    return settings
-
-
-def _rerun_settings(batch: dict[str, Any], changes: dict[str, Any], defaults: BatchSettings,
-                    allow: ApiAllow) -> BatchSettings:
-    """A re-run's settings: the batch's own with a client's changes, under the plan's policy. The whole result
-    is checked, so a re-run neither names nor inherits a program, path, endpoint or key the server does not
-    offer (a batch the CLI planned with its own command is re-run with the CLI: ``indexlab rerun``)."""
-    try:
-        settings = with_defaults(BatchSettings(**batch["settings"]), changes)
+        settings = with_defaults(base, changes)
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(["settings", *(str(p) for p in first["loc"])])
@@ -259,11 +250,15 @@ def _rerun_settings(batch: dict[str, Any], changes: dict[str, Any], defaults: Ba
     try:
         _refuse_server_side(settings, defaults, allow)
     except ApiError as exc:
-        name = exc.field.removeprefix("settings.") if exc.field else ""
-        if name not in changes:  # inherited from the batch, not sent by the client: say so
+        if base is not defaults and (exc.field or "").removeprefix("settings.") not in changes:
             exc.message = f"the batch's own {exc.message} (the server's API re-runs only what it offers)"
         raise
     return settings
+
+
+def _plan_response(saved: SavedPlan) -> m.PlanResponse:
+    return m.PlanResponse(batch_run_id=saved.batch_run_id, state=saved.state, created_at=saved.created_at,
+                          **saved.summary.model_dump(exclude={"settings"}), settings=saved.summary.settings)
 
 
 class PlanHandler(ApiHandler):
@@ -275,8 +270,7 @@ class PlanHandler(ApiHandler):
         settings = _plan_settings(changes, self.ctx.service.defaults, self.ctx.api_allow)
         request = PlanRequest(**body.model_dump(exclude={"settings"}), settings=settings)
         saved = await self.call(self.ctx.service.plan, request, actor="api")
-        self.send(m.PlanResponse(batch_run_id=saved.batch_run_id, state=saved.state, created_at=saved.created_at,
-                                 **saved.summary.model_dump(exclude={"settings"}), settings=saved.summary.settings), 201)
+        self.send(_plan_response(saved), 201)
 
 
 class SettingsHandler(ApiHandler):
@@ -320,10 +314,10 @@ class RetryHandler(ApiHandler):
 
 def _rerun(ctx: AppContext, batch_run_id: str, body: m.RerunBody) -> m.PlanResponse:
     changes = body.settings.model_dump(exclude_unset=True, exclude_none=True)
-    _rerun_settings(ctx.service.batch(batch_run_id), changes, ctx.service.defaults, ctx.api_allow)
+    own = BatchSettings(**ctx.service.batch(batch_run_id)["settings"])
+    _plan_settings(changes, ctx.service.defaults, ctx.api_allow, base=own)  # the plan's policy, or 403/422
     saved = ctx.service.rerun(batch_run_id, which=body.which, reason=body.reason, settings=changes, actor="api")
-    return m.PlanResponse(batch_run_id=saved.batch_run_id, state=saved.state, created_at=saved.created_at,
-                          **saved.summary.model_dump(exclude={"settings"}), settings=saved.summary.settings)
+    return _plan_response(saved)
 
 
 class RerunHandler(ApiHandler):
