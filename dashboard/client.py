@@ -20,7 +20,8 @@ import os
 from typing import Any
 
 from engine import cli
-from engine.cli_run import STATUS_GROUPS, add_rerun_options, exit_code, print_failure_groups, print_status, rerun_changes
+from engine.cli_run import (STATUS_GROUPS, add_rerun_options, exit_code, group_limit, print_failure_groups,
+                            print_status, rerun_changes)
 from engine.errors import IndexLabError
 from engine.plan import PlanSummary
 from engine.states import ItemState
@@ -218,7 +219,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=cmd_status)
     p = actions.add_parser("failures", parents=[common], help="failed items grouped by reason, largest group first")
     p.add_argument("batch_run_id", metavar="BATCH_ID")
-    p.add_argument("--limit", type=int, default=100, metavar="N", help="at most N groups (default 100)")
+    p.add_argument("--limit", type=group_limit, default=100, metavar="N", help="at most N groups (default 100)")
     p.set_defaults(handler=cmd_failures)
     p = actions.add_parser("rerun", parents=[common], help="plan a new batch of a batch's needs-review or failed products")
     add_rerun_options(p)

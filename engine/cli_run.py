@@ -17,11 +17,13 @@ import time
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
+
 from engine import cli
 from engine.batch import BatchEngine
 from engine.errors import IndexLabError
 from engine.service import BatchService
-from engine.settings import Profile
+from engine.settings import BatchSettings, Profile
 from engine.states import ACTIVE_BATCH_STATES, BatchState
 
 EXIT_RESULT_FAILED, EXIT_PARTIAL, EXIT_NOT_FINISHED = 4, 5, 6
@@ -219,9 +221,27 @@ def cmd_failures(args: argparse.Namespace) -> int:
 
 
 def rerun_changes(args: argparse.Namespace) -> dict[str, Any]:
-    """The settings a re-run changes from its batch's: only those given on the command line."""
-    return {k: v for k, v in {"profile": args.profile, "workers": args.workers,
-                              "max_attempts": args.max_attempts}.items() if v is not None}
+    """The settings a re-run changes from its batch's: only those given on the command line, each valid."""
+    changes = {k: v for k, v in {"profile": args.profile, "workers": args.workers,
+                                 "max_attempts": args.max_attempts}.items() if v is not None}
+    try:
+        BatchSettings(**changes)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        raise IndexLabError(f"invalid {field}: {first['msg']}", field=field) from None
+    return changes
+
+
+def group_limit(text: str) -> int:
+    """``--limit`` of failure groups: 1 to 1000."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 1000:
+        raise argparse.ArgumentTypeError("must be a number of groups from 1 to 1000")
+    return value
 
 
 def cmd_rerun(args: argparse.Namespace) -> int:
@@ -272,7 +292,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("failures", help="a batch's failed items grouped by reason (default: the latest batch)")
     p.add_argument("batch_run_id", nargs="?")
     cli._add_db(p)
-    p.add_argument("--limit", type=int, default=100, metavar="N", help="at most N groups, largest first (default 100)")
+    p.add_argument("--limit", type=group_limit, default=100, metavar="N",
+                   help="at most N groups, largest first (default 100)")
     p.add_argument("--json", action="store_true", help="one JSON document on stdout")
     p.set_defaults(handler=cmd_failures)
 

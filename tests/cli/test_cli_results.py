@@ -103,3 +103,15 @@ def test_a_clean_run_exits_0_and_status_too(capsys, db, items, tmp_path):
     done = subprocess.run([indexlab(), "status", "--db", str(db)], capture_output=True, text=True, timeout=60,
                           stdin=subprocess.DEVNULL)
     assert done.returncode == 0 and "result        Succeeded: 2 succeeded" in done.stdout
+
+
+def test_bad_rerun_settings_and_limits_are_one_line_never_a_traceback(capsys, db, items, tmp_path):
+    code, out, _ = run_job(capsys, db, items, "fail", tmp_path, *selection(1, 2))
+    batch = json.loads(out)["batch_run_id"]
+    code, out, err = run(capsys, "rerun", batch, "--which", "failed", "--workers", "0", "--db", db, "--catalog", items)
+    assert code == 1 and out == "" and err.startswith("indexlab: error: invalid workers: ") and err.count("\n") == 1
+    for argv in (["failures", batch, "--limit", "-1"], ["batch", "failures", batch, "--limit", "0"]):
+        done = subprocess.run([indexlab(), *argv, "--db" if argv[0] == "failures" else "--url",
+                               str(db) if argv[0] == "failures" else "http://127.0.0.1:9"],
+                              capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+        assert done.returncode == 2 and "Traceback" not in done.stderr and "--limit" in done.stderr, done.stderr
