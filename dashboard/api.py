@@ -31,6 +31,7 @@ from dashboard.context import AppContext, get_context
 from engine.errors import (ConfirmationRequired, IllegalTransition, IndexLabError, NotFound, PlanError,
                            StoreError, StoreRejected)
 from engine.plan import PlanRequest
+from engine.service import SavedPlan
 from engine.settings import ApiAllow, BatchSettings, with_defaults
 
 log = logging.getLogger("indexlab.api")
@@ -228,21 +229,36 @@ def _refuse_server_side(settings: BatchSettings, defaults: BatchSettings, allow:
         raise refuse("llm_api_key_env", f"names a key this server does not send to {settings.llm_base_url}", keys, KEYS)
 
 
-def _plan_settings(changes: dict[str, Any], defaults: BatchSettings, allow: ApiAllow) -> BatchSettings:
-    """The server's defaults with a client's changes, refused (403) where they name what the server does not offer."""
-    if changes.get("runner") == "command" and "command" not in changes and not defaults.command \
+def _plan_settings(changes: dict[str, Any], defaults: BatchSettings, allow: ApiAllow, *,
+                   base: BatchSettings | None = None) -> BatchSettings:
+    """``base`` (the server's defaults; for a re-run, its batch's settings) with a client's changes, refused (403)
+    where the result names what the server does not offer. The whole result is checked, so a re-run neither
+    names nor inherits a program, path, endpoint or key the server does not offer (a batch the CLI planned with
+    its own command is re-run with the CLI: ``indexlab rerun``)."""
+    base = base or defaults
+    if changes.get("runner") == "command" and "command" not in changes and not base.command \
             and not guard.allow_command():
         raise ApiError(403, "forbidden_setting", "runner 'command' needs a command, and this server has none in its "
                        "--settings file: name one it offers under api_allow.commands, or plan with the CLI",
                        "settings.command")
     try:
-        settings = with_defaults(defaults, changes)
+        settings = with_defaults(base, changes)
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(["settings", *(str(p) for p in first["loc"])])
         raise ApiError(422, "invalid", f"{field}: {first['msg']}", field) from None
-    _refuse_server_side(settings, defaults, allow)
+    try:
+        _refuse_server_side(settings, defaults, allow)
+    except ApiError as exc:
+        if base is not defaults and (exc.field or "").removeprefix("settings.") not in changes:
+            exc.message = f"the batch's own {exc.message} (the server's API re-runs only what it offers)"
+        raise
     return settings
+
+
+def _plan_response(saved: SavedPlan) -> m.PlanResponse:
+    return m.PlanResponse(batch_run_id=saved.batch_run_id, state=saved.state, created_at=saved.created_at,
+                          **saved.summary.model_dump(exclude={"settings"}), settings=saved.summary.settings)
 
 
 class PlanHandler(ApiHandler):
@@ -254,8 +270,7 @@ class PlanHandler(ApiHandler):
         settings = _plan_settings(changes, self.ctx.service.defaults, self.ctx.api_allow)
         request = PlanRequest(**body.model_dump(exclude={"settings"}), settings=settings)
         saved = await self.call(self.ctx.service.plan, request, actor="api")
-        self.send(m.PlanResponse(batch_run_id=saved.batch_run_id, state=saved.state, created_at=saved.created_at,
-                                 **saved.summary.model_dump(exclude={"settings"}), settings=saved.summary.settings), 201)
+        self.send(_plan_response(saved), 201)
 
 
 class SettingsHandler(ApiHandler):
@@ -290,10 +305,29 @@ class RetryHandler(ApiHandler):
 
     async def post(self) -> None:
         body = self.body(m.RetryBody)
-        count = await self.call(self.ctx.service.retry_failed, body.batch_run_id, body.seqs, actor="api")
+        count = await self.call(self.ctx.service.retry_failed, body.batch_run_id, body.seqs, reason=body.reason,
+                                actor="api")
         _forget_status(body.batch_run_id)
         status = await self.call(_status, self.ctx, body.batch_run_id)
         self.send(m.CountResponse(batch_run_id=body.batch_run_id, count=count, status=status))
+
+
+def _rerun(ctx: AppContext, batch_run_id: str, body: m.RerunBody) -> m.PlanResponse:
+    changes = body.settings.model_dump(exclude_unset=True, exclude_none=True)
+    own = BatchSettings(**ctx.service.batch(batch_run_id)["settings"])
+    _plan_settings(changes, ctx.service.defaults, ctx.api_allow, base=own)  # the plan's policy, or 403/422
+    saved = ctx.service.rerun(batch_run_id, which=body.which, reason=body.reason, settings=changes, actor="api")
+    return _plan_response(saved)
+
+
+class RerunHandler(ApiHandler):
+    """POST: a new planned batch of a batch's needs-review or failed products (201, as a plan)."""
+
+    takes_body = True
+
+    async def post(self, batch_run_id: str) -> None:
+        body = self.body(m.RerunBody)
+        self.send(await self.call(_rerun, self.ctx, batch_run_id, body), 201)
 
 
 class SkipHandler(ApiHandler):
@@ -355,6 +389,7 @@ class StatusHandler(ApiHandler):
 
 def _items(ctx: AppContext, batch_run_id: str, q: m.ItemsQuery) -> m.ItemsResponse:
     page, total = ctx.service.items(batch_run_id, state=q.state.value if q.state else None, brand=q.brand,
+                                    search=q.search or None, reason=q.reason or None, gate=q.gate,
                                     offset=q.offset, limit=q.limit)
     records = page.drop(columns=["batch_run_id", "attempt_base"]).astype(object).where(page.notna(), None)
     items = []
@@ -369,15 +404,48 @@ class ItemsHandler(ApiHandler):
         self.send(await self.call(_items, self.ctx, batch_run_id, self.query(m.ItemsQuery)))
 
 
-def _events(ctx: AppContext, batch_run_id: str, q: m.PageQuery) -> m.EventsResponse:
-    events, total = ctx.service.events(batch_run_id, offset=q.offset, limit=q.limit)
+def _events(ctx: AppContext, batch_run_id: str, q: m.EventsQuery) -> m.EventsResponse:
+    events, total = ctx.service.events(batch_run_id, seq=q.seq, offset=q.offset, limit=q.limit)
     return m.EventsResponse(batch_run_id=batch_run_id, total=total, offset=q.offset,
                             limit=q.limit, events=[m.Event.model_validate(e) for e in events])
 
 
 class EventsHandler(ApiHandler):
     async def get(self, batch_run_id: str) -> None:
-        self.send(await self.call(_events, self.ctx, batch_run_id, self.query(m.PageQuery)))
+        self.send(await self.call(_events, self.ctx, batch_run_id, self.query(m.EventsQuery)))
+
+
+def _failures(ctx: AppContext, batch_run_id: str, q: m.FailuresQuery) -> m.FailuresResponse:
+    groups = ctx.service.failure_groups(batch_run_id, limit=q.limit)
+    failed = ctx.service.batch_with_counts(batch_run_id)["counts"].get("failed", 0)
+    return m.FailuresResponse(batch_run_id=batch_run_id, group_by=q.group_by, failed=failed,
+                              groups=[m.FailureGroup.model_validate(g) for g in groups])
+
+
+class FailuresHandler(ApiHandler):
+    """Failed items grouped by reason, largest group first."""
+
+    async def get(self, batch_run_id: str) -> None:
+        self.send(await self.call(_failures, self.ctx, batch_run_id, self.query(m.FailuresQuery)))
+
+
+def _needs_review(ctx: AppContext, batch_run_id: str) -> m.NeedsReviewResponse:
+    return m.NeedsReviewResponse(batch_run_id=batch_run_id, **ctx.service.needs_review(batch_run_id))
+
+
+class NeedsReviewHandler(ApiHandler):
+    """Completed products below the quality gate: how many, and the required fields they lack."""
+
+    async def get(self, batch_run_id: str) -> None:
+        self.send(await self.call(_needs_review, self.ctx, batch_run_id))
+
+
+class BatchHandler(ApiHandler):
+    """One batch as the list shows it: its row, counts per state, outcomes and result."""
+
+    async def get(self, batch_run_id: str) -> None:
+        batch = await self.call(self.ctx.service.batch_with_counts, batch_run_id)
+        self.send(m.BatchSummary.model_validate(batch))
 
 
 class BatchListHandler(ApiHandler):
@@ -456,6 +524,10 @@ def routes(context: Callable[[], AppContext] = get_context) -> list[tuple[str, t
         (f"{batch}/{id_}/status", StatusHandler, c),
         (f"{batch}/{id_}/items", ItemsHandler, c),
         (f"{batch}/{id_}/events", EventsHandler, c),
+        (f"{batch}/{id_}/failures", FailuresHandler, c),
+        (f"{batch}/{id_}/needs_review", NeedsReviewHandler, c),
+        (f"{batch}/{id_}/rerun", RerunHandler, c),
+        (f"{batch}/{id_}", BatchHandler, c),
         (batch, BatchListHandler, c),
         (f"{PREFIX}/products", ProductsHandler, c),
         (f"{PREFIX}/settings", SettingsHandler, c),

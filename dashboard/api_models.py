@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
 from engine.plan import PlanSummary, Selection
 from engine.settings import BatchSettings
@@ -13,6 +13,9 @@ from engine.states import BatchState, ItemState
 
 MAX_PAGE = 1000
 MAX_OFFSET = 2**31 - 1  # larger offsets overflow the store's INTEGER arithmetic
+MAX_REASON = 4000  # a reason group: a fingerprint (at most 200), or the whole error of an item failed before them
+Gate = Literal["passed", "needs_review"]
+Result = Literal["succeeded", "partial", "failed"]
 
 
 class Strict(BaseModel):
@@ -55,6 +58,25 @@ class StopBody(BatchRef):
 
 class RetryBody(BatchRef):
     seqs: list[int] | None = Field(None, max_length=1_000_000, description="Only these items; default every failed item.")
+    reason: str | None = Field(None, min_length=1, max_length=MAX_REASON, description=(
+        "Only the failed items of this reason group (a `reason` of GET .../failures); not with seqs."))
+
+
+class RerunBody(Strict):
+    """Which products of a batch to run again, as a new planned batch, and the settings to change for it."""
+
+    which: Literal["needs_review", "failed"] = Field(description=(
+        "needs_review: completed products below the quality gate; failed: failed items (or one reason group)."))
+    reason: str | None = Field(None, min_length=1, max_length=MAX_REASON,
+                               description="With which=failed: only this reason group.")
+    settings: SettingsChanges = Field(default_factory=SettingsChanges, description=(  # type: ignore[valid-type]
+        "Settings to change from the batch's own (another profile, say); the rest are the batch's."))
+
+    @model_validator(mode="after")
+    def _reason_only_for_failed(self) -> "RerunBody":
+        if self.reason is not None and self.which != "failed":
+            raise ValueError("a reason group selects failed items: send which='failed' with it")
+        return self
 
 
 class SkipBody(BatchRef):
@@ -64,6 +86,9 @@ class SkipBody(BatchRef):
 class ItemsQuery(Strict):
     state: ItemState | None = None
     brand: str | None = Field(None, max_length=200)
+    search: str | None = Field(None, max_length=200, description="Text in the product id, brand, model or variant.")
+    reason: str | None = Field(None, max_length=MAX_REASON, description="Failed items of this reason group.")
+    gate: Gate | None = Field(None, description="Completed items that passed or need review.")
     offset: int = Field(0, ge=0, le=MAX_OFFSET)
     limit: int = Field(100, ge=1, le=MAX_PAGE)
 
@@ -71,6 +96,15 @@ class ItemsQuery(Strict):
 class PageQuery(Strict):
     offset: int = Field(0, ge=0, le=MAX_OFFSET)
     limit: int = Field(50, ge=1, le=MAX_PAGE)
+
+
+class EventsQuery(PageQuery):
+    seq: int | None = Field(None, ge=0, le=MAX_OFFSET, description="Only this item's events.")
+
+
+class FailuresQuery(Strict):
+    group_by: Literal["reason"] = Field("reason", description="How failed items are grouped (by reason only, today).")
+    limit: int = Field(100, ge=1, le=MAX_PAGE, description="At most this many groups, largest first.")
 
 
 class ProductsQuery(Strict):
@@ -147,6 +181,21 @@ class Eta(BaseModel):
     high_seconds: float
 
 
+class Outcomes(BaseModel):
+    """What came out of a batch's items, each in exactly one count."""
+
+    succeeded: int = Field(description="Completed and passed the quality gate (or not gated).")
+    needs_review: int = Field(description="Completed below the batch's min_required_coverage.")
+    failed: int
+    skipped: int
+    stopped: int
+    unfinished: int = Field(description="Queued or running: not run to an end yet.")
+
+
+RESULT_TEXT = ("succeeded: every item completed and passed its quality gate; partial: some failed, were skipped "
+               "or stopped, or need review; failed: none succeeded. null until the batch is completed or stopped.")
+
+
 class StatusResponse(BaseModel):
     batch_run_id: str
     state: BatchState
@@ -164,7 +213,12 @@ class StatusResponse(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     updated_at: datetime
-    halted: str | None
+    halted: str | None = Field(description="A live engine problem (the store cannot write), while there is one.")
+    result: Result | None = Field(description=RESULT_TEXT)
+    outcomes: Outcomes
+    result_text: str = Field(description='The result in words, e.g. "Partial: 22 succeeded, 3 need review, 18 failed".')
+    reason: str | None = Field(description="Why the batch is in its state: the reason of its last transition "
+                               "(every item finished, fail-fast with its reason group, force stop, ...).")
 
 
 class BatchItem(BaseModel):
@@ -184,6 +238,9 @@ class BatchItem(BaseModel):
     duration_s: float | None
     crashes: int = Field(0, description="Times this item was running when its process died.")
     outcome: Any = None
+    gate: Gate | None = Field(None, description="A completed item's quality gate; null when not gated.")
+    coverage: float | None = Field(None, description="Share of required fields its outcome found.")
+    fingerprint: str | None = Field(None, description="A failed item's reason group.")
 
 
 class ItemsResponse(BaseModel):
@@ -225,6 +282,11 @@ class BatchSummary(BaseModel):
     updated_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    counts: dict[ItemState, int] = Field(description="Items per state.")
+    outcomes: Outcomes
+    result: Result | None = Field(description=RESULT_TEXT)
+    result_text: str
+    reason: str | None = Field(description="The reason of the batch's last transition.")
 
 
 class BatchListResponse(BaseModel):
@@ -238,6 +300,40 @@ class CountResponse(BaseModel):
     batch_run_id: str
     count: int
     status: StatusResponse
+
+
+class FailureExample(BaseModel):
+    seq: int
+    product_id: str
+
+
+class FailureGroup(BaseModel):
+    reason: str = Field(description="The group: the error's first line with numbers, ids, URLs and the product's "
+                        "own names masked (retry it with POST .../retry {reason}).")
+    count: int
+    first_seen: datetime | None
+    last_seen: datetime | None
+    example_error: str | None = Field(description="The newest error of the group, as the job said it.")
+    examples: list[FailureExample] = Field(description="The group's first items in run order (at most 5).")
+
+
+class FailuresResponse(BaseModel):
+    batch_run_id: str
+    group_by: Literal["reason"]
+    failed: int = Field(description="Failed items in all groups.")
+    groups: list[FailureGroup] = Field(description="Largest first.")
+
+
+class MissingField(BaseModel):
+    field: str
+    products: int
+
+
+class NeedsReviewResponse(BaseModel):
+    batch_run_id: str
+    count: int = Field(description="Completed items below the quality gate.")
+    min_required_coverage: float = Field(description="The batch's gate (0: off).")
+    missing_fields: list[MissingField] = Field(description="Required fields they lack, most often first.")
 
 
 class Product(BaseModel):

@@ -3,11 +3,14 @@
     indexlab batch plan --all --runner noop        indexlab batch status BATCH_ID
     indexlab batch start BATCH_ID                  indexlab batch items BATCH_ID --state failed
     indexlab batch stop BATCH_ID --force           indexlab batch list --json
+    indexlab batch failures BATCH_ID               indexlab batch retry BATCH_ID --reason GROUP
+    indexlab batch rerun BATCH_ID --which needs_review --profile thorough
 
 The server is ``--url``, else ``$INDEXLAB_URL``, else http://127.0.0.1:5006; ``$INDEXLAB_API_TOKEN``,
 when set, is sent as a bearer token. Output follows the headless CLI: readable text on stdout, or
 with ``--json`` exactly the API's JSON document. An API error prints its message and HTTP status on
-stderr and exits 1, as does a server that cannot be reached.
+stderr and exits 1, as does a server that cannot be reached. ``status`` exits as ``indexlab status``
+does: 0 succeeded, 4 failed, 5 partial, 6 not finished.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ import os
 from typing import Any
 
 from engine import cli
-from engine.cli_run import progress_line
+from engine.cli_run import (STATUS_GROUPS, add_rerun_options, exit_code, group_limit, print_failure_groups,
+                            print_status, rerun_changes)
 from engine.errors import IndexLabError
 from engine.plan import PlanSummary
 from engine.states import ItemState
@@ -73,17 +77,6 @@ def _emit(args: argparse.Namespace, document: dict[str, Any]) -> bool:
 
 
 # --------------------------------------------------------------------------- text output
-def print_status(status: dict[str, Any]) -> None:
-    cli.say(f"batch_run_id  {status['batch_run_id']}")
-    cli.say(f"state         {status['state']}" + (f" (halted: {status['halted']})" if status.get("halted") else ""))
-    cli.say("counts        " + ", ".join(f"{k} {v}" for k, v in status["counts"].items()))
-    cli.say(f"progress      {progress_line(status)}")
-    for item in status["running"][:5]:
-        cli.say(f"running       #{item['seq']} {item.get('product_id') or ''} [{item.get('phase') or 'starting'}]")
-    for failure in status["recent_failures"][:5]:
-        cli.say(f"failure       #{failure['seq']} {failure.get('product_id') or ''}: {failure['error']}")
-
-
 def _table(rows: list[dict[str, Any]], columns: list[str]) -> None:
     cells = [[cli.plain("" if row.get(c) is None else row.get(c))[:80] for c in columns] for row in rows]
     widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
@@ -113,6 +106,8 @@ def cmd_lifecycle(args: argparse.Namespace) -> int:
         body["force"] = args.force
     elif args.action in ("retry", "skip") and args.seq:
         body["seqs"] = args.seq
+    if args.action == "retry" and args.reason is not None:
+        body["reason"] = args.reason
     doc = call(args, "POST", f"{BATCH}/{args.action}", body=body)
     if not _emit(args, doc):
         if "count" in doc:
@@ -121,18 +116,43 @@ def cmd_lifecycle(args: argparse.Namespace) -> int:
     return cli.EXIT_OK
 
 
+def _failures(args: argparse.Namespace, limit: int) -> dict[str, Any]:
+    return call(args, "GET", f"{BATCH}/{args.batch_run_id}/failures", params={"group_by": "reason", "limit": limit})
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     doc = call(args, "GET", f"{BATCH}/{args.batch_run_id}/status")
     if not _emit(args, doc):
-        print_status(doc)
+        groups = _failures(args, STATUS_GROUPS)["groups"] if doc["outcomes"]["failed"] else []
+        print_status(doc, groups)
+    return exit_code(doc)
+
+
+def cmd_failures(args: argparse.Namespace) -> int:
+    doc = _failures(args, args.limit)
+    if not _emit(args, doc):
+        print_failure_groups(doc["groups"], doc["failed"])
+    return cli.EXIT_OK
+
+
+def cmd_rerun(args: argparse.Namespace) -> int:
+    body: dict[str, Any] = {"which": args.which, "settings": rerun_changes(args)}
+    if args.reason is not None:
+        body["reason"] = args.reason
+    doc = call(args, "POST", f"{BATCH}/{args.batch_run_id}/rerun", body=body)
+    if not _emit(args, doc):
+        cli.print_plan(doc["batch_run_id"], PlanSummary.model_validate({k: doc[k] for k in PlanSummary.model_fields}))
+        cli.say(f"state         {doc['state']}; start it with: indexlab batch start {doc['batch_run_id']}")
     return cli.EXIT_OK
 
 
 def cmd_items(args: argparse.Namespace) -> int:
-    params = {"state": args.state, "brand": args.brand, "offset": args.offset, "limit": args.limit}
+    params = {"state": args.state, "brand": args.brand, "search": args.search, "reason": args.reason,
+              "gate": args.gate, "offset": args.offset, "limit": args.limit}
     doc = call(args, "GET", f"{BATCH}/{args.batch_run_id}/items", params=params)
     if not _emit(args, doc):
-        _table(doc["items"], ["seq", "state", "brand", "model", "variant", "product_id", "attempts", "last_error"])
+        _table(doc["items"], ["seq", "state", "gate", "brand", "model", "variant", "product_id", "attempts",
+                              "last_error"])
         _paged(doc, "items", "items")
     return cli.EXIT_OK
 
@@ -150,7 +170,8 @@ def cmd_events(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     doc = call(args, "GET", BATCH, params={"offset": args.offset, "limit": args.limit})
     if not _emit(args, doc):
-        _table(doc["batches"], ["batch_run_id", "state", "item_count", "runner", "profile", "created_at", "finished_at"])
+        _table(doc["batches"], ["batch_run_id", "state", "result", "item_count", "runner", "profile", "created_at",
+                                "finished_at"])
         _paged(doc, "batches", "batches")
     return cli.EXIT_OK
 
@@ -174,9 +195,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=cmd_plan)
     helps = {"start": "start a planned batch", "pause": "pause: running items finish, nothing new starts",
              "resume": "resume a paused or stopped batch", "stop": "stop gracefully (or --force: cancel running items)",
-             "retry": "re-queue failed items (all, or --seq N ...)", "skip": "skip queued items (--seq N ...)"}
+             "retry": "re-queue failed items (all, --seq N ..., or --reason GROUP)",
+             "skip": "skip queued items (--seq N ...)"}
     for action, text in helps.items():
-        usage = {"retry": " [--seq N [N ...]]", "skip": " --seq N [N ...]", "stop": " [--force]"}.get(action, "")
+        usage = {"retry": " [--seq N [N ...] | --reason GROUP]", "skip": " --seq N [N ...]",
+                 "stop": " [--force]"}.get(action, "")
         p = actions.add_parser(action, parents=[common], help=text, description=text,
                                usage=f"indexlab batch {action} BATCH_ID{usage} [--url URL] [--timeout S] [--json]")
         p.add_argument("batch_run_id", metavar="BATCH_ID")
@@ -185,14 +208,29 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         if action in ("retry", "skip"):
             p.add_argument("--seq", type=int, nargs="+", action="extend", required=action == "skip", metavar="N",
                            help="item seq numbers" + (" (default: every failed item)" if action == "retry" else ""))
+        if action == "retry":
+            p.add_argument("--reason", metavar="GROUP", help="only the failed items of this reason group "
+                           "(a reason that `indexlab batch failures` lists)")
         p.set_defaults(handler=cmd_lifecycle, action=action)
-    p = actions.add_parser("status", parents=[common], help="live counts, progress, running items and failures")
+    p = actions.add_parser("status", parents=[common], help="result, live counts, progress, running items and failures",
+                           description="A batch's result, counts, progress and failures. Exit code: 0 succeeded, "
+                                       "4 failed, 5 partial, 6 not finished, 1 the request failed.")
     p.add_argument("batch_run_id", metavar="BATCH_ID")
     p.set_defaults(handler=cmd_status)
+    p = actions.add_parser("failures", parents=[common], help="failed items grouped by reason, largest group first")
+    p.add_argument("batch_run_id", metavar="BATCH_ID")
+    p.add_argument("--limit", type=group_limit, default=100, metavar="N", help="at most N groups (default 100)")
+    p.set_defaults(handler=cmd_failures)
+    p = actions.add_parser("rerun", parents=[common], help="plan a new batch of a batch's needs-review or failed products")
+    add_rerun_options(p)
+    p.set_defaults(handler=cmd_rerun)
     p = actions.add_parser("items", parents=[common, page], help="a batch's items in run order")
     p.add_argument("batch_run_id", metavar="BATCH_ID")
     p.add_argument("--state", choices=[s.value for s in ItemState], help="only items in this state")
     p.add_argument("--brand", help="only items of this brand")
+    p.add_argument("--search", metavar="TEXT", help="only items whose product id, brand, model or variant holds TEXT")
+    p.add_argument("--reason", metavar="GROUP", help="only failed items of this reason group")
+    p.add_argument("--gate", choices=["passed", "needs_review"], help="only completed items that passed or need review")
     p.set_defaults(handler=cmd_items)
     p = actions.add_parser("events", parents=[common, page], help="a batch's audit events, oldest first")
     p.add_argument("batch_run_id", metavar="BATCH_ID")

@@ -27,15 +27,23 @@ OPERATIONS: list[tuple[str, str, str, type[BaseModel] | None, type[BaseModel] | 
      (400, 404, 409, 413, 422, 503)),
     ("post", f"{B}/stop", "Stop gracefully, or force-stop with force=true", m.StopBody, None, m.StatusResponse, 200,
      (400, 404, 409, 413, 422, 503)),
-    ("post", f"{B}/retry", "Re-queue failed items with a fresh attempt budget", m.RetryBody, None, m.CountResponse,
+    ("post", f"{B}/retry", "Re-queue failed items (all, some seqs, or one reason group) with a fresh attempt budget", m.RetryBody, None, m.CountResponse,
      200, (400, 404, 409, 413, 422, 503)),
     ("post", f"{B}/skip", "Skip queued items", m.SkipBody, None, m.CountResponse, 200, (400, 404, 409, 413, 422, 503)),
+    ("post", f"{B}/{{batch_run_id}}/rerun", "Re-run a batch's needs-review or failed products as a new planned batch "
+     "(its settings with the changes given)", m.RerunBody, None, m.PlanResponse, 201, (400, 404, 413, 422, 503)),
     ("get", f"{B}/{{batch_run_id}}/status", "Live status: counts, throughput, ETA, running items, failures, feed",
      None, None, m.StatusResponse, 200, (404,)),
     ("get", f"{B}/{{batch_run_id}}/items", "Items in run order, filtered and paged", None, m.ItemsQuery,
      m.ItemsResponse, 200, (404, 422)),
-    ("get", f"{B}/{{batch_run_id}}/events", "The batch's audit events, paged", None, m.PageQuery, m.EventsResponse,
-     200, (404, 422)),
+    ("get", f"{B}/{{batch_run_id}}/events", "The batch's audit events (or one item's), paged", None, m.EventsQuery,
+     m.EventsResponse, 200, (404, 422)),
+    ("get", f"{B}/{{batch_run_id}}/failures", "Failed items grouped by reason, largest group first", None,
+     m.FailuresQuery, m.FailuresResponse, 200, (404, 422)),
+    ("get", f"{B}/{{batch_run_id}}/needs_review", "Completed products below the quality gate and the fields they lack",
+     None, None, m.NeedsReviewResponse, 200, (404,)),
+    ("get", f"{B}/{{batch_run_id}}", "One batch: its state, counts, outcomes, result and reason", None, None,
+     m.BatchSummary, 200, (404,)),
     ("get", B, "Batches, newest first", None, m.PageQuery, m.BatchListResponse, 200, (422,)),
     ("get", f"{PREFIX}/products", "The catalog with each product's last run status, time and quality", None,
      m.ProductsQuery, m.ProductsResponse, 200, (422,)),
@@ -47,8 +55,8 @@ OPERATIONS: list[tuple[str, str, str, type[BaseModel] | None, type[BaseModel] | 
 ERROR_TEXT = {400: "Malformed JSON", 401: "Missing or wrong API token",
               403: "A Host or Origin that is not this server's, a network request to a server without auth, or (plan) "
                    "a setting naming a program, path, LLM endpoint or key the server does not offer",
-              404: "Unknown batch", 409: "Illegal lifecycle move, another batch running, or a large plan without confirm_large",
-              413: "Body too large", 415: "Body not application/json", 422: "Invalid field, unknown field, or empty selection",
+              404: "Unknown batch (retry: or a reason group with no failed items)", 409: "Illegal lifecycle move, another batch running, or a large plan without confirm_large",
+              413: "Body too large", 415: "Body not application/json", 422: "Invalid field, unknown field, empty selection, or nothing to re-run",
               503: "The database cannot be written now (disk full, read-only): nothing was changed; retry later"}
 
 
@@ -71,11 +79,11 @@ def _links() -> dict[str, Any]:
     batch_id = "$response.body#/batch_run_id"
     links: dict[str, Any] = {}
     for method, path, *_ in OPERATIONS:
-        name = path.rsplit("/", 1)[-1].capitalize()
-        if method == "post" and path != f"{B}/plan":
-            links[name] = {"operationId": _operation_id(method, path), "requestBody": {"batch_run_id": batch_id}}
-        elif "{batch_run_id}" in path:
+        name = path.rsplit("/", 1)[-1].replace("{batch_run_id}", "batch").capitalize()
+        if "{batch_run_id}" in path:
             links[name] = {"operationId": _operation_id(method, path), "parameters": {"batch_run_id": batch_id}}
+        elif method == "post" and path != f"{B}/plan":
+            links[name] = {"operationId": _operation_id(method, path), "requestBody": {"batch_run_id": batch_id}}
     return links
 
 

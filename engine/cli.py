@@ -3,7 +3,9 @@
 Conventions: human text on stdout, or with ``--json`` exactly one JSON document on stdout;
 errors on stderr as one clear sentence, never a traceback. Exit codes: 0 done, 1 the
 request failed (bad catalog, invalid plan, unknown batch, database in use), 2 bad
-arguments, 3 (``catalog`` only) the catalog loaded but some entries were rejected.
+arguments, 3 (``catalog`` only) the catalog loaded but some entries were rejected;
+``run`` and ``status`` also say the batch's result: 4 failed, 5 partial, 6 not finished
+(see ``engine.cli_run``).
 """
 
 from __future__ import annotations
@@ -237,7 +239,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
 def cmd_items(args: argparse.Namespace) -> int:
     with _open_store(args, writes=False) as store:
         page, total = BatchService(store, catalog=None).items(
-            args.batch_run_id, state=args.state, brand=args.brand, offset=args.offset, limit=args.limit)
+            args.batch_run_id, state=args.state, brand=args.brand, search=args.search, reason=args.reason,
+            gate=args.gate, offset=args.offset, limit=args.limit)
     if args.json:
         emit_json({"batch_run_id": args.batch_run_id, "total": total, "offset": args.offset,
                    "items": page.drop(columns=["batch_run_id"]).to_dict("records")})
@@ -245,7 +248,7 @@ def cmd_items(args: argparse.Namespace) -> int:
     if page.empty:
         say(f"no items ({total} match)")
         return EXIT_OK
-    shown = page[["seq", "state", "brand", "model", "variant", "product_id", "attempts", "last_error"]].fillna("")
+    shown = page[["seq", "state", "gate", "brand", "model", "variant", "product_id", "attempts", "last_error"]].fillna("")
     say(*shown.map(plain).to_string(index=False).split("\n"))
     say(f"{len(page)} of {total} items")
     return EXIT_OK
@@ -308,6 +311,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_db(p)
     p.add_argument("--state", choices=[s.value for s in ItemState], help="only items in this state")
     p.add_argument("--brand", help="only items of this brand")
+    p.add_argument("--search", metavar="TEXT", help="only items whose product id, brand, model or variant holds TEXT")
+    p.add_argument("--reason", metavar="GROUP", help="only failed items of this reason group (see `indexlab failures`)")
+    p.add_argument("--gate", choices=["passed", "needs_review"], help="only completed items that passed or need review")
     p.add_argument("--offset", type=_non_negative, default=0)
     p.add_argument("--limit", type=_non_negative, default=None)
     p.add_argument("--json", action="store_true", help="one JSON document on stdout")

@@ -78,10 +78,12 @@ def test_run_progress_status_and_outcome_are_escaped(capsys, evil_catalog, db, t
     )
     code, out, err = run(capsys, "run", "--db", db, "--catalog", evil_catalog, "--all", "--max-attempts", "1",
                          "--command", f"{sys.executable} {job}")
-    assert code == 4 and raw_controls(err) == [] and raw_controls(out) == []
+    assert code == 5 and raw_controls(err) == [] and raw_controls(out) == []  # partial: p2 failed
     batch_run_id = json.loads(out)["batch_run_id"]
     code, out, _ = run(capsys, "status", "--db", db)
-    assert code == 0 and raw_controls(out) == []
+    assert code == 5 and raw_controls(out) == [] and "boom\\x1b[" in out  # its failure group, escaped
+    code, out, _ = run(capsys, "failures", "--db", db)
+    assert code == 0 and raw_controls(out) == [] and "exit 3: boom\\x1b[" in out
     code, out, _ = run(capsys, "items", batch_run_id, "--db", db, "--state", "failed")
     assert code == 0 and raw_controls(out) == [] and "exit 3: boom\\x1b[2J\\x07" in out
     code, out, _ = run(capsys, "outcome", "p1", "--db", db)

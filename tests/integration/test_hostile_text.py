@@ -68,7 +68,9 @@ def test_batch_client_text_output_shows_control_characters_escaped(capsys, serve
     wait_until(lambda: httpx.get(f"{server.url}{API}/{batch_run_id}/status").json()["state"] == "completed",
                timeout=60, message="the batch did not complete")
     code, out, _ = batch(capsys, server.url, "status", batch_run_id)
-    assert code == 0 and "exit 3: boom\\x1b[2J\\x07" in out
+    assert code == 5 and "exit 3: boom\\x1b[2J\\x07" in out  # partial: one of the two failed
+    code, out, _ = batch(capsys, server.url, "failures", batch_run_id)  # the reason group, escaped too
+    assert code == 0 and "exit 3: boom\\x1b[" in out and "\x1b" not in out
     code, out, _ = batch(capsys, server.url, "items", batch_run_id)
     assert code == 0 and "two\\rlines" in out and "Evil\\x1b]0;pwned\\x07" in out
     for command in (["events", batch_run_id], ["list"]):

@@ -40,7 +40,10 @@ class SlowService:
                 "done": 0, "progress": 0.0,
                 "throughput": {"recent_per_hour": None, "overall_per_hour": None, "window_seconds": 120.0},
                 "eta": None, "running": [], "current": None, "recent_failures": [], "recent_events": [],
-                "created_at": now, "started_at": now, "finished_at": None, "updated_at": now, "halted": None}
+                "created_at": now, "started_at": now, "finished_at": None, "updated_at": now, "halted": None,
+                "result": None, "outcomes": {"succeeded": self.calls, "needs_review": 0, "failed": 0, "skipped": 0,
+                                             "stopped": 0, "unfinished": 1},
+                "result_text": f"{self.calls} succeeded, 1 not run yet", "reason": "started"}
 
 
 @pytest.fixture(autouse=True)
