@@ -3,7 +3,11 @@
 What is removed never reaches extraction: ``<script>`` (hostile ones included; JSON-LD is read
 first and handed over as data), styles, templates, embedded objects, hidden elements, and the
 containers that hold *other* products' numbers or no product at all: navigation, headers and
-footers, asides, cookie banners, ads, "compare" and "customers also viewed" blocks.
+footers, asides, cookie banners, ads, "compare" and "customers also viewed" blocks, sidebars, and
+text that is not a statement of the page's own specs: tooltips and screen-reader-only text inside
+labels ("Weight <span class=sr-only>(without cable)</span>"), footnotes and fine print ("* may vary
+by up to 2 g"), footnote superscripts ("40 kHz<sup>1</sup>", but m<sup>2</sup> stays m²).
+``main_scope`` is the page's main content: its ``<main>`` (or ``[role=main]``) when it has one.
 
 Removed elements are emptied in place rather than unlinked, so every remaining element keeps the
 XPath it had in the original page: snippet ids point at the page as it was served.
@@ -30,10 +34,14 @@ NOISE_WORDS = frozenset({"ad", "ads", "adv", "advert", "adverts", "advertisement
                          "promo", "promotion", "cookie", "cookies", "consent", "gdpr", "banner", "compare",
                          "comparison", "related", "recommend", "recommended", "recommendation",
                          "recommendations", "upsell", "crosssell", "similar", "newsletter", "breadcrumb",
-                         "breadcrumbs", "modal", "popup", "share", "social", "viewed", "alsoviewed", "sidebar"})
+                         "breadcrumbs", "modal", "popup", "share", "social", "viewed", "alsoviewed", "sidebar",
+                         "tooltip", "tooltiptext", "tippy", "popover", "footnote", "footnotes", "fineprint",
+                         "disclaimer", "disclaimers", "legal", "sronly", "offscreen"})
 NOISE_SUBSTRINGS = ("compare", "related", "also-viewed", "also_viewed", "alsoviewed", "recommend", "cookie",
                     "banner", "you-may-also", "also-bought", "cross-sell", "crosssell", "upsell", "similar-products",
-                    "carousel", "product-card", "product-tile")  # listings of other products
+                    "carousel", "product-card", "product-tile",  # listings of other products
+                    "sr-only", "visually-hidden", "visuallyhidden", "screen-reader", "screenreader", "a11y-hidden",
+                    "assistive-text", "fine-print", "foot-note", "tool-tip")  # text that is not a spec statement
 # A heading that introduces other products: the block it heads is furniture too.
 NOISE_HEADING = re.compile(r"\b(also (viewed|bought|like)|you may (also )?like|similar (products|items|models)|"
                            r"related (products|items)|compare( with| similar)?|comparison|recommended( for you)?|"
@@ -107,7 +115,7 @@ def is_noise(el: Any) -> bool:
     marks = " ".join(filter(None, (el.get("class"), el.get("id"), el.get("role"), el.get("data-section")))).lower()
     if not marks:
         return False
-    if marks.strip() in ("banner", "navigation", "complementary", "contentinfo"):  # ARIA landmark roles
+    if marks.strip() in ("banner", "navigation", "complementary", "contentinfo", "tooltip", "note"):  # ARIA roles
         return True
     if any(s in marks for s in NOISE_SUBSTRINGS):
         return True
@@ -124,10 +132,31 @@ def _clean(root: Any) -> None:
     for heading in root.iter(*HEADINGS):
         if NOISE_HEADING.search(text_of(heading)):
             doomed.extend(_headed_block(heading))
+    for sup in root.iter("sup"):
+        if not _unit_power(sup):
+            doomed.append(sup)
     for el in doomed:
         _empty(el)
     for br in root.iter("br"):
         br.tail = "\n" + (br.tail or "")
+
+
+def _unit_power(sup: Any) -> bool:
+    """<sup>2</sup> after "m" (cd/m<sup>2</sup>): part of a unit, not a footnote mark."""
+    prev = sup.getprevious()
+    before = (prev.tail if prev is not None else sup.getparent().text if sup.getparent() is not None else "") or ""
+    return before.rstrip().endswith("m") and (sup.text or "").strip() in ("2", "²")
+
+
+def main_scope(root: Any) -> Any:
+    """The page's main content (``<main>``, ``[role=main]``, else ``<body>``): navigation, sidebars
+    and footers outside it are not read even when their markup has no telling class."""
+    for el in root.iter("main", "div", "section", "article"):
+        if el.tag == "main" or (el.get("role") or "").lower() == "main":
+            if text_of(el):
+                return el
+    body = root.find("body")
+    return body if body is not None else root
 
 
 def _headed_block(heading: Any) -> list[Any]:

@@ -5,6 +5,17 @@ are converted to the field's canonical unit and carry a *tolerance*: how far the
 be from what the page shows, given the digits it printed ("0.13 lb" is 59 g give or take 2.3 g,
 "26K DPI" is 26,000 give or take 500). Reconcile compares values within that tolerance (and 1%),
 so a rounded imperial figure agrees with the exact metric one instead of contradicting it.
+
+Before a value is read, footnote marks go ("40 kHz*", "0.716 kg²", "58 g [1]"; not the ² of
+cd/m²). Numbers: number words count ("two back paddles"), combined units add up ("2 lb 1.6 oz"),
+a range gives its maximum (its minimum for a ``min`` field). Lists and enums: an item naming no
+choice outright is looked up in ``vocab.SYNONYMS`` (USB-C cable -> Wired, 2.4G -> 2.4 GHz wireless,
+BT -> Bluetooth, PS5 -> PlayStation, DP 1.4 -> DisplayPort 1.4, Tenkeyless -> TKL). Text: a
+frequency response becomes "20 Hz - 20 kHz", a sensor loses a trailing "sensor". ``plausible``
+rejects numbers no product of the field could have.
+
+(pint was considered for units: page spellings such as "K DPI", "cd/m²", "nits", "lbs", '27"' and
+"8K Hz" are not pint units, so a token table stays; conversions are plain factors.)
 """
 
 from __future__ import annotations
@@ -14,6 +25,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from engine.runners.harvest import vocab
 from engine.runners.harvest.fields import FieldDef, normalise
 
 REL_TOLERANCE = 0.01  # numbers within 1% are the same value
@@ -68,7 +80,7 @@ _BOOL_TRUE = {"yes", "y", "true", "1", "supported", "included", "available", "pr
               "✓", "✔", "✅", "☑", "✓ yes", "yes ✓"}
 _BOOL_FALSE = {"no", "n", "false", "0", "not supported", "unsupported", "not included", "none", "absent",
                "off", "without", "not available", "✗", "✘", "×", "❌", "✕", "-", "—", "–", "n a"}
-_LIST_SPLIT = re.compile(r"\s*(?:[,;|•·/+]|\band\b|&)\s*(?![^()]*\))")
+_LIST_SPLIT = re.compile(r"\s*(?:[,;|•·/+]|\band\b|\bor\b|&)\s*(?![^()]*\))")
 MAX_TEXT = 200
 
 
@@ -167,10 +179,16 @@ def parse_number(fd: FieldDef, text: str, label: str = "") -> Parsed | None:
     (in the label's unit when it names one, else the canonical unit)."""
     target = canonical_unit(fd)
     found = quantities(text)
+    if not found and fd.unit is None:  # a count in words: "two back paddles", "no back buttons"
+        word = next((vocab.NUMBER_WORDS[w] for w in normalise(text).split()[:3] if w in vocab.NUMBER_WORDS), None)
+        return None if word is None else Parsed(word, 0.5)
     if not found:
         return None
     compatible = [(q, p) for q in found if q.unit and (p := convert(q, target)) is not None]
     if compatible:
+        combined = _combined(text, compatible)
+        if combined is not None:
+            return finish_number(combined)
         if len(compatible) > 1 and _is_range(text, compatible[0][0], compatible[1][0]):
             pair = compatible[:2]
             pick = min(pair, key=lambda qp: qp[1].value) if _wants_min(fd) else max(pair, key=lambda qp: qp[1].value)
@@ -185,6 +203,21 @@ def parse_number(fd: FieldDef, text: str, label: str = "") -> Parsed | None:
         q = Quantity(q.value, q.decimals, label_unit, q.start, q.end, q.multiplied)
     parsed = convert(q, target)
     return finish_number(parsed) if parsed else None
+
+
+_COMBINE_JOIN = re.compile(r"^\s*(?:,|and|\+)?\s*$")
+
+
+def _combined(text: str, compatible: list[tuple[Quantity, Parsed]]) -> Parsed | None:
+    """"2 lb 1.6 oz", "5 ft 11 in": a larger unit followed by a smaller one of the same kind add up."""
+    if len(compatible) < 2:
+        return None
+    (a, pa), (b, pb) = compatible[0], compatible[1]
+    if a.unit == b.unit or not _COMBINE_JOIN.match(text[a.end:b.start]):
+        return None
+    if UNITS[a.unit][0] != UNITS[b.unit][0] or UNITS[a.unit][1] <= UNITS[b.unit][1]:
+        return None
+    return Parsed(float(pa.value) + float(pb.value), pa.tolerance + pb.tolerance)
 
 
 def finish_number(p: Parsed) -> Parsed:
@@ -266,7 +299,7 @@ def parse_list(fd: FieldDef, text: str) -> list[str] | None:
         if not item or len(item) > 80:
             continue
         if fd.choices:
-            choice = parse_enum(fd, item, loose=True)
+            choice = _choice(fd, item, loose=True)
             if choice is None:
                 continue
             item = choice
@@ -274,9 +307,64 @@ def parse_list(fd: FieldDef, text: str) -> list[str] | None:
     return sorted(items.values(), key=str.lower) or None
 
 
+_FOOTNOTE = re.compile(r"\[\d{1,2}\]|(?<!/m)(?<!/ m)[*†‡§¹²³⁴⁵⁶⁷⁸⁹⁰]+")
+
+
+def strip_marks(text: str) -> str:
+    """Footnote marks out: "40 kHz*", "0.716 kg²", "58 g [1]", "Yes†" (the ² of cd/m² stays)."""
+    return _FOOTNOTE.sub("", text)
+
+
+def _choice(fd: FieldDef, text: str, loose: bool = False) -> str | None:
+    """A choice spelled out exactly, else the one a synonym names ("Doubleshot PBT" is Double-shot PBT,
+    not PBT), else the one choice the text mentions."""
+    have = tokens(text)
+    exact = next((c for c in fd.choices if tokens(c) == have), None)
+    return exact or synonym(fd, text) or parse_enum(fd, text, loose=loose)
+
+
+def synonym(fd: FieldDef, text: str) -> str | None:
+    """The one choice ``vocab.SYNONYMS`` finds in ``text`` (None when none or several)."""
+    hits = [c for c in fd.choices if (rx := vocab.SYNONYMS.get(c)) is not None and rx.search(text)]
+    return hits[0] if len(hits) == 1 else None
+
+
+_FREQUENCY = re.compile(r"(?P<a>\d+(?:[.,]\d+)?)\s*(?P<ua>k?hz)?\s*(?:-|–|—|~|to)\s*(?P<b>\d+(?:[.,]\d{3})*(?:\.\d+)?)\s*(?P<ub>k?hz)",
+                        re.I)
+
+
+def _frequency_range(text: str) -> str | None:
+    """"20Hz–20kHz", "20 - 20,000 Hz", "20 Hz to 20 kHz" -> "20 Hz - 20 kHz"."""
+    m = _FREQUENCY.search(text)
+    if m is None:
+        return None
+    low = float(m.group("a").replace(",", "."))
+    high = float(m.group("b").replace(",", ""))
+    unit_b = m.group("ub").lower()
+    unit_a = (m.group("ua") or ("hz" if unit_b == "khz" and low >= 1 and high < 1000 and low < high else unit_b)).lower()
+    low_hz = low * (1000 if unit_a == "khz" else 1)
+    high_hz = high * (1000 if unit_b == "khz" else 1)
+    if not 0 < low_hz < high_hz:
+        return None
+    high_text = f"{high_hz / 1000:g} kHz" if high_hz >= 1000 else f"{high_hz:g} Hz"
+    low_text = f"{low_hz / 1000:g} kHz" if low_hz >= 1000 else f"{low_hz:g} Hz"
+    return f"{low_text} - {high_text}"
+
+
+def canonical_text(fd: FieldDef, text: str) -> str:
+    """A text field's canonical spelling where pages write it several ways."""
+    if "frequency" in fd.name:
+        return _frequency_range(text) or text
+    if fd.name == "sensor":  # "PixArt PAW3395 sensor", "Focus Pro 30K Optical Sensor" (not "Advanced Optical")
+        text = re.sub(r"^pix\s?art\s+", "", text, flags=re.I)
+        one_word = re.fullmatch(r"\S+\s+optical\s+sensor", text, re.I) is not None
+        return re.sub(r"\s+sensor$" if one_word else r"\s+(?:optical\s+)?sensor$", "", text, flags=re.I)
+    return text
+
+
 def parse_value(fd: FieldDef, text: str, label: str = "") -> Parsed | None:
     """The canonical value of ``fd`` in a page's value text, or None when it holds none."""
-    text = text.strip()
+    text = strip_marks(text).strip()
     if not text or len(text) > 1000:
         return None
     if fd.type == "number":
@@ -285,13 +373,21 @@ def parse_value(fd: FieldDef, text: str, label: str = "") -> Parsed | None:
         value = parse_bool(text)
         return None if value is None else Parsed(value)
     if fd.type == "enum":
-        choice = parse_enum(fd, text) if fd.choices else clean_text(text)[:MAX_TEXT] or None
+        choice = _choice(fd, text) if fd.choices else clean_text(text)[:MAX_TEXT] or None
         return None if choice is None else Parsed(choice)
     if fd.type == "list":
         items = parse_list(fd, text)
         return None if items is None else Parsed(items)
-    value = clean_text(text)
+    value = canonical_text(fd, clean_text(text))
     return Parsed(value) if value and len(value) <= MAX_TEXT else None
+
+
+def plausible(fd: FieldDef, parsed: Parsed, category: str | None = None) -> bool:
+    """Could a product have this value? Numbers outside the field's range (``vocab.PLAUSIBLE``) are misreads."""
+    if fd.type != "number":
+        return True
+    bounds = vocab.plausible_range(category, fd.name)
+    return bounds is None or bounds[0] <= float(parsed.value) <= bounds[1]
 
 
 def same_value(fd: FieldDef, a: Parsed, b: Parsed) -> bool:
