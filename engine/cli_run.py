@@ -152,6 +152,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     cli._add_catalog(p)
     cli.add_plan_options(p)
     p.add_argument("--resume", action="store_true", help="continue the latest running, paused or stopped batch")
+    p.add_argument("--corpus", metavar="PATH", help="harvest from this corpus: a directory holding sources.jsonl "
+                                                    "and docs/, or the sources.jsonl (default: the embedded corpus)")
     p.set_defaults(handler=cmd_run)
 
     p = sub.add_parser("status", help="a batch's counts, progress and recent failures (default: the latest)")
