@@ -94,6 +94,11 @@ def test_enum_synonyms(category, name, text, expected):
     assert value(category, name, text) == expected
 
 
+def test_text_values_lose_a_trailing_remark_and_invisible_marks():
+    assert value("keyboard", "switch_type", "\u200eGateron Jupiter Red (linear)") == "Gateron Jupiter Red"
+    assert value("mouse", "weight", "\u200e2.05 ounces") == 58.1
+
+
 @pytest.mark.parametrize("text", ["20Hz–20kHz", "20 - 20,000 Hz", "20 Hz to 20 kHz", "20 Hz - 20 kHz",
                                   "20-20000Hz"])
 def test_frequency_response_has_one_spelling(text):
@@ -102,7 +107,7 @@ def test_frequency_response_has_one_spelling(text):
 
 @pytest.mark.parametrize("text, expected", [
     ("Focus Pro 35K Optical Sensor", "Focus Pro 35K"), ("PixArt PAW3395 sensor", "PAW3395"),
-    ("HERO 25K", "HERO 25K"), ("Advanced Optical Sensor", "Advanced Optical"), ("5G Optical", "5G Optical"),
+    ("HERO 25K", "HERO 25K"), ("PMW3325 Optical Sensor", "PMW3325"), ("Advanced Optical Sensor", "Advanced Optical"), ("5G Optical", "5G Optical"),
 ])
-def test_sensor_names(text, expected):
+def test_sensor_names(text, expected):  # "Advanced Optical" is a name; "PMW3325 optical sensor" is a code
     assert value("mouse", "sensor", text) == expected

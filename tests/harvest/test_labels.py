@@ -21,7 +21,7 @@ def matched(category: str, label: str) -> str | None:
     ("mouse", "Lift-off distance"), ("mouse", "DPI steps"), ("mouse", "Click latency"), ("headset", "Charging time"),
     ("headset", "Weight (charging case)"), ("mouse", "Receiver weight"), ("mouse", "Battery type"),
     ("keyboard", "Switch actuation force"), ("mouse", "Min. DPI"), ("mouse", "Warranty"),
-    ("mouse", "Sensor resolution steps"), ("mouse", "Model number"),
+    ("mouse", "Sensor resolution steps"), ("mouse", "Model number"), ("monitor", "Brightness (HDR, peak)"),
 ])
 def test_labels_that_must_never_match(category, label):
     assert matched(category, label) is None

@@ -310,9 +310,13 @@ def parse_list(fd: FieldDef, text: str) -> list[str] | None:
 _FOOTNOTE = re.compile(r"\[\d{1,2}\]|(?<!/m)(?<!/ m)[*†‡§¹²³⁴⁵⁶⁷⁸⁹⁰]+")
 
 
+_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff\u00ad]")
+
+
 def strip_marks(text: str) -> str:
-    """Footnote marks out: "40 kHz*", "0.716 kg²", "58 g [1]", "Yes†" (the ² of cd/m² stays)."""
-    return _FOOTNOTE.sub("", text)
+    """Footnote marks and invisible characters out: "40 kHz*", "0.716 kg²", "58 g [1]", "Yes†", a
+    retailer's left-to-right mark before "‎2.05 ounces" (the ² of cd/m² stays)."""
+    return _FOOTNOTE.sub("", _INVISIBLE.sub("", text))
 
 
 def _choice(fd: FieldDef, text: str, loose: bool = False) -> str | None:
@@ -355,10 +359,12 @@ def canonical_text(fd: FieldDef, text: str) -> str:
     """A text field's canonical spelling where pages write it several ways."""
     if "frequency" in fd.name:
         return _frequency_range(text) or text
+    text = re.sub(r"\s*\([^()]*\)$", "", text) or text  # "Gateron Jupiter Red (linear)"
     if fd.name == "sensor":  # "PixArt PAW3395 sensor", "Focus Pro 30K Optical Sensor" (not "Advanced Optical")
         text = re.sub(r"^pix\s?art\s+", "", text, flags=re.I)
-        one_word = re.fullmatch(r"\S+\s+optical\s+sensor", text, re.I) is not None
-        return re.sub(r"\s+sensor$" if one_word else r"\s+(?:optical\s+)?sensor$", "", text, flags=re.I)
+        one_word = re.fullmatch(r"(\S+)\s+optical\s+sensor", text, re.I)
+        keep_optical = one_word is not None and not re.fullmatch(r"[A-Za-z]{2,}-?\d{3,}", one_word.group(1))
+        return re.sub(r"\s+sensor$" if keep_optical else r"\s+(?:optical\s+)?sensor$", "", text, flags=re.I)
     return text
 
 

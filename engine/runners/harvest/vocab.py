@@ -74,7 +74,7 @@ LABELS: dict[str, tuple[str, ...]] = {
 NEVER_WORDS = frozenset({"shipping", "package", "packaging", "packaged", "box", "gross", "stand", "mic",
                          "microphone", "lift", "lod", "charging", "charge", "standby", "dongle", "receiver", "case",
                          "min", "minimum", "latency", "lag", "steps", "step", "presets", "levels", "speaker",
-                         "click", "actuation", "travel", "type", "accessories", "warranty", "dimensions"})
+                         "click", "actuation", "travel", "type", "accessories", "warranty", "dimensions", "peak"})
 # Contiguous word sequences with the same effect ("with cable" but not "without cable").
 NEVER_PHRASES = (("with", "cable"), ("incl", "cable"), ("including", "cable"), ("cable", "weight"),
                  ("battery", "type"), ("per", "charge"))
