@@ -206,3 +206,21 @@ def test_mousepad_dimensions_with_letter_tags_and_inches():
 def test_package_dimensions_are_not_the_pads():
     body = "<ul><li>Package Dimensions: 50 x 12 x 12 cm</li></ul>"
     assert read("mousepad", body) == {}
+
+
+# --------------------------------------------------------------------------- other products in the main content
+def test_prose_naming_another_makers_product_is_not_read():
+    body = ("<div class='review'><p>The Logitech G Pro X Superlight 2 weighs 60 g and tops out at 32,000 DPI.</p>"
+            "<p>Our unit weighs 54 grams on the scale.</p></div>")
+    assert read("mouse", body) == {"weight": 54}
+
+
+def test_prose_naming_the_products_own_maker_is_read():
+    assert read("mouse", "<p>Razer rates the sensor for 35,000 DPI.</p>") == {"max_dpi": 35000}
+
+
+def test_blocks_headed_as_other_products_are_not_read():
+    body = ("<div class='specs'><p>Weight: 54 g</p></div>"
+            "<div class='grid'><h2>Customers also bought</h2><div class='card'><p>Weight: 63 g</p></div></div>"
+            "<section><h2>Top picks</h2><p>Max DPI: 26,000</p></section>")
+    assert read("mouse", body) == {"weight": 54}

@@ -27,6 +27,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.runners.harvest import vocab
 from engine.runners.harvest.fields import FieldDef, LabelMatcher, normalise
 from engine.runners.harvest.jsonld import json_ld_properties, microdata_items, names_product
 from engine.runners.harvest.page import HEADINGS, main_scope, parse_page, text_of
@@ -104,12 +105,14 @@ class Extractor:
         self.matcher = LabelMatcher(fields, unit_words=UNIT_WORDS)
         self.prose = ProseReader(fields)
         self.dimensions = all(n in self.by_name for n in ("width", "length"))
+        self._brand = ""  # the product's maker, for the page being read
 
     def extract(self, html: str, product: dict[str, Any] | None = None) -> PageExtract:
         page = parse_page(html)
         if page.root is None:
             return PageExtract(parsed=False, truncated=page.truncated)
         out = PageExtract(truncated=page.truncated)
+        self._brand = str((product or {}).get("brand") or "")
         for location, label, value in json_ld_properties([*page.json_ld, *microdata_items(page.root)], product):
             self._add(out, label, value, "json_ld", None, location, f"{label}: {value}")
         scope = main_scope(page.root)
@@ -244,6 +247,8 @@ class Extractor:
             kv = _KEY_VALUE.match(sentence.rstrip("."))
             if kv and self._add(out, kv.group(1), kv.group(2), method, el, f"#s{number}", sentence):
                 continue
+            if self._brand and vocab.rival_brands(sentence, self._brand):
+                continue  # a sentence about another maker's product
             for field_name, parsed in self.prose.read(sentence):
                 self._append(out, field_name, parsed, "prose", el, f"#s{number}", sentence)
 

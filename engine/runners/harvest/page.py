@@ -45,7 +45,10 @@ NOISE_SUBSTRINGS = ("compare", "related", "also-viewed", "also_viewed", "alsovie
 # A heading that introduces other products: the block it heads is furniture too.
 NOISE_HEADING = re.compile(r"\b(also (viewed|bought|like)|you may (also )?like|similar (products|items|models)|"
                            r"related (products|items)|compare( with| similar)?|comparison|recommended( for you)?|"
-                           r"other (products|models)|frequently bought|more from|people also)\b", re.I)
+                           r"other (products|models|options)|frequently bought|more from|people also|"
+                           r"customers (also )?(bought|viewed|purchased|like)|you might (also )?like|more like this|"
+                           r"top picks|best sellers|alternatives?|shop similar|see also|sponsored|"
+                           r"popular (products|models|picks))\b", re.I)
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 _WORD_SPLIT = re.compile(r"[^a-z0-9]+")
 HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})

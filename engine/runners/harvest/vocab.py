@@ -88,6 +88,26 @@ PREFIXES = frozenset({"mouse", "keyboard", "headset", "controller", "monitor", "
                       "native", "nominal", "rated", "official", "claimed", "typical", "overall", "the", "multi",
                       "mode", "wireless", "rear", "back", "advanced", "physical"})
 
+# Peripheral makers. A prose sentence naming a maker other than this product's is about another
+# product ("The G Pro X Superlight 2 from Logitech weighs 60 g"). Makers whose name is also a
+# platform or a common word (Sony, Microsoft, Nintendo, Cherry, Drop, Mountain) are left out.
+BRANDS = ("8BitDo", "AOC", "ASUS", "ROG", "Acer", "Akko", "Alienware", "Artisan", "Astro", "Audeze", "Audio-Technica",
+          "BenQ", "Beyerdynamic", "Cooler Master", "Corsair", "Das Keyboard", "Dell", "Ducky", "EPOS", "Eizo",
+          "Endgame Gear", "Epomaker", "Finalmouse", "Fnatic", "G-Wolves", "GameSir", "Gigabyte", "Glorious", "HP",
+          "HyperX", "Jabra", "Keychron", "LG", "Lamzu", "Lenovo", "Leopold", "Lofree", "Logitech", "MSI", "Ninjutso",
+          "NuPhy", "Philips", "PowerA", "Pulsar", "Razer", "Redragon", "Roccat", "Royal Kludge", "SCUF", "Samsung",
+          "Sennheiser", "SteelSeries", "Thrustmaster", "Turtle Beach", "Varmilo", "Vaxee", "ViewSonic", "Wooting",
+          "Xtrfy", "Zowie", "Mad Catz", "Nacon", "Sharkoon", "Trust", "Cougar", "Kingston", "JBL", "Bose",
+          "Shure", "Focusrite", "Elgato", "NZXT", "Hexgears", "Vertux", "Zotac", "Gateway")
+_BRAND_RX = re.compile(r"\b(" + "|".join(re.escape(b) for b in sorted(BRANDS, key=len, reverse=True)) + r")\b")
+
+
+def rival_brands(text: str, own_brand: str) -> bool:
+    """Does ``text`` name a maker other than ``own_brand`` (case-sensitive: makers are proper nouns)?"""
+    own = own_brand.casefold()
+    return any(m.group(1).casefold() not in own and own not in m.group(1).casefold() for m in _BRAND_RX.finditer(text))
+
+
 NUMBER_WORDS = {"zero": 0, "no": 0, "none": 0, "one": 1, "single": 1, "a": 1, "two": 2, "dual": 2, "pair": 2,
                 "three": 3, "triple": 3, "four": 4, "quad": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
                 "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
