@@ -72,6 +72,8 @@ def test_a_range_gives_its_maximum():
 @pytest.mark.parametrize("category, name, text, expected", [
     ("mouse", "connectivity", "USB-C cable, 2.4G, BT 5.1", ["2.4 GHz wireless", "Bluetooth", "Wired"]),
     ("mouse", "connectivity", "Lightspeed wireless or Bluetooth", ["2.4 GHz wireless", "Bluetooth"]),
+    ("keyboard", "connectivity", "USB-C, Bluetooth 5.1, 2.4 GHz", ["2.4 GHz wireless", "Bluetooth", "Wired"]),
+    ("mouse", "connectivity", "USB", ["Wired"]),
     ("headset", "connectivity", "USB Type-C, 3.5mm jack", ["3.5 mm", "USB-C"]),
     ("controller", "platform", "PS5, PS4, PC (Windows 10/11)", ["PC", "PlayStation"]),
     ("controller", "platform", "Xbox Series X|S, Xbox One, Windows", ["PC", "Xbox"]),

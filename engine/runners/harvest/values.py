@@ -362,6 +362,7 @@ def canonical_text(fd: FieldDef, text: str) -> str:
     text = re.sub(r"\s*\([^()]*\)$", "", text) or text  # "Gateron Jupiter Red (linear)"
     if fd.name == "sensor":  # "PixArt PAW3395 sensor", "Focus Pro 30K Optical Sensor" (not "Advanced Optical")
         text = re.sub(r"^pix\s?art\s+", "", text, flags=re.I)
+        text = vocab.strip_maker(text)  # "Razer Focus Pro 30K", "Logitech HERO 25K" (not "ROG AimPoint")
         one_word = re.fullmatch(r"(\S+)\s+optical\s+sensor", text, re.I)
         keep_optical = one_word is not None and not re.fullmatch(r"[A-Za-z]{2,}-?\d{3,}", one_word.group(1))
         return re.sub(r"\s+sensor$" if keep_optical else r"\s+(?:optical\s+)?sensor$", "", text, flags=re.I)

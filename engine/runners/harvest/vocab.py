@@ -108,6 +108,15 @@ def rival_brands(text: str, own_brand: str) -> bool:
     return any(m.group(1).casefold() not in own and own not in m.group(1).casefold() for m in _BRAND_RX.finditer(text))
 
 
+_LEADING_MAKER = re.compile(r"^(?:" + "|".join(re.escape(b) for b in sorted(BRANDS, key=len, reverse=True) if b != "ROG")
+                            + r")(?:'s)?\s+(?=\S)")
+
+
+def strip_maker(text: str) -> str:
+    """A maker's name in front of a part name: "Razer Focus Pro 30K" -> "Focus Pro 30K" (ROG is part of a name)."""
+    return _LEADING_MAKER.sub("", text)
+
+
 NUMBER_WORDS = {"zero": 0, "no": 0, "none": 0, "one": 1, "single": 1, "a": 1, "two": 2, "dual": 2, "pair": 2,
                 "three": 3, "triple": 3, "four": 4, "quad": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
                 "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
@@ -122,7 +131,7 @@ def _rx(*patterns: str) -> re.Pattern[str]:
 # when the canonical value is one of the field's choices ("USB-C" stays USB-C where it is a choice).
 SYNONYMS: dict[str, re.Pattern[str]] = {
     "Wired": _rx(r"\bwired\b", r"\bcorded\b", r"\busb(?:[- ]?(?:type[- ]?)?[ac])?\s+cable\b", r"^cable$", r"\bcabled\b",
-                 r"\bwired usb\b"),
+                 r"\bwired usb\b", r"^usb(?:[- ]?(?:type[- ]?)?[ac])?(?:\s*[23](?:\.\d)?)?$"),  # a bare USB port: the cable
     "2.4 GHz wireless": _rx(r"\b2[.,]4\s*g(?:hz)?\b", r"\blightspeed\b", r"\bhyperspeed\b", r"\bslipstream\b",
                             r"\brf wireless\b", r"\busb (?:wireless )?receiver\b", r"\bwireless (?:usb )?dongle\b",
                             r"\bquantum 2\.0\b", r"\bspeedfusion\b"),
