@@ -224,3 +224,12 @@ def test_blocks_headed_as_other_products_are_not_read():
             "<div class='grid'><h2>Customers also bought</h2><div class='card'><p>Weight: 63 g</p></div></div>"
             "<section><h2>Top picks</h2><p>Max DPI: 26,000</p></section>")
     assert read("mouse", body) == {"weight": 54}
+
+
+def test_a_huge_table_stops_at_the_candidate_cap():
+    from engine.runners.harvest.extract import MAX_CANDIDATES, Extractor
+    from tests.harvest.kit import PRODUCTS, fields
+
+    html = "<html><body><main><table>" + "<tr><th>Weight</th><td>58</td><td>g</td></tr>" * 20000 + "</table></main></body></html>"
+    found = Extractor(fields("mouse"), "mouse").extract(html, PRODUCTS["mouse"])
+    assert len(found.candidates) == MAX_CANDIDATES

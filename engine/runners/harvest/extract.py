@@ -166,6 +166,8 @@ class Extractor:
             elif columns:
                 value_col = columns[0]
         for tr, cells in zip(rows, grid):
+            if len(out.candidates) >= MAX_CANDIDATES:
+                return
             if len(cells) < 2 or value_col >= len(cells):
                 continue
             label, value = text_of(cells[0]), text_of(cells[value_col])
