@@ -355,6 +355,11 @@ def _frequency_range(text: str) -> str | None:
     return f"{low_text} - {high_text}"
 
 
+# "Advanced Optical", "5G Optical": a kind of sensor, not a name followed by "optical sensor".
+_OPTICAL_KINDS = frozenset({"advanced", "enhanced", "high", "precision", "high-precision", "standard", "basic",
+                            "premium", "5g", "4g", "3g", "laser", "true"})
+
+
 def canonical_text(fd: FieldDef, text: str) -> str:
     """A text field's canonical spelling where pages write it several ways."""
     if "frequency" in fd.name:
@@ -364,7 +369,7 @@ def canonical_text(fd: FieldDef, text: str) -> str:
         text = re.sub(r"^pix\s?art\s+", "", text, flags=re.I)
         text = vocab.strip_maker(text)  # "Razer Focus Pro 30K", "Logitech HERO 25K" (not "ROG AimPoint")
         one_word = re.fullmatch(r"(\S+)\s+optical\s+sensor", text, re.I)
-        keep_optical = one_word is not None and not re.fullmatch(r"[A-Za-z]{2,}-?\d{3,}", one_word.group(1))
+        keep_optical = one_word is not None and one_word.group(1).lower() in _OPTICAL_KINDS
         return re.sub(r"\s+sensor$" if keep_optical else r"\s+(?:optical\s+)?sensor$", "", text, flags=re.I)
     return text
 
