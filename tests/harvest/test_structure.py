@@ -233,3 +233,32 @@ def test_a_huge_table_stops_at_the_candidate_cap():
     html = "<html><body><main><table>" + "<tr><th>Weight</th><td>58</td><td>g</td></tr>" * 20000 + "</table></main></body></html>"
     found = Extractor(fields("mouse"), "mouse").extract(html, PRODUCTS["mouse"])
     assert len(found.candidates) == MAX_CANDIDATES
+
+
+# --------------------------------------------------------------------------- values spread over markup
+def test_screen_reader_text_is_a_value_only_when_nothing_else_is_visible():
+    body = ("<table><tr><th>RGB lighting</th><td><i class='icon-check'></i><span class='sr-only'>Yes</span></td></tr>"
+            "<tr><th>Weight<span class='visually-hidden'> (measured, may vary by 2 g)</span></th><td>54 g</td></tr>"
+            "</table>")
+    assert read("mouse", body) == {"rgb_lighting": True, "weight": 54}
+
+
+def test_an_icon_labelled_for_assistive_technology_is_a_value():
+    body = "<dl><dt>RGB lighting</dt><dd><svg></svg><img src='x.png' alt='No'></dd></dl>"
+    assert read("mouse", body) == {"rgb_lighting": False}
+
+
+def test_list_items_in_one_value_cell_stay_separate_items():
+    body = ("<table><tr><th>Inputs</th><td><ul><li>HDMI 2.1</li><li>DP 1.4</li><li>USB hub</li></ul></td></tr>"
+            "</table>")
+    assert read("monitor", body) == {"ports": ["DisplayPort 1.4", "HDMI 2.1", "USB hub"]}
+
+
+def test_an_emphasised_label_without_a_separator():
+    body = "<p><strong>Weight</strong> 54 g</p><p><b>Sensor</b> is where this mouse shines.</p>"
+    assert read("mouse", body) == {"weight": 54}
+
+
+def test_several_pairs_on_one_line():
+    body = "<p class='spec-strip'>Weight: 54 g | Max DPI: 35,000 · Polling rate: 8,000 Hz</p>"
+    assert read("mouse", body) == {"weight": 54, "max_dpi": 35000, "polling_rate": 8000}

@@ -30,7 +30,7 @@ from typing import Any
 from engine.runners.harvest import vocab
 from engine.runners.harvest.fields import FieldDef, LabelMatcher, normalise
 from engine.runners.harvest.jsonld import json_ld_properties, microdata_items, names_product
-from engine.runners.harvest.page import HEADINGS, main_scope, parse_page, text_of
+from engine.runners.harvest.page import HEADINGS, main_scope, parse_page, text_of, value_text
 from engine.runners.harvest.prose import ProseReader, sentences
 from engine.runners.harvest.values import (UNIT_WORDS, UNITS, Parsed, convert, parse_value, plausible, quantities,
                                            strip_marks, tidy_number)
@@ -53,6 +53,11 @@ _DIMENSION_TAG = re.compile(r"(?:^|[\d\s\"”])(?P<tag>width|length|depth|height
 _TAG_FIELD = {"w": "width", "width": "width", "l": "length", "length": "length", "d": "length", "depth": "length",
               "h": "thickness", "height": "thickness", "t": "thickness", "th": "thickness", "thick": "thickness",
               "thickness": "thickness"}
+_SEGMENTS = re.compile(r"\s+[|•·]\s+")  # "Weight: 54 g | Max DPI: 35K · Polling: 8 kHz"
+_COLONS = re.compile(r"[^\s:：][:：]\s")
+_VERBS = frozenset({"is", "are", "was", "were", "has", "have", "had", "can", "could", "will", "would", "feels", "feel",
+                    "seems", "looks", "isn't", "aren't", "does", "doesn't", "makes", "gets", "comes"})
+_INLINE_LABELS = frozenset({"strong", "b", "em", "span", "label", "dfn", "abbr", "th"})
 MAX_PAIR_VALUE = 240  # a two-part block whose second part is longer is a section, not a value
 MAX_TEXT_BLOCKS = 400  # kept per page for the LLM's snippet search
 MAX_CANDIDATES = 5_000  # per page: a hostile page cannot make extraction quadratic
@@ -170,7 +175,7 @@ class Extractor:
                 return
             if len(cells) < 2 or value_col >= len(cells):
                 continue
-            label, value = text_of(cells[0]), text_of(cells[value_col])
+            label, value = text_of(cells[0]), value_text(cells[value_col])
             if unit_col is not None and unit_col < len(cells):
                 value = f"{value} {text_of(cells[unit_col])}"
             elif header is None and len(cells) == 3 and _is_unit(text_of(cells[2])):
@@ -190,7 +195,7 @@ class Extractor:
             body = [body[mine]] if mine is not None else []
         for tr, cells in body:
             for label, cell in zip(header, cells):
-                value = text_of(cell)
+                value = value_text(cell)
                 self._add(out, label, value, "table", tr, f"#col{cells.index(cell)}", f"{label}: {value}")
         return True
 
@@ -200,7 +205,7 @@ class Extractor:
             if el.tag == "dt":
                 label_el = el
             elif label_el is not None:
-                label, value = text_of(label_el), text_of(el)
+                label, value = text_of(label_el), value_text(el)
                 self._add(out, label, value, "definition_list", el, "", f"{label}: {value}")
                 label_el = None  # a second dd for the same dt is not another statement
 
@@ -210,9 +215,11 @@ class Extractor:
         if (el.text or "").strip():
             return False
         children = [c for c in el if isinstance(c.tag, str) and c.tag != "br" and text_of(c)]
+        if len(children) == 1 and (children[0].tail or "").strip() and children[0].tag in _INLINE_LABELS:
+            return self._bold_label(out, el, children[0])
         if len(children) not in (2, 3) or any((c.tail or "").strip() for c in children):
             return False
-        parts = [text_of(c) for c in children]
+        parts = [text_of(children[0]), *(value_text(c) for c in children[1:])]
         if len(parts) == 3:
             if not _is_unit(parts[2]):
                 return False
@@ -221,6 +228,19 @@ class Extractor:
         if len(value) > MAX_PAIR_VALUE or len(label) > 80:
             return False
         return self._add(out, label, value, "pairs", el, "", f"{label}: {value}")
+
+    def _bold_label(self, out: PageExtract, el: Any, label_el: Any) -> bool:
+        """"<p><strong>Weight</strong> 54 g</p>": an emphasised label, the rest of the line its value
+        (with a separator, "Label: value" lines read it anyway)."""
+        label = text_of(label_el)
+        rest = " ".join((label_el.tail or "").split())
+        if not label or not rest or label.rstrip().endswith((":", "：")) or rest[:1] in ":：|–—-":
+            return False
+        if rest.split(" ", 1)[0].lower() in _VERBS:
+            return False  # "<b>Connectivity</b> is excellent ...": a sentence, not a value
+        if len(rest) > MAX_PAIR_VALUE or len(label) > 80:
+            return False
+        return self._add(out, label, rest, "pairs", el, "", f"{label}: {rest}")
 
     def _text_block(self, out: PageExtract, el: Any) -> None:
         try:
@@ -234,10 +254,12 @@ class Extractor:
         for number, line in enumerate(raw.split("\n")):
             if _FOOTNOTE_LINE.match(line):
                 continue
-            kv = _BRACKET_LABEL.match(line) or _KEY_VALUE.match(line)
-            if kv and self._add(out, kv.group(1), kv.group(2), method, el,
-                                "" if number == 0 else f"#line{number}", " ".join(line.split())):
-                found = True
+            segments = _SEGMENTS.split(line) if len(_COLONS.findall(line)) >= 2 else [line]
+            for part, segment in enumerate(segments):
+                kv = _BRACKET_LABEL.match(segment) or _KEY_VALUE.match(segment)
+                where = ("" if number == 0 else f"#line{number}") + (f"#part{part}" if part else "")
+                if kv and self._add(out, kv.group(1), kv.group(2), method, el, where, " ".join(segment.split())):
+                    found = True
         text = " ".join(raw.split())
         if len(out.texts) < MAX_TEXT_BLOCKS:
             out.texts.append(text[:2000])

@@ -36,12 +36,17 @@ NOISE_WORDS = frozenset({"ad", "ads", "adv", "advert", "adverts", "advertisement
                          "recommendations", "upsell", "crosssell", "similar", "newsletter", "breadcrumb",
                          "breadcrumbs", "modal", "popup", "share", "social", "viewed", "alsoviewed", "sidebar",
                          "tooltip", "tooltiptext", "tippy", "popover", "footnote", "footnotes", "fineprint",
-                         "disclaimer", "disclaimers", "legal", "sronly", "offscreen"})
+                         "disclaimer", "disclaimers", "legal"})
+# Screen-reader-only text: kept aside (SR_MARK), read as a value only when the visible value is empty
+# (a check-mark icon with "Yes" for screen readers), never as part of a label.
+SR_WORDS = frozenset({"sronly", "offscreen"})
+SR_SUBSTRINGS = ("sr-only", "visually-hidden", "visuallyhidden", "screen-reader", "screenreader", "a11y-hidden",
+                 "assistive-text", "sr_only", "u-hidden-visually")
+SR_MARK = "data-indexlab-sr"
 NOISE_SUBSTRINGS = ("compare", "related", "also-viewed", "also_viewed", "alsoviewed", "recommend", "cookie",
                     "banner", "you-may-also", "also-bought", "cross-sell", "crosssell", "upsell", "similar-products",
                     "carousel", "product-card", "product-tile",  # listings of other products
-                    "sr-only", "visually-hidden", "visuallyhidden", "screen-reader", "screenreader", "a11y-hidden",
-                    "assistive-text", "fine-print", "foot-note", "tool-tip")  # text that is not a spec statement
+                    "fine-print", "foot-note", "tool-tip")  # text that is not a spec statement
 # A heading that introduces other products: the block it heads is furniture too.
 NOISE_HEADING = re.compile(r"\b(also (viewed|bought|like)|you may (also )?like|similar (products|items|models)|"
                            r"related (products|items)|compare( with| similar)?|comparison|recommended( for you)?|"
@@ -125,6 +130,12 @@ def is_noise(el: Any) -> bool:
     return any(word in NOISE_WORDS for word in _WORD_SPLIT.split(marks))
 
 
+def _screen_reader_only(el: Any) -> bool:
+    marks = " ".join(filter(None, (el.get("class"), el.get("id")))).lower()
+    return bool(marks) and (any(s in marks for s in SR_SUBSTRINGS) or
+                            any(w in SR_WORDS for w in _WORD_SPLIT.split(marks)))
+
+
 def _clean(root: Any) -> None:
     doomed = []
     for el in root.iter():
@@ -132,6 +143,9 @@ def _clean(root: Any) -> None:
             doomed.append(el)
         elif el.tag in DROP_TAGS or is_noise(el):
             doomed.append(el)
+        elif _screen_reader_only(el):
+            el.set(SR_MARK, "1")
+            root.set(SR_MARK, "page")  # text_of looks for marked elements only on pages that have some
     for heading in root.iter(*HEADINGS):
         if NOISE_HEADING.search(text_of(heading)):
             doomed.extend(_headed_block(heading))
@@ -178,9 +192,62 @@ def _headed_block(heading: Any) -> list[Any]:
 
 
 def text_of(el: Any) -> str:
-    """The element's visible text, whitespace collapsed (line breaks from ``<br>`` become spaces)."""
+    """The element's visible text, whitespace collapsed (line breaks from ``<br>`` become spaces);
+    screen-reader-only text is not part of it."""
     try:
-        text = el.text_content()
+        if el.get(SR_MARK) == "1":
+            return ""
+        if el.getroottree().getroot().get(SR_MARK) is None or el.find(f".//*[@{SR_MARK}]") is None:
+            text = el.text_content()
+        else:
+            text = "".join(_visible_text(el))
     except ValueError:
         return ""
     return " ".join(text.split())
+
+
+def _visible_text(el: Any) -> list[str]:
+    parts = [el.text or ""]
+    for child in el:
+        if isinstance(child.tag, str) and child.get(SR_MARK) != "1":
+            parts.extend(_visible_text(child))
+        parts.append(child.tail or "")
+    return parts
+
+
+VALUE_BREAKS = frozenset({"li", "p", "div", "br", "dd", "tr", "td", "th", "section", "ul", "ol"})
+
+
+def value_text(el: Any) -> str:
+    """A value's text: items in separate blocks (``<li>``, ``<br>``, ``<p>``) joined by ", " so a
+    list reads as a list; when nothing is visible, its screen-reader text or an icon's label ("Yes")."""
+    parts: list[str] = []
+
+    def walk(node: Any) -> None:
+        parts.append(node.text or "")
+        for child in node:
+            if isinstance(child.tag, str) and child.get(SR_MARK) != "1":
+                if child.tag in VALUE_BREAKS:
+                    parts.append("\n")
+                walk(child)
+                if child.tag in VALUE_BREAKS:
+                    parts.append("\n")
+            parts.append(child.tail or "")
+
+    try:
+        walk(el)
+    except (ValueError, RecursionError):
+        return text_of(el)
+    lines = [" ".join(line.split()) for line in "".join(parts).split("\n")]
+    text = ", ".join(line for line in lines if line)
+    if text:
+        return text
+    hidden = " ".join(el.text_content().split()) if el.find(f".//*[@{SR_MARK}]") is not None else ""
+    if hidden:
+        return hidden
+    for node in el.iter():
+        for attr in ("aria-label", "title", "alt"):
+            label = node.get(attr) if isinstance(node.tag, str) else None
+            if label and label.strip():
+                return " ".join(label.split())
+    return ""
