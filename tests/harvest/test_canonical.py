@@ -113,3 +113,34 @@ def test_frequency_response_has_one_spelling(text):
 ])
 def test_sensor_names(text, expected):  # "Advanced Optical" is a name; "PMW3325 optical sensor" is a code
     assert value("mouse", "sensor", text) == expected
+
+
+def test_text_values_lose_their_own_noun_and_trademarks():
+    assert value("mousepad", "base", "Natural rubber base") == "Natural rubber"
+    assert value("keyboard", "switch_type", "Gateron Jupiter Red mechanical switches") == "Gateron Jupiter Red"
+    assert value("keyboard", "switch_type", "Red Switch") == "Red Switch"
+    assert value("keyboard", "switch_type", "Razer™ Green") == "Razer Green"
+
+
+@pytest.mark.parametrize("category, name, text, expected", [
+    ("controller", "vibration", "Dual rumble motors", True), ("mouse", "rgb_lighting", "Per-key RGB, 3 zones", True),
+    ("monitor", "curved", "1800R", True), ("monitor", "curved", "Flat", False),
+    ("controller", "hall_effect_sticks", "Hall effect sensors on both sticks", True),
+    ("mousepad", "stitched_edges", "No stitching (laser-cut edges)", False),
+    ("keyboard", "hot_swappable", "Hot-swap, 3/5-pin", True), ("controller", "vibration", "Blue", None),
+])
+def test_bools_described_instead_of_yes_no(category, name, text, expected):
+    assert value(category, name, text) == expected
+
+
+def test_a_list_stops_at_an_exclusion():
+    assert value("controller", "platform", "Xbox Series X|S, PC (not compatible with PlayStation)") == ["PC", "Xbox"]
+
+
+def test_a_maximum_field_takes_the_largest_of_several_figures():
+    assert value("headset", "battery_life", "30 hours (ANC on), 40 hours (ANC off)") == 40
+    assert value("mouse", "weight", "54 g (63 g with battery cover)") == 54  # weight is not a maximum
+
+
+def test_usb_a_downstream_ports_are_a_usb_hub():
+    assert value("monitor", "ports", "HDMI 2.1 x2, DP 1.4, 2x USB-A 3.2") == ["DisplayPort 1.4", "HDMI 2.1", "USB hub"]

@@ -262,3 +262,37 @@ def test_an_emphasised_label_without_a_separator():
 def test_several_pairs_on_one_line():
     body = "<p class='spec-strip'>Weight: 54 g | Max DPI: 35,000 · Polling rate: 8,000 Hz</p>"
     assert read("mouse", body) == {"weight": 54, "max_dpi": 35000, "polling_rate": 8000}
+
+
+# --------------------------------------------------------------------------- comparisons, round-ups, FAQs
+def test_a_comparison_section_is_read_only_through_this_products_column():
+    body = ("<section class='compare'><h2>How it compares</h2><table><tr><th></th><th>Razer Viper V3 Pro</th>"
+            "<th>Logitech G Pro X Superlight 2</th></tr><tr><td>Weight</td><td>54 g</td><td>60 g</td></tr></table>"
+            "<p>Weight: 60 g</p></section>")
+    assert read("mouse", body) == {"weight": 54}
+
+
+def test_a_comparison_of_other_products_only_is_not_read():
+    body = ("<h2>Compare similar models</h2><table><tr><th></th><th>Logitech G Pro X Superlight 2</th></tr>"
+            "<tr><td>Weight</td><td>60 g</td></tr></table>")
+    assert read("mouse", body) == {}
+
+
+def test_a_round_up_reads_only_this_products_entry():
+    body = ("<article><h2>The best wireless mice</h2>"
+            "<div class='entry'><h3>1. Logitech G Pro X Superlight 2</h3><ul><li>Weight: 60 g</li><li>Max DPI: 32,000</li></ul></div>"
+            "<div class='entry'><h3>2. Razer DeathAdder V3 Pro</h3><ul><li>Weight: 63 g</li></ul></div>"
+            "<div class='entry'><h3>3. Razer Viper V3 Pro</h3><ul><li>Weight: 54 g</li><li>Max DPI: 35,000</li></ul></div>"
+            "<div class='card'><strong>Zowie EC2-CW</strong><p>Weight: 77 g</p></div></article>")
+    assert read("mouse", body) == {"weight": 54, "max_dpi": 35000}
+
+
+def test_a_datasheet_in_pre_with_dot_leaders_and_aligned_columns():
+    body = "<pre>MODEL ............ Viper V3 Pro\nWEIGHT ........... 54 g\nMAX DPI          35000\nPOLLING = 8000 Hz</pre>"
+    assert read("mouse", body) == {"weight": 54, "max_dpi": 35000, "polling_rate": 8000}
+
+
+def test_faq_questions_state_nothing():
+    body = ("<div class='faq'><p>Does the Viper V3 Pro support Bluetooth?</p><p>No. It connects with its 2.4 GHz "
+            "HyperSpeed dongle or a USB-C cable.</p></div>")
+    assert "Bluetooth" not in read("mouse", body).get("connectivity", [])

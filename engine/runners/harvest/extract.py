@@ -30,7 +30,8 @@ from typing import Any
 from engine.runners.harvest import vocab
 from engine.runners.harvest.fields import FieldDef, LabelMatcher, normalise
 from engine.runners.harvest.jsonld import json_ld_properties, microdata_items, names_product
-from engine.runners.harvest.page import HEADINGS, main_scope, parse_page, text_of, value_text
+from engine.runners.harvest.page import (COMPARE_MARK, HEADINGS, _headed_block, main_scope, parse_page, text_of,
+                                         value_text)
 from engine.runners.harvest.prose import ProseReader, sentences
 from engine.runners.harvest.values import (UNIT_WORDS, UNITS, Parsed, convert, parse_value, plausible, quantities,
                                            strip_marks, tidy_number)
@@ -41,8 +42,8 @@ TABLE_TAGS = frozenset({"table", "thead", "tbody", "tfoot", "tr", "td", "th", "c
 BLOCK_TAGS = frozenset({"div", "p", "li", "section", "article", "main", "table", "ul", "ol", "dl", "tr", "td",
                         "th", "dt", "dd", "blockquote", "figure", "header", "footer", "nav", "aside", "form",
                         "fieldset", "details", "summary", "tbody", "thead", "body", "html", *HEADINGS})
-LEAF_TAGS = frozenset({"p", "li", "div", "section", "article", "blockquote", "figcaption"})
-_KEY_VALUE = re.compile(r"^\s*([^:：|\t\n]{1,60}?)\s*(?:[:：|]|\t+|\s[–—-]{1,2}\s)\s*(\S.*)$")
+LEAF_TAGS = frozenset({"p", "li", "div", "section", "article", "blockquote", "figcaption", "pre"})
+_KEY_VALUE = re.compile(r"^\s*([^:：|\t\n]{1,60}?)\s*(?:[:：|=]|\t+|\s[–—-]{1,2}\s|\.{3,}|…+| {2,})\s*(\S.*)$")
 _BRACKET_LABEL = re.compile(r"^\s*[【\[〔]\s*([^】\]〕]{1,60}?)\s*[】\]〕]\s*[:：–—-]?\s*(\S.*)$")
 _FOOTNOTE_LINE = re.compile(r"^\s*(?:[*†‡§¹²³⁴⁵⁶⁷⁸⁹]|\(\d\)|\[\d\]|note:|disclaimer:)", re.I)
 _DIMENSION_WORDS = frozenset({"dimensions", "dimension", "size", "measurements"})
@@ -55,6 +56,7 @@ _TAG_FIELD = {"w": "width", "width": "width", "l": "length", "length": "length",
               "thickness": "thickness"}
 _SEGMENTS = re.compile(r"\s+[|•·]\s+")  # "Weight: 54 g | Max DPI: 35K · Polling: 8 kHz"
 _COLONS = re.compile(r"[^\s:：][:：]\s")
+_TITLE_TAGS = frozenset({*HEADINGS, "strong", "b", "a", "header", "p", "span", "div", "figcaption", "dt", "caption"})
 _VERBS = frozenset({"is", "are", "was", "were", "has", "have", "had", "can", "could", "will", "would", "feels", "feel",
                     "seems", "looks", "isn't", "aren't", "does", "doesn't", "makes", "gets", "comes"})
 _INLINE_LABELS = frozenset({"strong", "b", "em", "span", "label", "dfn", "abbr", "th"})
@@ -122,13 +124,30 @@ class Extractor:
             self._add(out, label, value, "json_ld", None, location, f"{label}: {value}")
         scope = main_scope(page.root)
         containers = _block_containers(scope)
-        consumed: set[Any] = set()  # elements already read as part of a table or a two-part block
+        consumed: set[Any] = set()  # elements already read (a table, a two-part block) or not to be read
+        for heading in scope.iter(*HEADINGS):
+            if heading.tag != "h1" and self._names_another_product(text_of(heading), product):
+                for block in _headed_block(heading):
+                    consumed.update(block.iter())
+        for box in scope.iter("section", "article", "li", "div", "figure"):
+            title = next((c for c in box if isinstance(c.tag, str) and text_of(c)), None)
+            name = text_of(title) if title is not None and title.tag in _TITLE_TAGS else ""
+            if name and len(name) <= 80 and not name.endswith(".") and box not in consumed and \
+                    self._names_another_product(name, product):
+                consumed.update(box.iter())  # an entry about another product: a round-up's card
         for el in scope.iter():
             if len(out.candidates) >= MAX_CANDIDATES:
                 break  # no real spec page states this much; the rest is not worth reading
             if el in consumed:
                 continue
             tag = el.tag if isinstance(el.tag, str) else ""
+            if el.get(COMPARE_MARK) is not None:  # a comparison: only this product's column of its tables
+                for table in (el.iter("table") if tag != "table" else [el]):
+                    if table not in consumed:
+                        self._table(out, table, product, keyed=True)
+                        consumed.update(table.iter())
+                consumed.update(el.iter())
+                continue
             if tag == "table":
                 self._table(out, el, product)
                 consumed.update(el.iter())
@@ -143,8 +162,25 @@ class Extractor:
                 self._text_block(out, el)
         return out
 
+    @staticmethod
+    def _names_another_product(heading: str, product: dict[str, Any] | None) -> bool:
+        """A heading naming a maker (another, or this product's maker with another model) heads a
+        section about another product: a round-up's other entries, "The Logitech G502 X"."""
+        if not product or not heading or len(heading) > 120:
+            return False
+        brand = str(product.get("brand") or "")
+        if names_product([heading], product) == 0:
+            return False
+        if brand and vocab.rival_brands(heading, brand):
+            return True
+        model = normalise(str(product.get("model") or ""))
+        names_maker = bool(brand) and f" {normalise(brand)} " in f" {normalise(heading)} "
+        return names_maker and bool(model) and any(ch.isdigit() for ch in heading) and \
+            f" {model} " not in f" {normalise(heading)} "
+
     # ------------------------------------------------------------------ layouts
-    def _table(self, out: PageExtract, table: Any, product: dict[str, Any] | None) -> None:
+    def _table(self, out: PageExtract, table: Any, product: dict[str, Any] | None, keyed: bool = False) -> None:
+        """``keyed``: a comparison, read only where a header names this product."""
         rows = [tr for tr in table.iter("tr") if next(tr.iterancestors("table"), None) is table]
         grid = [[c for c in tr if isinstance(c.tag, str) and c.tag in ("td", "th")] for tr in rows]
         if not grid:
@@ -161,15 +197,17 @@ class Extractor:
             names = [normalise(h) for h in header]
             unit_col = next((i for i, n in enumerate(names) if i > 0 and n in ("unit", "units", "uom")), None)
             columns = [i for i in range(1, len(header)) if i != unit_col]
-            if self._transposed(out, header, rows, grid, product):
+            if self._transposed(out, header, rows, grid, product, keyed):
                 return
-            if len(columns) >= 2:  # a comparison: only this product's column
+            if len(columns) >= 2 or keyed:  # a comparison: only this product's column
                 mine = names_product([header[i] for i in columns], product)
                 if mine is None:
                     return
                 value_col = columns[mine]
             elif columns:
                 value_col = columns[0]
+        elif keyed:
+            return  # a comparison without a header row: whose values are whose is not said
         for tr, cells in zip(rows, grid):
             if len(out.candidates) >= MAX_CANDIDATES:
                 return
@@ -185,12 +223,12 @@ class Extractor:
             self._add(out, label, value, "table", tr, "", f"{label}: {value}")
 
     def _transposed(self, out: PageExtract, header: list[str], rows: list[Any], grid: list[list[Any]],
-                    product: dict[str, Any] | None) -> bool:
+                    product: dict[str, Any] | None, keyed: bool = False) -> bool:
         """A header row of labels over rows of values (one row, or one per product: this product's)."""
         if sum(1 for h in header if self.matcher.match(h) is not None) < 2:
             return False
         body = [(tr, cells) for tr, cells in zip(rows, grid) if len(cells) == len(header)]
-        if len(body) > 1:
+        if len(body) > 1 or keyed:
             mine = names_product([text_of(cells[0]) for _, cells in body], product)
             body = [body[mine]] if mine is not None else []
         for tr, cells in body:
@@ -273,6 +311,8 @@ class Extractor:
                 continue
             if self._brand and vocab.rival_brands(sentence, self._brand):
                 continue  # a sentence about another maker's product
+            if sentence.rstrip().endswith("?"):
+                continue  # a question states nothing ("Does it support Bluetooth?")
             for field_name, parsed in self.prose.read(sentence):
                 self._append(out, field_name, parsed, "prose", el, f"#s{number}", sentence)
 

@@ -31,8 +31,7 @@ DROP_TAGS = frozenset({"script", "style", "noscript", "template", "iframe", "obj
 NOISE_TAGS = frozenset({"nav", "footer", "aside", "header", "dialog"})
 # Whole class/id words that mark furniture ("ad" only as a word: "header", "shadow" are fine).
 NOISE_WORDS = frozenset({"ad", "ads", "adv", "advert", "adverts", "advertisement", "advertising", "sponsored",
-                         "promo", "promotion", "cookie", "cookies", "consent", "gdpr", "banner", "compare",
-                         "comparison", "related", "recommend", "recommended", "recommendation",
+                         "promo", "promotion", "cookie", "cookies", "consent", "gdpr", "banner", "related", "recommend", "recommended", "recommendation",
                          "recommendations", "upsell", "crosssell", "similar", "newsletter", "breadcrumb",
                          "breadcrumbs", "modal", "popup", "share", "social", "viewed", "alsoviewed", "sidebar",
                          "tooltip", "tooltiptext", "tippy", "popover", "footnote", "footnotes", "fineprint",
@@ -43,17 +42,23 @@ SR_WORDS = frozenset({"sronly", "offscreen"})
 SR_SUBSTRINGS = ("sr-only", "visually-hidden", "visuallyhidden", "screen-reader", "screenreader", "a11y-hidden",
                  "assistive-text", "sr_only", "u-hidden-visually")
 SR_MARK = "data-indexlab-sr"
-NOISE_SUBSTRINGS = ("compare", "related", "also-viewed", "also_viewed", "alsoviewed", "recommend", "cookie",
+NOISE_SUBSTRINGS = ("related", "also-viewed", "also_viewed", "alsoviewed", "recommend", "cookie",
                     "banner", "you-may-also", "also-bought", "cross-sell", "crosssell", "upsell", "similar-products",
                     "carousel", "product-card", "product-tile",  # listings of other products
                     "fine-print", "foot-note", "tool-tip")  # text that is not a spec statement
 # A heading that introduces other products: the block it heads is furniture too.
 NOISE_HEADING = re.compile(r"\b(also (viewed|bought|like)|you may (also )?like|similar (products|items|models)|"
-                           r"related (products|items)|compare( with| similar)?|comparison|recommended( for you)?|"
+                           r"related (products|items)|recommended( for you)?|"
                            r"other (products|models|options)|frequently bought|more from|people also|"
                            r"customers (also )?(bought|viewed|purchased|like)|you might (also )?like|more like this|"
                            r"top picks|best sellers|alternatives?|shop similar|see also|sponsored|"
                            r"popular (products|models|picks))\b", re.I)
+# Comparisons state several products' values side by side: kept, marked (COMPARE_MARK), and read
+# only through the column or row whose header names this product (extract._table).
+COMPARE_WORDS = frozenset({"compare", "comparison", "versus", "vs", "comparisons"})
+COMPARE_HEADING = re.compile(r"\b(compare( with| to| similar)?|comparison|versus|vs\.?|how it compares|"
+                             r"head[- ]to[- ]head)\b", re.I)
+COMPARE_MARK = "data-indexlab-compare"
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 _WORD_SPLIT = re.compile(r"[^a-z0-9]+")
 HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
@@ -130,6 +135,11 @@ def is_noise(el: Any) -> bool:
     return any(word in NOISE_WORDS for word in _WORD_SPLIT.split(marks))
 
 
+def _comparison(el: Any) -> bool:
+    marks = " ".join(filter(None, (el.get("class"), el.get("id"), el.get("data-section")))).lower()
+    return bool(marks) and ("compare" in marks or any(w in COMPARE_WORDS for w in _WORD_SPLIT.split(marks)))
+
+
 def _screen_reader_only(el: Any) -> bool:
     marks = " ".join(filter(None, (el.get("class"), el.get("id")))).lower()
     return bool(marks) and (any(s in marks for s in SR_SUBSTRINGS) or
@@ -143,12 +153,18 @@ def _clean(root: Any) -> None:
             doomed.append(el)
         elif el.tag in DROP_TAGS or is_noise(el):
             doomed.append(el)
+        elif _comparison(el):
+            el.set(COMPARE_MARK, "1")
         elif _screen_reader_only(el):
             el.set(SR_MARK, "1")
             root.set(SR_MARK, "page")  # text_of looks for marked elements only on pages that have some
     for heading in root.iter(*HEADINGS):
-        if NOISE_HEADING.search(text_of(heading)):
+        heading_text = text_of(heading)
+        if NOISE_HEADING.search(heading_text):
             doomed.extend(_headed_block(heading))
+        elif COMPARE_HEADING.search(heading_text):
+            for el in _headed_block(heading)[1:]:
+                el.set(COMPARE_MARK, "1")
     for sup in root.iter("sup"):
         if not _unit_power(sup):
             doomed.append(sup)

@@ -193,6 +193,8 @@ def parse_number(fd: FieldDef, text: str, label: str = "") -> Parsed | None:
             pair = compatible[:2]
             pick = min(pair, key=lambda qp: qp[1].value) if _wants_min(fd) else max(pair, key=lambda qp: qp[1].value)
             return finish_number(pick[1])
+        if fd.name in vocab.MAXIMUM_FIELDS and len(compatible) > 1:  # "70 h (RGB off), 40 h (RGB on)"
+            return finish_number(max((p for _, p in compatible), key=lambda p: p.value))
         return finish_number(compatible[0][1])
     bare = [q for q in found if not q.unit]
     if not bare:
@@ -241,6 +243,7 @@ def _label_unit(label: str) -> str | None:
 
 def parse_bool(text: str) -> bool | None:
     key = text.strip().lower().rstrip(".!")
+    key = _INVISIBLE.sub("", key)
     if key in _BOOL_TRUE or normalise(key) in _BOOL_TRUE:
         return True
     if key in _BOOL_FALSE or normalise(key) in _BOOL_FALSE:
@@ -250,6 +253,29 @@ def parse_bool(text: str) -> bool | None:
         return True
     if first in ("no", "false", "none"):
         return False
+    return None
+
+
+_NEGATED = re.compile(r"\b(no|not|none|without|non|lacks?|n/a|unavailable)\b|n't\b", re.I)
+_CURVE = re.compile(r"\b\d{3,4}\s?r\b", re.I)
+
+
+def _described_bool(fd: FieldDef, text: str) -> bool | None:
+    """A feature described instead of yes/no: "Dual rumble motors" (vibration), "Per-key RGB" (RGB
+    lighting), "1800R" (curved), "Flat" (not curved). True only when the value names the feature
+    itself (a word of the field's label or aliases) and negates nothing."""
+    words = set(tokens(text))
+    if not words or len(words) > 12:
+        return None
+    negated = _NEGATED.search(text) is not None
+    if fd.name == "curved":
+        if re.search(r"\bflat\b", text, re.I):
+            return False
+        if _CURVE.search(text):
+            return True
+    own = {w for key in fd.keys for w in key.split() if len(w) > 2} | set(vocab.BOOL_WORDS.get(fd.name, ()))
+    if words & own:
+        return False if negated else True
     return None
 
 
@@ -292,7 +318,12 @@ def clean_text(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip().strip(" .;,")
 
 
+_LIST_EXCLUSION = re.compile(r"\b(?:not\s+(?:compatible|supported|included)|except|excluding|does\s*n[o']t|"
+                             r"doesn't|incompatible|no\s+support)\b.*$", re.I | re.S)
+
+
 def parse_list(fd: FieldDef, text: str) -> list[str] | None:
+    text = _LIST_EXCLUSION.sub("", text)  # "Xbox, PC (not compatible with PlayStation)"
     items: dict[str, str] = {}
     for part in _LIST_SPLIT.split(text):
         item = clean_text(re.sub(r"^(?:and|or)\s+", "", part.strip(), flags=re.I))
@@ -310,7 +341,7 @@ def parse_list(fd: FieldDef, text: str) -> list[str] | None:
 _FOOTNOTE = re.compile(r"\[\d{1,2}\]|(?<!/m)(?<!/ m)[*†‡§¹²³⁴⁵⁶⁷⁸⁹⁰]+")
 
 
-_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff\u00ad]")
+_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff\u00ad™®©℠]")
 
 
 def strip_marks(text: str) -> str:
@@ -360,6 +391,17 @@ _OPTICAL_KINDS = frozenset({"advanced", "enhanced", "high", "precision", "high-p
                             "premium", "5g", "4g", "3g", "laser", "true"})
 
 
+def _without_own_noun(fd: FieldDef, text: str) -> str:
+    """"Natural rubber base" -> "Natural rubber", "Gateron Red switches" -> "Gateron Red": a trailing
+    word that is the field's own noun goes, when at least two words remain ("Red Switch" stays)."""
+    words = text.split()
+    nouns = {w for key in fd.keys for w in key.split()} | {"mechanical"}
+    cut = words
+    while len(cut) > 2 and normalise(cut[-1]) in nouns:
+        cut = cut[:-1]
+    return " ".join(cut) if len(cut) >= 2 else text
+
+
 def canonical_text(fd: FieldDef, text: str) -> str:
     """A text field's canonical spelling where pages write it several ways."""
     if "frequency" in fd.name:
@@ -371,7 +413,7 @@ def canonical_text(fd: FieldDef, text: str) -> str:
         one_word = re.fullmatch(r"(\S+)\s+optical\s+sensor", text, re.I)
         keep_optical = one_word is not None and one_word.group(1).lower() in _OPTICAL_KINDS
         return re.sub(r"\s+sensor$" if keep_optical else r"\s+(?:optical\s+)?sensor$", "", text, flags=re.I)
-    return text
+    return _without_own_noun(fd, text)
 
 
 def parse_value(fd: FieldDef, text: str, label: str = "") -> Parsed | None:
@@ -383,6 +425,8 @@ def parse_value(fd: FieldDef, text: str, label: str = "") -> Parsed | None:
         return parse_number(fd, text, label)
     if fd.type == "bool":
         value = parse_bool(text)
+        if value is None:
+            value = _described_bool(fd, text)
         return None if value is None else Parsed(value)
     if fd.type == "enum":
         choice = _choice(fd, text) if fd.choices else clean_text(text)[:MAX_TEXT] or None

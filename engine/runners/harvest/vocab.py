@@ -117,6 +117,19 @@ def strip_maker(text: str) -> str:
     return _LEADING_MAKER.sub("", text)
 
 
+# Fields whose value is a maximum: of several figures in one value, the largest.
+MAXIMUM_FIELDS = frozenset({"max_dpi", "polling_rate", "refresh_rate", "battery_life", "brightness"})
+# Words that describe a feature as present, beyond the field's own label words.
+BOOL_WORDS: dict[str, tuple[str, ...]] = {
+    "vibration": ("rumble", "haptic", "haptics", "motors", "motor", "trigger"),
+    "rgb_lighting": ("rgb", "chroma", "lightsync", "lighting", "led", "zones"),
+    "hall_effect_sticks": ("hall", "tmr", "magnetic"),
+    "stitched_edges": ("stitched", "stitching", "anti", "fray"),
+    "hot_swappable": ("hot", "swap", "swappable", "pin"),
+    "noise_cancelling": ("anc", "cancellation", "cancelling", "canceling"),
+    "curved": ("curved", "curvature"),
+}
+
 NUMBER_WORDS = {"zero": 0, "no": 0, "none": 0, "one": 1, "single": 1, "a": 1, "two": 2, "dual": 2, "pair": 2,
                 "three": 3, "triple": 3, "four": 4, "quad": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
                 "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
@@ -151,9 +164,10 @@ SYNONYMS: dict[str, re.Pattern[str]] = {
     "HDMI 2.1": _rx(r"\bhdmi\s*2\.1\b"),
     "HDMI 2.0": _rx(r"\bhdmi\s*2\.0\b"),
     "Thunderbolt 4": _rx(r"\bthunderbolt\s*4\b", r"\btb\s*4\b"),
-    "USB hub": _rx(r"\busb\s*(?:[23](?:\.\d)?\s*)?(?:hub|downstream)\b", r"\busb[- ]a\s*(?:ports?\s*)?(?:x\s*\d|\(\s*\d)",
+    "USB hub": _rx(r"\busb\s*(?:[23](?:\.\d)?\s*)?(?:hub|downstream)\b", r"\b\d\s*[x×]\s*usb[- ]?(?:a|type[- ]a|3\.\d)\b",
+                   r"\busb[- ]?(?:a|3\.\d)\s*(?:ports?\s*)?[x×]\s*\d", r"\busb[- ]?a\s*(?:\([^)]*\)\s*)?downstream", r"\busb[- ]a\s*(?:ports?\s*)?(?:x\s*\d|\(\s*\d)",
                    r"\bdownstream usb\b"),
-    "Headphone out": _rx(r"\bheadphone(?:s)?\s*(?:out|jack|output)\b", r"\baudio out\b", r"\b3\.5\s*mm\s*(?:audio|headphone)"),
+    "Headphone out": _rx(r"\bheadphone(?:s)?\s*(?:out|jack|output)\b", r"\baudio out\b", r"\bline[- ]out\b", r"\b3\.5\s*mm\s*(?:audio|headphone)"),
     "TKL": _rx(r"\btenkeyless\b", r"\btkl\b", r"\b80\s*%", r"\b87[- ]key\b", r"\bten[- ]keyless\b"),
     "Full-size": _rx(r"\bfull[- ]?size(?:d)?\b", r"\b100\s*%", r"\b10[45][- ]key\b", r"\bfull[- ]?layout\b"),
     "96%": _rx(r"\b96\s*%", r"\b1800\b", r"\b98\s*%"),
