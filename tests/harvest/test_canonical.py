@@ -119,6 +119,7 @@ def test_text_values_lose_their_own_noun_and_trademarks():
     assert value("mousepad", "base", "Natural rubber base") == "Natural rubber"
     assert value("keyboard", "switch_type", "Gateron Jupiter Red mechanical switches") == "Gateron Jupiter Red"
     assert value("keyboard", "switch_type", "Red Switch") == "Red Switch"
+    assert value("keyboard", "switch_type", "Analog Optical Switch") == "Analog Optical Switch"
     assert value("keyboard", "switch_type", "Razer™ Green") == "Razer Green"
 
 

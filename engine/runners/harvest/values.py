@@ -391,13 +391,16 @@ _OPTICAL_KINDS = frozenset({"advanced", "enhanced", "high", "precision", "high-p
                             "premium", "5g", "4g", "3g", "laser", "true"})
 
 
+_NAME_NOUNS = frozenset({"switch"})  # "Analog Optical Switch" is a name; "... switches" is decoration
+
+
 def _without_own_noun(fd: FieldDef, text: str) -> str:
     """"Natural rubber base" -> "Natural rubber", "Gateron Red switches" -> "Gateron Red": a trailing
     word that is the field's own noun goes, when at least two words remain ("Red Switch" stays)."""
     words = text.split()
     nouns = {w for key in fd.keys for w in key.split()} | {"mechanical"}
     cut = words
-    while len(cut) > 2 and normalise(cut[-1]) in nouns:
+    while len(cut) > 2 and normalise(cut[-1]) in nouns and normalise(cut[-1]) not in _NAME_NOUNS:
         cut = cut[:-1]
     return " ".join(cut) if len(cut) >= 2 else text
 
