@@ -180,7 +180,19 @@ def _run_overrides(args: argparse.Namespace) -> dict[str, Any]:
     for name in ("max_run_seconds", "max_attempts"):
         if getattr(args, name, None) is not None:
             overrides[name] = getattr(args, name)
+    if getattr(args, "corpus", None):
+        overrides["corpus"] = corpus_index(args.corpus)
     return overrides
+
+
+def corpus_index(path: str) -> str:
+    """``--corpus``: a corpus directory (its sources.jsonl) or the index itself; refused when neither exists."""
+    given = Path(path).expanduser()
+    index = given / "sources.jsonl" if given.is_dir() else given
+    if not index.is_file():
+        raise IndexLabError(f"--corpus {path}: {index} does not exist (give a corpus directory holding "
+                            "sources.jsonl, or the sources.jsonl)", field="--corpus")
+    return str(index.resolve())
 
 
 def add_plan_options(p: argparse.ArgumentParser) -> None:

@@ -279,6 +279,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true", help="continue the latest running, paused or stopped batch")
     p.add_argument("--batch", metavar="BATCH_ID", help="start (or continue) this planned, paused or stopped batch "
                    "instead of planning one, e.g. a re-run's")
+    p.add_argument("--corpus", metavar="PATH", help="harvest from this corpus: a directory holding sources.jsonl "
+                                                    "and docs/, or the sources.jsonl (default: the embedded corpus)")
     p.set_defaults(handler=cmd_run)
 
     p = sub.add_parser("status", help="a batch's result, counts, progress and failures (default: the latest)",

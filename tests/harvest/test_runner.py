@@ -30,9 +30,9 @@ def test_harvest_is_registered():
 def test_the_outcome_has_the_documented_shape(corpus):
     outcome = run(PRODUCT, corpus=corpus)
     assert set(outcome) == {"runner", "profile", "product_id", "category", "fields", "coverage", "confidence",
-                            "conflicts", "missing", "sources", "llm"}
+                            "conflicts", "missing", "unconfirmed", "flagged", "sources", "llm"}
     assert outcome["runner"] == "harvest" and outcome["product_id"] == PRODUCT["product_id"]
-    assert all(set(f) == FIELD_KEYS for f in outcome["fields"])
+    assert all(set(f) - {"flag"} == FIELD_KEYS for f in outcome["fields"])
     assert all(set(s) == {"source_id", "url", "domain", "tier", "status", "error", "content_hash"} for s in outcome["sources"])
 
 

@@ -115,7 +115,7 @@ class Corpus:
         if found is None:
             fields = self.fields(category)
             with self._lock:
-                found = self._extractors.setdefault(category, Extractor(fields))
+                found = self._extractors.setdefault(category, Extractor(fields, category))
         return found
 
     def fields_dirs(self) -> list[Path]:

@@ -14,6 +14,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.runners.harvest import vocab
+
 FIELD_TYPES = frozenset({"number", "text", "enum", "bool", "list"})
 _PUNCT = re.compile(r"[^\w\s]+|_")
 _SPACES = re.compile(r"\s+")
@@ -68,7 +70,8 @@ def parse_fields(document: dict[str, Any]) -> tuple[FieldDef, ...]:
 
 
 class LabelMatcher:
-    """Maps a label to at most one field of a category; an alias two fields share names neither."""
+    """Maps a label to at most one field of a category; an alias two fields share names neither.
+    A field file's own aliases come first: a site vocabulary word another field already owns is not added."""
 
     def __init__(self, fields: tuple[FieldDef, ...], unit_words: frozenset[str] = frozenset()) -> None:
         self.fields = fields
@@ -78,6 +81,12 @@ class LabelMatcher:
                 owners.setdefault(key, set()).add(f.name)
         by_name = {f.name: f for f in fields}
         self._exact = {key: by_name[next(iter(names))] for key, names in owners.items() if len(names) == 1}
+        extra: dict[str, set[str]] = {}
+        for f in fields:
+            for key in vocab.LABELS.get(f.name, ()):
+                if key not in owners:
+                    extra.setdefault(key, set()).add(f.name)
+        self._exact.update({key: by_name[next(iter(names))] for key, names in extra.items() if len(names) == 1})
         self._unit_words = unit_words
         self._cache: dict[str, FieldDef | None] = {}
 
@@ -98,6 +107,8 @@ class LabelMatcher:
         hit = self._exact.get(key)
         if hit is not None:
             return hit
+        if _vetoed(key.split()):
+            return None
         unbracketed = normalise(_BRACKETS.sub(" ", label))
         if unbracketed and unbracketed in self._exact:
             return self._exact[unbracketed]
@@ -106,4 +117,31 @@ class LabelMatcher:
             words = words[1:]
         while words and (words[-1] in _TRAILING_NOISE or words[-1] in self._unit_words):
             words = words[:-1]
-        return self._exact.get(" ".join(words)) if words else None
+        if not words:
+            return None
+        hit = self._exact.get(" ".join(words))
+        if hit is not None:
+            return hit
+        return self._qualified(key.split()) or self._qualified(words)
+
+    def _qualified(self, words: list[str]) -> FieldDef | None:
+        """An alias with qualifier words around it: prefixes before ("Mouse weight", "Rear paddles"),
+        qualifiers after ("Weight mouse only", "Polling rate wireless"); the longest alias wins."""
+        n = len(words)
+        for size in range(min(n, 4), 0, -1):
+            for start in range(0, n - size + 1):
+                hit = self._exact.get(" ".join(words[start:start + size]))
+                if hit is None:
+                    continue
+                before, after = words[:start], words[start + size:]
+                if all(w in vocab.PREFIXES for w in before) and all(w in vocab.QUALIFIERS or w in self._unit_words
+                                                                    for w in after):
+                    return hit
+        return None
+
+
+def _vetoed(words: list[str]) -> bool:
+    if any(w in vocab.NEVER_WORDS for w in words):
+        return True
+    text = f" {' '.join(words)} "
+    return any(f" {' '.join(phrase)} " in text for phrase in vocab.NEVER_PHRASES)

@@ -1,8 +1,11 @@
-"""Spec statements in schema.org JSON-LD: a ``Product``'s ``additionalProperty`` list of
-``PropertyValue`` (name, value, unitText/unitCode) and its own quantitative properties (``weight``...).
+"""Spec statements in schema.org structured data: a ``Product``'s ``additionalProperty`` list of
+``PropertyValue`` (name, value, unitText/unitCode) and its own quantitative properties (``weight``...),
+from JSON-LD (read by ``page``) and microdata (``itemscope``/``itemprop``, read with ``extruct``'s
+W3C microdata extractor and turned into the same JSON-LD shape).
 
 A page may describe several products (accessories, "related" items): when it does, only the
-``Product`` whose name names this product is read.
+``Product`` whose name names this product is read. ``names_product`` picks this product among
+several names (a comparison table's column headers).
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from typing import Any
+
+from extruct.w3cmicrodata import MicrodataExtractor
 
 from engine.runners.harvest.fields import normalise
 
@@ -62,6 +67,53 @@ def _score(node: dict[str, Any], product: dict[str, Any] | None) -> int:
     if full and f" {full} " in f" {name} ":
         return 2
     return 1 if model and f" {model} " in f" {name} " else 0
+
+
+def names_product(names: list[str], product: dict[str, Any] | None) -> int | None:
+    """The index of the one name that names this product (brand + model + variant, else the model
+    alone, else "This item"), or None when none or several do."""
+    if not product or not names:
+        return None
+    keys = [f" {normalise(n)} " for n in names]
+    model = normalise(str(product.get("model") or ""))
+    full = normalise(" ".join(str(product.get(k) or "") for k in ("brand", "model", "variant")))
+    model_variant = normalise(" ".join(str(product.get(k) or "") for k in ("model", "variant")))
+    for needle in (full, model_variant, model):
+        if not needle:
+            continue
+        hits = [i for i, k in enumerate(keys) if f" {needle} " in k]
+        if len(hits) == 1:
+            return hits[0]
+        if len(hits) > 1:  # "Viper V3 Pro" is in "Viper V3 Pro SE" too: the name with nothing else wins
+            exact = [i for i in hits if len(keys[i].split()) == min(len(keys[j].split()) for j in hits)]
+            return exact[0] if len(exact) == 1 and needle != model else None
+    ours = [i for i, k in enumerate(keys) if k.strip() in ("this item", "this product", "this model")]
+    return ours[0] if len(ours) == 1 else None
+
+
+def _from_microdata(item: Any, depth: int = 0) -> Any:
+    if depth > MAX_DEPTH:
+        return None
+    if isinstance(item, list):
+        return [_from_microdata(i, depth + 1) for i in item]
+    if not isinstance(item, dict) or "properties" not in item:
+        return item
+    node: dict[str, Any] = {"@type": [str(t).rsplit("/", 1)[-1] for t in item.get("type") or []]
+                            if isinstance(item.get("type"), list) else str(item.get("type") or "").rsplit("/", 1)[-1]}
+    for key, value in (item.get("properties") or {}).items():
+        node[key] = _from_microdata(value, depth + 1)
+    return node
+
+
+def microdata_items(root: Any) -> list[Any]:
+    """The page's microdata items as JSON-LD-shaped objects; a page without itemscope costs one scan."""
+    if root is None or next(root.iter(), None) is None or root.find(".//*[@itemscope]") is None:
+        return []
+    try:
+        items = MicrodataExtractor().extract_items(root, None)
+    except (ValueError, TypeError, AttributeError, RecursionError):
+        return []  # broken microdata is ignored, as crawlers do
+    return [_from_microdata(i) for i in items[:50]]
 
 
 def _camel_words(key: str) -> str:

@@ -3,7 +3,11 @@
 What is removed never reaches extraction: ``<script>`` (hostile ones included; JSON-LD is read
 first and handed over as data), styles, templates, embedded objects, hidden elements, and the
 containers that hold *other* products' numbers or no product at all: navigation, headers and
-footers, asides, cookie banners, ads, "compare" and "customers also viewed" blocks.
+footers, asides, cookie banners, ads, "compare" and "customers also viewed" blocks, sidebars, and
+text that is not a statement of the page's own specs: tooltips and screen-reader-only text inside
+labels ("Weight <span class=sr-only>(without cable)</span>"), footnotes and fine print ("* may vary
+by up to 2 g"), footnote superscripts ("40 kHz<sup>1</sup>", but m<sup>2</sup> stays m²).
+``main_scope`` is the page's main content: its ``<main>`` (or ``[role=main]``) when it has one.
 
 Removed elements are emptied in place rather than unlinked, so every remaining element keeps the
 XPath it had in the original page: snippet ids point at the page as it was served.
@@ -27,17 +31,34 @@ DROP_TAGS = frozenset({"script", "style", "noscript", "template", "iframe", "obj
 NOISE_TAGS = frozenset({"nav", "footer", "aside", "header", "dialog"})
 # Whole class/id words that mark furniture ("ad" only as a word: "header", "shadow" are fine).
 NOISE_WORDS = frozenset({"ad", "ads", "adv", "advert", "adverts", "advertisement", "advertising", "sponsored",
-                         "promo", "promotion", "cookie", "cookies", "consent", "gdpr", "banner", "compare",
-                         "comparison", "related", "recommend", "recommended", "recommendation",
+                         "promo", "promotion", "cookie", "cookies", "consent", "gdpr", "banner", "related", "recommend", "recommended", "recommendation",
                          "recommendations", "upsell", "crosssell", "similar", "newsletter", "breadcrumb",
-                         "breadcrumbs", "modal", "popup", "share", "social", "viewed", "alsoviewed", "sidebar"})
-NOISE_SUBSTRINGS = ("compare", "related", "also-viewed", "also_viewed", "alsoviewed", "recommend", "cookie",
+                         "breadcrumbs", "modal", "popup", "share", "social", "viewed", "alsoviewed", "sidebar",
+                         "tooltip", "tooltiptext", "tippy", "popover", "footnote", "footnotes", "fineprint",
+                         "disclaimer", "disclaimers", "legal"})
+# Screen-reader-only text: kept aside (SR_MARK), read as a value only when the visible value is empty
+# (a check-mark icon with "Yes" for screen readers), never as part of a label.
+SR_WORDS = frozenset({"sronly", "offscreen"})
+SR_SUBSTRINGS = ("sr-only", "visually-hidden", "visuallyhidden", "screen-reader", "screenreader", "a11y-hidden",
+                 "assistive-text", "sr_only", "u-hidden-visually")
+SR_MARK = "data-indexlab-sr"
+NOISE_SUBSTRINGS = ("related", "also-viewed", "also_viewed", "alsoviewed", "recommend", "cookie",
                     "banner", "you-may-also", "also-bought", "cross-sell", "crosssell", "upsell", "similar-products",
-                    "carousel", "product-card", "product-tile")  # listings of other products
+                    "carousel", "product-card", "product-tile",  # listings of other products
+                    "fine-print", "foot-note", "tool-tip")  # text that is not a spec statement
 # A heading that introduces other products: the block it heads is furniture too.
 NOISE_HEADING = re.compile(r"\b(also (viewed|bought|like)|you may (also )?like|similar (products|items|models)|"
-                           r"related (products|items)|compare( with| similar)?|comparison|recommended( for you)?|"
-                           r"other (products|models)|frequently bought|more from|people also)\b", re.I)
+                           r"related (products|items)|recommended( for you)?|"
+                           r"other (products|models|options)|frequently bought|more from|people also|"
+                           r"customers (also )?(bought|viewed|purchased|like)|you might (also )?like|more like this|"
+                           r"top picks|best sellers|alternatives?|shop similar|see also|sponsored|"
+                           r"popular (products|models|picks))\b", re.I)
+# Comparisons state several products' values side by side: kept, marked (COMPARE_MARK), and read
+# only through the column or row whose header names this product (extract._table).
+COMPARE_WORDS = frozenset({"compare", "comparison", "versus", "vs", "comparisons"})
+COMPARE_HEADING = re.compile(r"\b(compare( with| to| similar)?|comparison|versus|vs\.?|how it compares|"
+                             r"head[- ]to[- ]head)\b", re.I)
+COMPARE_MARK = "data-indexlab-compare"
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 _WORD_SPLIT = re.compile(r"[^a-z0-9]+")
 HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
@@ -107,11 +128,22 @@ def is_noise(el: Any) -> bool:
     marks = " ".join(filter(None, (el.get("class"), el.get("id"), el.get("role"), el.get("data-section")))).lower()
     if not marks:
         return False
-    if marks.strip() in ("banner", "navigation", "complementary", "contentinfo"):  # ARIA landmark roles
+    if marks.strip() in ("banner", "navigation", "complementary", "contentinfo", "tooltip", "note"):  # ARIA roles
         return True
     if any(s in marks for s in NOISE_SUBSTRINGS):
         return True
     return any(word in NOISE_WORDS for word in _WORD_SPLIT.split(marks))
+
+
+def _comparison(el: Any) -> bool:
+    marks = " ".join(filter(None, (el.get("class"), el.get("id"), el.get("data-section")))).lower()
+    return bool(marks) and ("compare" in marks or any(w in COMPARE_WORDS for w in _WORD_SPLIT.split(marks)))
+
+
+def _screen_reader_only(el: Any) -> bool:
+    marks = " ".join(filter(None, (el.get("class"), el.get("id")))).lower()
+    return bool(marks) and (any(s in marks for s in SR_SUBSTRINGS) or
+                            any(w in SR_WORDS for w in _WORD_SPLIT.split(marks)))
 
 
 def _clean(root: Any) -> None:
@@ -121,13 +153,43 @@ def _clean(root: Any) -> None:
             doomed.append(el)
         elif el.tag in DROP_TAGS or is_noise(el):
             doomed.append(el)
+        elif _comparison(el):
+            el.set(COMPARE_MARK, "1")
+        elif _screen_reader_only(el):
+            el.set(SR_MARK, "1")
+            root.set(SR_MARK, "page")  # text_of looks for marked elements only on pages that have some
     for heading in root.iter(*HEADINGS):
-        if NOISE_HEADING.search(text_of(heading)):
+        heading_text = text_of(heading)
+        if NOISE_HEADING.search(heading_text):
             doomed.extend(_headed_block(heading))
+        elif COMPARE_HEADING.search(heading_text):
+            for el in _headed_block(heading)[1:]:
+                el.set(COMPARE_MARK, "1")
+    for sup in root.iter("sup"):
+        if not _unit_power(sup):
+            doomed.append(sup)
     for el in doomed:
         _empty(el)
     for br in root.iter("br"):
         br.tail = "\n" + (br.tail or "")
+
+
+def _unit_power(sup: Any) -> bool:
+    """<sup>2</sup> after "m" (cd/m<sup>2</sup>): part of a unit, not a footnote mark."""
+    prev = sup.getprevious()
+    before = (prev.tail if prev is not None else sup.getparent().text if sup.getparent() is not None else "") or ""
+    return before.rstrip().endswith("m") and (sup.text or "").strip() in ("2", "²")
+
+
+def main_scope(root: Any) -> Any:
+    """The page's main content (``<main>``, ``[role=main]``, else ``<body>``): navigation, sidebars
+    and footers outside it are not read even when their markup has no telling class."""
+    for el in root.iter("main", "div", "section", "article"):
+        if el.tag == "main" or (el.get("role") or "").lower() == "main":
+            if text_of(el):
+                return el
+    body = root.find("body")
+    return body if body is not None else root
 
 
 def _headed_block(heading: Any) -> list[Any]:
@@ -146,9 +208,62 @@ def _headed_block(heading: Any) -> list[Any]:
 
 
 def text_of(el: Any) -> str:
-    """The element's visible text, whitespace collapsed (line breaks from ``<br>`` become spaces)."""
+    """The element's visible text, whitespace collapsed (line breaks from ``<br>`` become spaces);
+    screen-reader-only text is not part of it."""
     try:
-        text = el.text_content()
+        if el.get(SR_MARK) == "1":
+            return ""
+        if el.getroottree().getroot().get(SR_MARK) is None or el.find(f".//*[@{SR_MARK}]") is None:
+            text = el.text_content()
+        else:
+            text = "".join(_visible_text(el))
     except ValueError:
         return ""
     return " ".join(text.split())
+
+
+def _visible_text(el: Any) -> list[str]:
+    parts = [el.text or ""]
+    for child in el:
+        if isinstance(child.tag, str) and child.get(SR_MARK) != "1":
+            parts.extend(_visible_text(child))
+        parts.append(child.tail or "")
+    return parts
+
+
+VALUE_BREAKS = frozenset({"li", "p", "div", "br", "dd", "tr", "td", "th", "section", "ul", "ol"})
+
+
+def value_text(el: Any) -> str:
+    """A value's text: items in separate blocks (``<li>``, ``<br>``, ``<p>``) joined by ", " so a
+    list reads as a list; when nothing is visible, its screen-reader text or an icon's label ("Yes")."""
+    parts: list[str] = []
+
+    def walk(node: Any) -> None:
+        parts.append(node.text or "")
+        for child in node:
+            if isinstance(child.tag, str) and child.get(SR_MARK) != "1":
+                if child.tag in VALUE_BREAKS:
+                    parts.append("\n")
+                walk(child)
+                if child.tag in VALUE_BREAKS:
+                    parts.append("\n")
+            parts.append(child.tail or "")
+
+    try:
+        walk(el)
+    except (ValueError, RecursionError):
+        return text_of(el)
+    lines = [" ".join(line.split()) for line in "".join(parts).split("\n")]
+    text = ", ".join(line for line in lines if line)
+    if text:
+        return text
+    hidden = " ".join(el.text_content().split()) if el.find(f".//*[@{SR_MARK}]") is not None else ""
+    if hidden:
+        return hidden
+    for node in el.iter():
+        for attr in ("aria-label", "title", "alt"):
+            label = node.get(attr) if isinstance(node.tag, str) else None
+            if label and label.strip():
+                return " ".join(label.split())
+    return ""

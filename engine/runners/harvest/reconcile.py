@@ -7,8 +7,15 @@ retailer 1). The best-supported group wins, a tie going to the group with the be
 group speaks through its best statement: a precise one before a rounded one, then the highest
 tier (see ``_rank`` and ``_speaker``).
 
-Confidence is the winner's share of all support, scaled by how much its best tier is trusted
-and raised a little when independent sources agree. More than one group is a conflict.
+Inputs are partial: a page states some fields, misreads happen, a retailer repeats an older
+revision. Confidence is meant to predict correctness (values at >= 0.9 should be >= 97% right):
+a lone statement is worth what its tier is worth (``LONE``: manufacturer 0.85, lab review 0.75,
+retailer 0.45; a prose sentence a little less), each further independent source that agrees
+removes part of the remaining doubt (``CORROBORATION`` by its tier), and the result is scaled by the
+winner's share of all support, so a conflict lowers it. A required field stated only by one
+low-tier source (``LOW_TIERS``) is *flagged* ("lone retailer value"): it is reported, and its
+confidence stays under the runner's coverage gate (``COVERAGE_CONFIDENCE``). More than one group is
+a conflict.
 """
 
 from __future__ import annotations
@@ -21,9 +28,12 @@ from engine.runners.harvest.fields import FieldDef
 from engine.runners.harvest.values import REL_TOLERANCE, Parsed, same_value
 
 LLM_TIER = "llm"
-TIER_TRUST = {"manufacturer": 0.9, "lab_review": 0.8, "retailer": 0.6, LLM_TIER: 0.4}
+TIER_TRUST = {"manufacturer": 0.85, "lab_review": 0.75, "retailer": 0.45, LLM_TIER: 0.4}
+LONE = TIER_TRUST  # confidence of a value one source states
+CORROBORATION = {"manufacturer": 0.6, "lab_review": 0.5, "retailer": 0.35, LLM_TIER: 0.0}
+METHOD_TRUST = {"prose": 0.95}  # a sentence is read less surely than a labelled cell
+LOW_TIERS = frozenset({"retailer", LLM_TIER})
 LLM_WEIGHT = 0.5  # shown in support; an LLM answer only breaks a tie of equal support and tier
-CORROBORATION_BONUS = 0.1
 
 
 @dataclass(frozen=True)
@@ -106,11 +116,13 @@ class FieldResult:
     conflict: bool
     support: float
     groups: list[Group] = field(default_factory=list, repr=False)
+    flag: str | None = None  # why the value needs a look although it was chosen ("lone retailer value")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"field": self.field, "value": self.value, "unit": self.unit, "confidence": self.confidence,
-                "tier": self.tier, "source_url": self.source_url, "snippet_id": self.snippet_id,
-                "conflict": self.conflict, "support": self.support}
+        found = {"field": self.field, "value": self.value, "unit": self.unit, "confidence": self.confidence,
+                 "tier": self.tier, "source_url": self.source_url, "snippet_id": self.snippet_id,
+                 "conflict": self.conflict, "support": self.support}
+        return {**found, "flag": self.flag} if self.flag else found
 
 
 def _rank(e: Evidence) -> tuple[bool, int, float, int]:
@@ -139,6 +151,22 @@ def group_evidence(fd: FieldDef, evidence: list[Evidence]) -> list[Group]:
     return groups
 
 
+def confidence(win: Group, share: float) -> float:
+    """How likely the winning value is right: its best statement's tier, the independent sources
+    that agree with it, the share of all support it holds."""
+    members = sorted((e for e in win.members), key=_rank)
+    by_source: dict[str, Evidence] = {}
+    for e in members:
+        if e.tier != LLM_TIER:
+            by_source.setdefault(e.source_id, e)
+    voices = sorted(by_source.values(), key=lambda e: TIER_RANK.get(e.tier, 9)) or members[:1]
+    first = voices[0]
+    doubt = 1.0 - LONE.get(first.tier, 0.4) * METHOD_TRUST.get(first.method, 1.0)
+    for e in voices[1:]:
+        doubt *= 1.0 - CORROBORATION.get(e.tier, 0.0) * METHOD_TRUST.get(e.method, 1.0)
+    return round((1.0 - doubt) * share, 3)
+
+
 def decide(fd: FieldDef, groups: list[Group]) -> FieldResult | None:
     if not groups:
         return None
@@ -147,11 +175,14 @@ def decide(fd: FieldDef, groups: list[Group]) -> FieldResult | None:
     share = win.support / total if total else 0.0
     sources = {e.source_id for e in win.members if e.tier != LLM_TIER}
     head = win.speaker or win.head
-    trust = TIER_TRUST.get(head.tier, 0.4) + (CORROBORATION_BONUS if len(sources) > 1 else 0.0)
+    tiers = {e.tier for e in win.members}
+    flag = None
+    if fd.required and len(sources) <= 1 and tiers <= LOW_TIERS:
+        flag = f"lone {head.tier} value" if head.tier != LLM_TIER else "LLM value only"
     return FieldResult(field=fd.name, value=head.value.value, unit=fd.unit if fd.type == "number" else None,
-                       confidence=round(min(1.0, trust) * share, 3), tier=head.tier,
+                       confidence=confidence(win, share), tier=head.tier,
                        source_url=head.url or None, snippet_id=head.snippet_id or None,
-                       conflict=len(groups) > 1, support=round(win.support, 3), groups=groups)
+                       conflict=len(groups) > 1, support=round(win.support, 3), groups=groups, flag=flag)
 
 
 def reconcile(fields: tuple[FieldDef, ...], evidence: list[Evidence]) -> dict[str, FieldResult]:

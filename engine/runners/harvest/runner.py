@@ -9,8 +9,10 @@ Outcome (plain JSON; the engine persists it)::
 
     {"runner": "harvest", "profile", "product_id", "category",
      "fields": [{"field", "value", "unit", "confidence", "tier", "source_url", "snippet_id", "conflict", "support"}],
-     "coverage": required found / required, "confidence": mean over found fields, "conflicts": int,
-     "missing": [required fields not found],
+     "coverage": required found at confidence >= COVERAGE_CONFIDENCE / required,
+     "confidence": mean over found fields, "conflicts": int,
+     "missing": [required fields not found], "unconfirmed": [required fields found below COVERAGE_CONFIDENCE],
+     "flagged": [{"field", "flag"}] (a required value only one low-tier source states),
      "sources": [{"source_id", "url", "domain", "tier", "status": ok|duplicate|error, "error", "content_hash"}],
      "llm": {"used": bool, ...}}
 
@@ -34,6 +36,10 @@ from engine.runners.harvest.values import Parsed, same_value
 from engine.settings import BatchSettings, Profile
 
 FAST_MAX_SOURCES = 2
+# A required field counts toward coverage (the quality gate's input) only at this confidence: a value
+# two sources dispute without a clear winner (a retailer against a retailer: 0.23) is reported but does
+# not pass the gate. A lone retailer value (0.45) counts, flagged; an LLM answer (0.4) just counts.
+COVERAGE_CONFIDENCE = 0.4
 LLM_CONFIDENCE = TIER_TRUST[LLM_TIER]
 
 
@@ -154,16 +160,20 @@ def _outcome(product_id: str, category: str, settings: BatchSettings, fields: tu
     required = [f.name for f in fields if f.required]
     found = [results[f.name] for f in fields if f.name in results]
     missing = [name for name in required if name not in results]
+    unconfirmed = [name for name in required if name in results and results[name].confidence < COVERAGE_CONFIDENCE]
+    confirmed = len(required) - len(missing) - len(unconfirmed)
     return {
         "runner": "harvest",
         "profile": settings.profile.value,
         "product_id": product_id,
         "category": category,
         "fields": [r.to_dict() for r in found],
-        "coverage": round((len(required) - len(missing)) / len(required), 4) if required else 0.0,
+        "coverage": round(confirmed / len(required), 4) if required else 0.0,
         "confidence": round(sum(r.confidence for r in found) / len(found), 4) if found else 0.0,
         "conflicts": sum(1 for r in found if r.conflict),
         "missing": missing,
+        "unconfirmed": unconfirmed,
+        "flagged": [{"field": r.field, "flag": r.flag} for r in found if r.flag],
         "sources": [f.to_dict() for f in fetched],
         "llm": llm_record,
     }
