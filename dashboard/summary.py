@@ -21,6 +21,7 @@ import param
 
 from dashboard import render
 from dashboard.paged import PagedTable, off_loop, schedule
+from dashboard.plain import TEXT_TOOLTIP
 from dashboard.run_charts import ProgressCharts
 from dashboard.run_reads import (EPOCH, FAILURES_KEEP, FEED_KINDS, event_key, failure_key, failures_seed, feed_seed,
                                  history_points, merged, num)
@@ -33,7 +34,9 @@ log = logging.getLogger("indexlab.dashboard")
 ITEM_STATES = [s.value for s in ItemState]
 COUNTERS = [*ITEM_STATES[:3], "needs_review", *ITEM_STATES[3:]]  # "needs review" beside "completed"
 COUNTER_COLORS = {**render.ITEM_COLORS, "needs_review": "#ca8a04"}
-GROUPS_SHOWN = 20  # failure groups listed on the summary (largest first); the API lists up to 100
+ZERO_COLOR = "#94a3b8"
+GROUPS_SHOWN = 10  # failure groups listed on the summary (largest first) ...
+GROUPS_READ = 100  # ... and read, for the items table's reason filter
 ITEM_EVENTS_SHOWN = 200
 ACTIONS = ("start", "pause", "resume", "stop", "force_stop", "retry_failed")
 FEED_KEEP = 200
@@ -162,7 +165,7 @@ class RunState(param.Parameterized):
     # ------------------------------------------------------------------ triage (store reads)
     def _read_triage(self, batch_run_id: str) -> dict[str, Any]:
         return {"batch_run_id": batch_run_id,
-                "groups": self.service.failure_groups(batch_run_id, limit=GROUPS_SHOWN + 1),
+                "groups": self.service.failure_groups(batch_run_id, limit=GROUPS_READ),
                 "review": self.service.needs_review(batch_run_id)}
 
     def _apply_triage(self, read: dict[str, Any]) -> None:
@@ -423,9 +426,9 @@ class BatchRunSummary(pn.viewable.Viewer):
         self._alert_row = pn.Row(self._alert, dismiss, visible=False, sizing_mode="stretch_width")
         self._counters = {
             s: pn.indicators.Number(label=s.replace("_", " ").capitalize(), value=0, format="{value:,}",
-                                    font_size="26pt", title_size="10.5pt", default_color=COUNTER_COLORS[s],
+                                    font_size="26pt", title_size="10.5pt", default_color=ZERO_COLOR,
                                     sizing_mode="stretch_width", margin=(6, 6), css_classes=[f"summary-count-{s}"],
-                                    styles={**render.CARD_STYLES, "border-left": f"5px solid {COUNTER_COLORS[s]}"})
+                                    styles={**render.CARD_STYLES, "border-left": f"5px solid {ZERO_COLOR}"})
             for s in COUNTERS
         }
         self._bar = _html(margin=(0, 0), css_classes=["summary-bar"])
@@ -444,7 +447,20 @@ class BatchRunSummary(pn.viewable.Viewer):
                     "gate": 105},
         )
         self._groups_head = _html(margin=(0, 0), css_classes=["summary-groups-head"])
-        self._groups_box = pn.Column(sizing_mode="stretch_width", margin=0, css_classes=["summary-groups"])
+        # Tabulator cells are plain text (the reasons and product ids are the jobs' and the catalog's words);
+        # a click on a row's last cell ("Retry this group") retries that group.
+        self._groups_table = pn.widgets.Tabulator(
+            pd.DataFrame(columns=GROUP_COLUMNS), show_index=False, disabled=True, pagination=None,
+            layout="fit_columns", sizing_mode="stretch_width",
+            selectable=False, header_align="left", css_classes=["summary-groups"], max_height=260,
+            titles={"count": "items", "reason": "reason group", "seen": "first – last (UTC)",
+                    "examples": "examples", "retry": ""},
+            widths={"count": 60, "seen": 150, "examples": 180, "retry": 130},
+            formatters={"reason": {"type": "textarea"}, "seen": {"type": "textarea"}, "examples": {"type": "textarea"}},
+            configuration={"columnDefaults": {"headerSort": False, "tooltip": TEXT_TOOLTIP},
+                           "placeholder": "No failures."},
+            stylesheets=[_GROUPS_CSS])
+        self._groups_table.on_click(self._group_clicked)
         self._review = _html(margin=(0, 0), css_classes=["summary-review"])
         self._rerun = pn.widgets.Button(label="Re-run needs review", color="primary", variant="outline", width=190,
                                         margin=(4, 4), stylesheets=[render.BUTTON_CSS],
@@ -489,7 +505,12 @@ class BatchRunSummary(pn.viewable.Viewer):
         self._header.object = render.header_html(run.batch_run_id, status, run.batch)
         counts = {**(status.get("counts") or {}), "needs_review": (status.get("outcomes") or {}).get("needs_review", 0)}
         for state, number in self._counters.items():
-            number.value = int(counts.get(state, 0))
+            value = int(counts.get(state, 0))
+            color = COUNTER_COLORS[state] if value else ZERO_COLOR  # a zero is grey: "Completed 0" is not success
+            if number.default_color != color:
+                number.param.update(default_color=color,
+                                    styles={**render.CARD_STYLES, "border-left": f"5px solid {color}"})
+            number.value = value
         self._bar.object = render.outcome_bar(status.get("outcomes") or {}) if status else ""
         self._progress_text.object = render.progress_html(status) if status else ""
         self._running.object = render.running_html(status.get("running") or [], status.get("state"))
@@ -507,22 +528,22 @@ class BatchRunSummary(pn.viewable.Viewer):
         shown = groups[:GROUPS_SHOWN]
         failed = int((self.run.status.get("counts") or {}).get("failed", 0))
         note = (f"{failed:,} failed item{'s' if failed != 1 else ''} in {len(groups)}"
-                f"{'+' if len(groups) > GROUPS_SHOWN else ''} reason group{'s' if len(groups) != 1 else ''}"
+                f"{'+' if len(groups) >= GROUPS_READ else ''} reason group{'s' if len(groups) != 1 else ''}"
                 if groups else "")
-        self._groups_head.object = render.section("Failure groups", note or "by reason, largest first")
-        rows: list[Any] = []
-        for group in shown:
-            retry = pn.widgets.Button(label="Retry this group", color="primary", variant="outline", width=150,
-                                      margin=(4, 0), stylesheets=[render.BUTTON_CSS],
-                                      disabled=self.run.param.can_retry_failed.rx.not_())
-            pn.bind(self._retry_clicked, retry.param.clicks, group["reason"], watch=True)
-            rows.append(pn.Row(_html(render.group_html(group), margin=(0, 0)), retry, sizing_mode="stretch_width",
-                               margin=0, styles={"border-bottom": "1px solid #f1f5f9"}))
-        if not rows:
-            rows.append(_html('<div class="empty">No failures.</div>', margin=(0, 0)))
-        self._groups_box.objects = rows
+        self._groups_head.object = render.section("Failure groups", note or "none")
+        self._groups_table.value = groups_for_display(shown)
+        more = len(groups) - len(shown)
+        if more > 0:
+            self._groups_head.object += (f'<div class="meta">the {GROUPS_SHOWN} largest shown; filter the items by '
+                                         'any group below</div>')
 
-    async def _retry_clicked(self, _clicks: int, reason: str) -> None:
+    async def _group_clicked(self, event: Any) -> None:
+        if event.column != "retry" or not 0 <= event.row < len(self._groups_table.value):
+            return
+        reason = self._groups_table.value["reason"].iloc[event.row]
+        if not self.run.can_retry_failed:
+            self.run._tell("Retry waits until the batch is not running: pause or stop it first.", "warning")
+            return
         await self.run.retry_group(reason)
 
     def _show_review(self, *_: object) -> None:
@@ -538,8 +559,9 @@ class BatchRunSummary(pn.viewable.Viewer):
         reason_options = {"(all reasons)": "", **reasons}
         keep_brand = self.item_brand if self.item_brand in brand_options.values() else ""
         keep_reason = self.item_reason if self.item_reason in reason_options.values() else ""
-        with param.parameterized.discard_events(self):
-            self.param.item_brand.objects = brand_options
+        if self.param.item_brand.names != brand_options:
+            self.param.item_brand.objects = brand_options  # the widget follows (an event on "objects")
+        if self.param.item_reason.names != reason_options:
             self.param.item_reason.objects = reason_options
         self.param.update(item_brand=keep_brand, item_reason=keep_reason)
 
@@ -702,8 +724,7 @@ class BatchRunSummary(pn.viewable.Viewer):
                       pn.Row(search, brand, reason, sizing_mode="stretch_width", margin=0), self._items,
                       self._item_events)
         profile = pn.widgets.Select.from_param(self.param.rerun_profile, name="", width=120, margin=(4, 4))
-        groups = _card(self._groups_head, pn.Column(self._groups_box, styles=scroll, sizing_mode="stretch_width",
-                                                    margin=0), styles={**render.CARD_STYLES, "flex": "3 1 0%"})
+        groups = _card(self._groups_head, self._groups_table, styles={**render.CARD_STYLES, "flex": "3 1 0%"})
         review = _card(_html(render.section("Needs review", "below the quality gate"), margin=(0, 0, 6, 0)),
                        pn.Column(self._review, styles=scroll, sizing_mode="stretch_width", margin=0),
                        pn.Row(_html('<span class="meta">re-run them with profile</span>', margin=(10, 0),
@@ -712,6 +733,31 @@ class BatchRunSummary(pn.viewable.Viewer):
         triage = pn.Row(groups, review, sizing_mode="stretch_width", margin=0)
         return pn.Column(top, counters, progress, triage, charts, lists, items, sizing_mode="stretch_width",
                          styles={"background": "#f8fafc"}, margin=0)
+
+
+GROUP_COLUMNS = ["count", "reason", "seen", "examples", "retry"]
+RETRY_GROUP_LABEL = "Retry this group"
+_GROUPS_CSS = """
+.tabulator { font-size: 13px; border-radius: 6px; }
+.tabulator .tabulator-header .tabulator-col { background: #f5f7fa; }
+.tabulator-row .tabulator-cell { padding: 5px 8px; }
+.tabulator-row .tabulator-cell[tabulator-field="reason"] { font-family: ui-monospace, Menlo, Consolas, monospace;
+  font-size: 12.5px; color: #991b1b; }
+.tabulator-row .tabulator-cell[tabulator-field="retry"] { color: #1d4ed8; font-weight: 600; cursor: pointer;
+  text-decoration: underline; }
+"""
+
+
+def groups_for_display(groups: list[dict[str, Any]]) -> pd.DataFrame:
+    """Failure groups as the table shows them: plain strings (UTC times, '#3 ta-0, #4 ta-1 …')."""
+    rows = []
+    for g in groups:
+        examples = ", ".join(f"#{int(e.get('seq', 0))} {e.get('product_id')}" for e in g.get("examples") or [])
+        more = int(g.get("count") or 0) - len(g.get("examples") or [])
+        rows.append({"count": int(g.get("count") or 0), "reason": g.get("reason") or "",
+                     "seen": f"{render.clock(g.get('first_seen'), date=True)} –\n{render.clock(g.get('last_seen'), date=True)}",
+                     "examples": examples + (f" and {more:,} more" if more > 0 else ""), "retry": RETRY_GROUP_LABEL})
+    return pd.DataFrame(rows, columns=GROUP_COLUMNS)
 
 
 ITEM_COLUMNS = ["seq", "state", "gate", "brand", "model", "variant", "product_id", "attempts", "phase", "duration",
