@@ -21,8 +21,7 @@ from engine.errors import IndexLabError
 from engine.states import ItemState
 
 ITEM_STATES = [s.value for s in ItemState]
-BATCH_COLUMNS = ["batch_run_id", "state", "result", "created", "items", "succeeded", "needs_review", "failed", "skipped",
-                 "stopped", "queued", "runner", "profile", "reason"]
+BATCH_COLUMNS = ["batch_run_id", "state", "result", "created", "items", "outcome", "runner", "profile", "reason"]
 EVENT_COLUMNS = ["time", "kind", "seq", "move", "attempt", "actor", "reason"]
 ITEM_COLUMNS = ["seq", "state", "brand", "model", "variant", "product_id", "attempts", "duration", "last_error"]
 KIND_LABELS = {"batch_transition": "batch", "item_transition": "item", "operator_action": "action", "log": "log"}
@@ -160,11 +159,11 @@ class History(pn.viewable.Viewer):
         self._batches = PagedTable(
             self._fetch_batches, columns=BATCH_COLUMNS, page_size=10, empty_text="No batches yet.",
             css_classes=["history-batches"], on_click=lambda row: self.open(row["batch_run_id"]),
-            titles={"batch_run_id": "batch", "created": "created (UTC)", "needs_review": "need review"},
-            widths={"batch_run_id": 270, "state": 95, "result": 90, "created": 140, "items": 65, "succeeded": 85,
-                    "needs_review": 95, "failed": 65, "skipped": 70, "stopped": 70, "queued": 70, "runner": 85,
+            titles={"batch_run_id": "batch", "created": "created (UTC)", "outcome": "items came out"},
+            widths={"batch_run_id": 270, "state": 95, "result": 85, "created": 135, "items": 65, "runner": 85,
                     "profile": 80},
-            formatters={"result": colored_text(render.RESULT_COLORS)})
+            formatters={"result": colored_text(render.RESULT_COLORS), "outcome": {"type": "textarea"},
+                        "reason": {"type": "textarea"}})
         self._items = PagedTable(
             self._fetch_items, columns=ITEM_COLUMNS, page_size=15, empty_text="No items.",
             css_classes=["history-items"], on_click=lambda row: self.outcome.show(row["product_id"]),
@@ -238,12 +237,11 @@ class History(pn.viewable.Viewer):
     def _fetch_batches(self, offset: int, limit: int) -> tuple[pd.DataFrame, int | None]:
         rows = []
         for b in self.service.batches(limit=limit, offset=offset):
-            counts, outcomes = b["counts"], b["outcomes"]
+            words = b["result_text"] or ""  # "Partial: 3 succeeded, ...": the result has its own column
             rows.append({"batch_run_id": b["batch_run_id"], "state": b["state"], "result": b["result"] or "",
                          "created": render.clock(b["created_at"], date=True), "items": b["item_count"],
-                         **{s: outcomes.get(s, 0) for s in ("succeeded", "needs_review", "failed", "skipped", "stopped")},
-                         "queued": counts.get("queued", 0), "runner": b["runner"], "profile": b["profile"],
-                         "reason": b.get("reason") or ""})
+                         "outcome": words.split(": ", 1)[1] if b["result"] and ": " in words else words,
+                         "runner": b["runner"], "profile": b["profile"], "reason": b.get("reason") or ""})
         return pd.DataFrame(rows, columns=BATCH_COLUMNS), None
 
     def _fetch_items(self, offset: int, limit: int) -> tuple[pd.DataFrame, int]:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.browser.conftest import PageWithConsole, watch
-from tests.browser.test_summary import SummaryServer, assert_clean, badge, count, text
+from tests.browser.test_summary import SummaryServer, assert_clean, badge, count, server_errors, text
 from tests.conftest import wait_until
 from tests.servers import free_port
 
@@ -72,6 +72,7 @@ def results_app(tmp_path) -> Iterator[SummaryServer]:
     srv.halt()
     srv.stop()
     srv.client.close()
+    assert server_errors(srv.log) == [], srv.log.read_text(errors="replace")
 
 
 @pytest.fixture
