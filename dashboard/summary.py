@@ -723,7 +723,8 @@ class BatchRunSummary(pn.viewable.Viewer):
                              sizing_mode="stretch_width"),
                       pn.Row(search, brand, reason, sizing_mode="stretch_width", margin=0), self._items,
                       self._item_events)
-        profile = pn.widgets.Select.from_param(self.param.rerun_profile, name="", width=120, margin=(4, 4))
+        profile = pn.widgets.Select.from_param(self.param.rerun_profile, name="", width=120, margin=(4, 4),
+                                               css_classes=["summary-rerun-profile"])
         groups = _card(self._groups_head, self._groups_table, styles={**render.CARD_STYLES, "flex": "3 1 0%"})
         review = _card(_html(render.section("Needs review", "below the quality gate"), margin=(0, 0, 6, 0)),
                        pn.Column(self._review, styles=scroll, sizing_mode="stretch_width", margin=0),

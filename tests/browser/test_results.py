@@ -222,3 +222,25 @@ def test_the_items_table_filters_and_an_item_shows_its_stderr_tail(results_app, 
     assert "stderr tail (20 of 26 lines)" in shown and "source timeout after 35 s for EC1-C" in shown
     assert "fetch attempt 24 for ta-1" in shown
     assert_clean(session)
+
+
+def test_rerun_needs_review_plans_a_new_batch_with_the_profile_picked_and_shows_it(results_app, session):
+    batch = run(results_app)
+    page = open_summary(session, results_app, batch)
+    wait_until(lambda: "2 products" in text(page, "summary-review"), timeout=10)
+    page.locator(".summary-rerun-profile select").select_option("fast")
+    page.get_by_role("button", name="Re-run needs review", exact=True).click()
+    wait_until(lambda: badge(page) == "planned" and batch not in text(page, "summary-header"), timeout=15,
+               message=lambda: f"header: {text(page, 'summary-header')!r}")
+    new = next(b for b in results_app.client.get("/api/v1/indexlab/batch", params={"limit": 5}).json()["batches"]
+               if b["batch_run_id"] != batch)
+    assert new["batch_run_id"] in text(page, "summary-header") and new["state"] == "planned"
+    assert new["profile"] == "fast" and new["item_count"] == 2
+    alert = page.locator(".summary-alert div").first.inner_text()
+    assert new["batch_run_id"] in alert and batch in alert and "fast" in alert
+    assert result_badge(page) is None and enabled_start(page)
+    assert_clean(session)
+
+
+def enabled_start(page) -> bool:
+    return page.get_by_role("button", name="Start Batch", exact=True).first.is_enabled()

@@ -74,7 +74,8 @@ def context(tmp_path):
 def run_batch(ctx: AppContext, ids: list[str] | None = None, **settings: Any) -> str:
     settings = {"runner": "triage", "retry_backoff_seconds": 0.0, "max_attempts": 1, **settings}
     selection = Selection(product_ids=ids) if ids else Selection(all=True)
-    batch = ctx.service.plan(PlanRequest(selection=selection, settings=BatchSettings(**settings))).batch_run_id
+    request = PlanRequest(selection=selection, settings=BatchSettings(**settings), confirm_large=True)
+    batch = ctx.service.plan(request).batch_run_id
     ctx.service.start(batch)
     wait_until(lambda: ctx.service.status(batch)["state"] in ("completed", "paused"), timeout=20)
     return batch
@@ -252,3 +253,44 @@ def test_plan_preview_shows_the_quality_gate_and_the_estimates_basis(context):
     state.min_required_coverage = 0.0
     assert "Quality gate</b> off" in render.plan_html(state.preview.summary)
     assert state.settings().min_required_coverage == 0.0
+
+
+# --------------------------------------------------------------------------- at scale
+REASONS = ["source timeout after 31 s", "no parser for page 12", "HTTP 503 from https://x.example/p/9",
+           "rate limited by provider 7", "schema mismatch in field 4"]
+
+
+@register("triage-many")
+def many_runner(product: dict[str, Any], settings: BatchSettings, ctx) -> dict[str, Any]:
+    pid = product["product_id"]
+    if pid in HEALED:
+        return {"product_id": pid, "coverage": 1.0, "fields": {}}
+    raise RunnerError(f"{REASONS[int(pid.split('-')[1]) % 5]} ({pid})", retryable=False)
+
+
+def test_thousands_of_failures_group_into_five_and_one_group_retries_alone(tmp_path):
+    n = 2_500
+    rows = [(f"f-{i}", "mouse", ["A", "B", "C"][i % 3], f"M{i}", "") for i in range(n)]
+    store = Store(tmp_path / "many.duckdb")
+    catalog = Catalog(products=products_frame(rows), problems=(), source="test")
+    engine = BatchEngine(store, abandon_grace=0.5)
+    ctx = AppContext(store, catalog, engine, BatchService(store, catalog, engine))
+    try:
+        batch = run_batch(ctx, runner="triage-many", workers=8, fail_fast_failures=0)
+        view = followed(ctx, batch)
+        table = view._groups_table.value
+        assert sorted(table["count"]) == [500] * 5 and len(table) == 5
+        assert "HTTP <n> from <url>" in " ".join(table["reason"])
+        row = next(i for i, r in enumerate(table["reason"]) if r.startswith("no parser"))
+        group = {f"f-{i}" for i in range(n) if i % 5 == 1}
+        HEALED.update(f"f-{i}" for i in range(n))  # anything that runs again now succeeds
+        asyncio.run(view._group_clicked(SimpleNamespace(column="retry", row=row)))
+        wait_until(lambda: ctx.service.status(batch)["state"] == "completed", timeout=60)
+        items, _ = ctx.service.items(batch)
+        assert set(items.loc[items["state"] == "completed", "product_id"]) == group
+        assert (items["state"] == "failed").sum() == n - 500
+        view.run.load_triage()
+        assert sorted(view._groups_table.value["count"]) == [500] * 4
+    finally:
+        engine.close()
+        store.close()
