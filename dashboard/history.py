@@ -16,12 +16,12 @@ import param
 from dashboard import render
 from dashboard.render import BUTTON_CSS
 from dashboard.paged import PagedTable, off_loop, schedule
+from dashboard.plain import colored_text
 from engine.errors import IndexLabError
 from engine.states import ItemState
 
 ITEM_STATES = [s.value for s in ItemState]
-BATCH_COLUMNS = ["batch_run_id", "state", "created", "items", "completed", "failed", "skipped", "stopped", "queued",
-                 "runner", "profile"]
+BATCH_COLUMNS = ["batch_run_id", "state", "result", "created", "items", "outcome", "runner", "profile", "reason"]
 EVENT_COLUMNS = ["time", "kind", "seq", "move", "attempt", "actor", "reason"]
 ITEM_COLUMNS = ["seq", "state", "brand", "model", "variant", "product_id", "attempts", "duration", "last_error"]
 KIND_LABELS = {"batch_transition": "batch", "item_transition": "item", "operator_action": "action", "log": "log"}
@@ -159,8 +159,11 @@ class History(pn.viewable.Viewer):
         self._batches = PagedTable(
             self._fetch_batches, columns=BATCH_COLUMNS, page_size=10, empty_text="No batches yet.",
             css_classes=["history-batches"], on_click=lambda row: self.open(row["batch_run_id"]),
-            titles={"batch_run_id": "batch", "created": "created (UTC)"},
-            widths={"batch_run_id": 290, "state": 100, "created": 150})
+            titles={"batch_run_id": "batch", "created": "created (UTC)", "outcome": "items came out"},
+            widths={"batch_run_id": 270, "state": 95, "result": 85, "created": 135, "items": 65, "runner": 85,
+                    "profile": 80},
+            formatters={"result": colored_text(render.RESULT_COLORS), "outcome": {"type": "textarea"},
+                        "reason": {"type": "textarea"}})
         self._items = PagedTable(
             self._fetch_items, columns=ITEM_COLUMNS, page_size=15, empty_text="No items.",
             css_classes=["history-items"], on_click=lambda row: self.outcome.show(row["product_id"]),
@@ -234,11 +237,11 @@ class History(pn.viewable.Viewer):
     def _fetch_batches(self, offset: int, limit: int) -> tuple[pd.DataFrame, int | None]:
         rows = []
         for b in self.service.batches(limit=limit, offset=offset):
-            counts = b["counts"]
-            rows.append({"batch_run_id": b["batch_run_id"], "state": b["state"],
+            words = b["result_text"] or ""  # "Partial: 3 succeeded, ...": the result has its own column
+            rows.append({"batch_run_id": b["batch_run_id"], "state": b["state"], "result": b["result"] or "",
                          "created": render.clock(b["created_at"], date=True), "items": b["item_count"],
-                         **{s: counts.get(s, 0) for s in ("completed", "failed", "skipped", "stopped", "queued")},
-                         "runner": b["runner"], "profile": b["profile"]})
+                         "outcome": words.split(": ", 1)[1] if b["result"] and ": " in words else words,
+                         "runner": b["runner"], "profile": b["profile"], "reason": b.get("reason") or ""})
         return pd.DataFrame(rows, columns=BATCH_COLUMNS), None
 
     def _fetch_items(self, offset: int, limit: int) -> tuple[pd.DataFrame, int]:
@@ -287,10 +290,14 @@ class History(pn.viewable.Viewer):
         times = " · ".join(f"{label} {render.clock(d.get(key), date=True)} UTC"
                            for label, key in (("created", "created_at"), ("started", "started_at"),
                                               ("finished", "finished_at")) if d.get(key))
+        reason = f'<div class="why"><span class="k">reason</span> {render.esc(d["reason"])}</div>' if d.get("reason") else ""
         self._detail.object = (
-            f'<div class="idline">{render.badge(d.get("state"))}<code class="bid">{render.esc(d["batch_run_id"])}</code></div>'
+            f'<div class="head"><div class="idline">{render.result_badge(d.get("result"))}{render.badge(d.get("state"))}'
+            f'<code class="bid">{render.esc(d["batch_run_id"])}</code></div>'
             f'<div class="meta">{render.esc(d.get("runner"))} · {render.esc(d.get("profile"))} · '
-            f'{int(d.get("item_count") or 0):,} items · {times}</div><div style="margin-top:6px">{chips}</div>')
+            f'{int(d.get("item_count") or 0):,} items · {times}</div>'
+            f'<div class="result-text">{render.esc(d.get("result_text"))}</div>{reason}'
+            f'<div style="margin-top:6px">{chips}</div></div>')
 
     def _attach(self) -> None:
         key = id(pn.state.curdoc)

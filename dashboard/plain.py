@@ -11,6 +11,7 @@ job text is plain text wherever it is shown).
 from __future__ import annotations
 
 import html
+import json
 from collections.abc import Iterable
 
 from panel.io import JSCode
@@ -23,6 +24,19 @@ TEXT_TOOLTIP = JSCode("""(event, cell) => {
   tip.textContent = text;
   return tip;
 }""")
+
+
+def colored_text(colors: dict[str, str]) -> JSCode:
+    """A Tabulator formatter: the cell's value as text (a text node, never HTML) in ``colors[value]``, bold."""
+    table = ", ".join(f"{json.dumps(k)}: {json.dumps(v)}" for k, v in colors.items())
+    return JSCode(f"""(cell) => {{
+  const value = cell.getValue() == null ? "" : String(cell.getValue());
+  const span = document.createElement("span");
+  span.textContent = value;
+  span.style.color = ({{{table}}})[value] || "";
+  span.style.fontWeight = "600";
+  return span;
+}}""")
 
 
 def option_labels(values: Iterable[str]) -> dict[str, str]:

@@ -140,7 +140,9 @@ class PlanPreview(pn.viewable.Viewer):
                                     "max_attempts": {"type": pn.widgets.IntInput, "start": 1, "end": 20},
                                     "max_run_seconds": {"type": pn.widgets.FloatInput, "start": 1, "end": 86_400},
                                     "domain_cooldown_seconds": {"type": pn.widgets.FloatInput, "start": 0,
-                                                                "end": 3_600, "step": 0.1}})
+                                                                "end": 3_600, "step": 0.1},
+                                    "min_required_coverage": {"type": pn.widgets.FloatInput, "start": 0, "end": 1,
+                                                              "step": 0.05}})
         return pn.Card(widgets, title="Settings", collapsible=False, sizing_mode="stretch_width")
 
     def __panel__(self) -> pn.viewable.Viewable:

@@ -19,10 +19,17 @@ ITEM_COLORS = {
     "queued": "#64748b", "running": "#2563eb", "completed": "#16a34a",
     "failed": "#dc2626", "skipped": "#9333ea", "stopped": "#ea580c",
 }
+# A batch's state says where it is, not how it went: "completed" is neutral (its result carries the colour).
 BATCH_COLORS = {
     "planned": "#64748b", "running": "#2563eb", "paused": "#d97706",
-    "stopping": "#ea580c", "stopped": "#b91c1c", "completed": "#16a34a",
+    "stopping": "#ea580c", "stopped": "#b91c1c", "completed": "#475569",
 }
+RESULT_COLORS = {"succeeded": "#16a34a", "partial": "#d97706", "failed": "#dc2626"}
+# What came out of the items (engine.triage.result_counts), in the bar's order; "unfinished" is the bar's track.
+OUTCOME_COLORS = {"succeeded": "#16a34a", "needs_review": "#facc15", "failed": "#dc2626", "skipped": "#9333ea",
+                  "stopped": "#ea580c"}
+OUTCOME_WORDS = {"succeeded": "succeeded", "needs_review": "need review", "failed": "failed", "skipped": "skipped",
+                 "stopped": "stopped"}
 FEED_LIMIT = 30
 RUNNING_LIMIT = 8
 
@@ -35,6 +42,30 @@ def badge(state: str | None, colors: Mapping[str, str] = BATCH_COLORS) -> str:
     if not state:
         return '<span class="badge" style="background:#94a3b8">no batch</span>'
     return f'<span class="badge" style="background:{colors.get(state, "#64748b")}">{esc(state)}</span>'
+
+
+def result_badge(result: str | None) -> str:
+    """A finished batch's result (succeeded, partial, failed) in its own colour; '' while it has none."""
+    if not result:
+        return ""
+    return (f'<span class="result-badge" style="background:{RESULT_COLORS.get(result, "#64748b")}">'
+            f'{esc(result)}</span>')
+
+
+def outcome_bar(outcomes: Mapping[str, int]) -> str:
+    """The progress bar, one segment per outcome (succeeded, needs review, failed, skipped, stopped) in
+    proportion to all items; what has not run yet is the bar's empty track."""
+    total = sum(int(v or 0) for v in outcomes.values())
+    segments = []
+    for key, color in OUTCOME_COLORS.items():
+        n = int(outcomes.get(key) or 0)
+        if n and total:
+            segments.append(f'<span class="seg" data-outcome="{key}" style="width:{100 * n / total:.2f}%;'
+                            f'background:{color}" title="{n:,} {OUTCOME_WORDS[key]}"></span>')
+    legend = "".join(f'<span class="key"><span class="swatch" style="background:{color}"></span>'
+                     f'{OUTCOME_WORDS[key]}</span>' for key, color in OUTCOME_COLORS.items()
+                     if outcomes.get(key))
+    return f'<div class="obar">{"".join(segments)}</div><div class="legend">{legend}</div>'
 
 
 def product_label(row: Mapping[str, Any]) -> str:
@@ -106,13 +137,17 @@ def header_html(batch_run_id: str | None, status: Mapping[str, Any], batch: Mapp
             meta.append(f"{label} {clock(when, date=True)} UTC")
     halted = status.get("halted")
     warn = f'<div class="warn">{esc(halted)}</div>' if halted else ""
+    reason = status.get("reason") or batch.get("reason")
+    why = f'<div class="why"><span class="k">reason</span> {esc(reason)}</div>' if reason else ""
     return (f'<div class="head"><div class="title">Batch Run Summary</div>'
-            f'<div class="idline">{badge(status.get("state"))}<code class="bid">{esc(batch_run_id)}</code></div>'
-            f'<div class="meta">{" · ".join(m for m in meta if m)}</div>{warn}</div>')
+            f'<div class="idline">{result_badge(status.get("result"))}{badge(status.get("state"))}'
+            f'<code class="bid">{esc(batch_run_id)}</code></div>'
+            f'<div class="meta">{" · ".join(m for m in meta if m)}</div>{why}{warn}</div>')
 
 
 def progress_html(status: Mapping[str, Any], now: datetime | None = None) -> str:
-    """'412 of 2,110 done · 19.5%', the ETA with its band, and throughput."""
+    """What came out so far in words ('Partial: 22 succeeded, 3 need review, 18 failed') with the share
+    finished, the ETA with its band, and throughput."""
     total, done = int(status.get("total") or 0), int(status.get("done") or 0)
     pct = 100.0 * (status.get("progress") or 0.0)
     state = status.get("state")
@@ -120,7 +155,7 @@ def progress_html(status: Mapping[str, Any], now: datetime | None = None) -> str
     if not total:
         eta_text = ""
     elif done >= total:
-        eta_text = "every item is done"
+        eta_text = "nothing left to run"
     elif state != "running":
         eta_text = f"ETA when running ({esc(state)})" if state else ""
     elif not eta:
@@ -139,7 +174,13 @@ def progress_html(status: Mapping[str, Any], now: datetime | None = None) -> str
     else:
         speed = (f'<span class="speed"><b>{rate(tp.get("recent_per_hour"))}</b> last 2 min · '
                  f'{rate(tp.get("overall_per_hour"))} overall</span>')
-    return (f'<div class="progress-line"><span><b class="done">{done:,}</b> of {total:,} done · {pct:.1f}%</span>'
+    result = status.get("result")
+    words = esc(status.get("result_text") or f"{done:,} of {total:,} finished")
+    if result and ":" in words:  # the lead word ("Failed:") in the result's colour
+        lead, rest = words.split(":", 1)
+        words = f'<b style="color:{RESULT_COLORS.get(result, "inherit")}">{lead}:</b>{rest}'
+    return (f'<div class="progress-line"><span class="result-text">{words}</span>'
+            f'<span class="meta">{pct:.1f}% finished</span>'
             f'<span class="sep">|</span><span>{eta_text}</span><span class="sep">|</span>{speed}</div>')
 
 
@@ -194,8 +235,68 @@ def failures_html(failures: Iterable[Mapping[str, Any]]) -> str:
     return "".join(out)
 
 
+def group_html(group: Mapping[str, Any]) -> str:
+    """One failure group: how many failed for this reason, when, a few of them, and one full error."""
+    examples = ", ".join(f'#{int(e.get("seq", 0))} <code>{esc(e.get("product_id"))}</code>'
+                         for e in group.get("examples") or [])
+    more = int(group.get("count") or 0) - len(group.get("examples") or [])
+    example_error = group.get("example_error")
+    error = (f'<div class="err">{esc(example_error)}</div>'
+             if example_error and example_error != group.get("reason") else "")
+    return (f'<div class="group"><div class="line"><span class="count">{int(group.get("count") or 0):,}</span>'
+            f'<span class="reason-text">{esc(group.get("reason"))}</span></div>'
+            f'<div class="meta">first {clock(group.get("first_seen"), date=True)} · last '
+            f'{clock(group.get("last_seen"), date=True)} UTC · {examples}{f" and {more:,} more" if more > 0 else ""}'
+            f'</div>{error}</div>')
+
+
+def review_html(review: Mapping[str, Any]) -> str:
+    """Completed products below the quality gate and the required fields they lack."""
+    count, gate = int(review.get("count") or 0), review.get("min_required_coverage")
+    gate_text = gate_words(gate)
+    if not count:
+        return f'<div class="empty">No product needs review (quality gate: {esc(gate_text)}).</div>'
+    rows = "".join(f'<tr><td class="fname">{esc(f.get("field"))}</td><td>{int(f.get("products") or 0):,}</td></tr>'
+                   for f in review.get("missing_fields") or [])
+    table = ('<table class="fields"><thead><tr><th>missing field</th><th>products</th></tr></thead>'
+             f'<tbody>{rows}</tbody></table>') if rows else ""
+    return (f'<div><b>{count:,} product{"s" if count != 1 else ""}</b> completed below the quality gate '
+            f'({esc(gate_text)}).</div>{table}')
+
+
+def gate_words(min_required_coverage: Any) -> str:
+    """'required-field coverage at least 80%', or 'off' (a gate of 0)."""
+    if not isinstance(min_required_coverage, (int, float)) or min_required_coverage <= 0:
+        return "off"
+    return f"required-field coverage at least {100 * min_required_coverage:.0f}%"
+
+
+def item_events_text(events: Iterable[Mapping[str, Any]]) -> str:
+    """One item's events as plain lines: time, kind, move, attempt, who, and the reason (a stderr tail keeps
+    its lines)."""
+    lines = []
+    for e in events:
+        move = " → ".join(x for x in (e.get("from_state"), e.get("to_state")) if x)
+        data = e.get("data") if isinstance(e.get("data"), Mapping) else {}
+        level = f"[{data['level']}]" if data.get("level") else ""
+        head = " ".join(x for x in (stamp(e.get("occurred_at")), _KIND_LABELS.get(e.get("kind") or "", e.get("kind")),
+                                     level, move, f"attempt {e['attempt']}" if e.get("attempt") is not None else "",
+                                     f"by {e['actor']}" if e.get("actor") else "") if x)
+        lines.append(f"{head}\n    " + str(e.get("reason") or "").replace("\n", "\n    "))
+    return "\n".join(lines)
+
+
+def item_events_html(item: Mapping[str, Any], events: list[Mapping[str, Any]], total: int) -> str:
+    """An item's events as text in a <pre> (escaped: every reason, error and stderr line is plain text)."""
+    shown = f"{len(events):,} of {total:,}" if total > len(events) else f"{total:,}"
+    return (f'<div class="line"><span class="seq">#{int(item.get("seq", 0))}</span>'
+            f'<span class="name">{product_label(item)}</span><code>{esc(item.get("product_id"))}</code>'
+            f'<span class="meta">{esc(item.get("state"))} · {shown} events</span></div>'
+            f'<pre class="events">{esc(item_events_text(events))}</pre>')
+
+
 _KIND_LABELS = {"batch_transition": "batch", "operator_action": "action", "bulk_transition": "items",
-                "item_transition": "item"}
+                "item_transition": "item", "log": "log"}
 
 
 def feed_html(events: Iterable[Mapping[str, Any]]) -> str:
@@ -230,11 +331,13 @@ def plan_html(summary: Any) -> str:
     est, cfg = summary.estimate, summary.settings
     brands, workers = len(summary.brands), cfg.workers
     categories = ", ".join(f'<span class="cat">{esc(k)}</span>&nbsp;{v:,}' for k, v in summary.categories.items())
-    basis = "from past runs" if est.basis == "history" else "profile default"
+    basis = est.basis_text or ("from past runs" if est.basis == "history" else "profile default")
     rows = [("Estimated jobs", f"{est.job_count:,} (at most {est.max_job_count:,} with retries)"),
             ("Estimated runtime", f"{esc(est.runtime_text)} with {workers} worker{'s' if workers != 1 else ''} — "
-                                  f"{est.seconds_per_product_low:.0f}–{est.seconds_per_product_high:.0f} s per product "
-                                  f"({basis})"),
+                                  f"{est.seconds_per_product_low:.0f}–{est.seconds_per_product_high:.0f} s per product"),
+            ("Estimate basis", esc(basis)),
+            ("Quality gate", esc(gate_words(cfg.min_required_coverage))
+             + (" (below it a product needs review)" if cfg.min_required_coverage > 0 else "")),
             ("Categories", categories)]
     if cfg.runner == "command" and cfg.command:
         rows.append(("Command", f"<code>{esc(shlex.join(cfg.command))}</code>"))
@@ -249,7 +352,8 @@ def snapshot_html(cfg: Any) -> str:
                 "LLM provider / model": f"{cfg.llm_provider} / {cfg.llm_model}", "workers": cfg.workers,
                 "max run s": f"{cfg.max_run_seconds:g}", "max attempts": cfg.max_attempts,
                 "domain cooldown / concurrency": f"{cfg.domain_cooldown_seconds:g} s / {cfg.domain_concurrency}",
-                "provider rate": f"{cfg.provider_rate_per_minute:g}/min"}
+                "provider rate": f"{cfg.provider_rate_per_minute:g}/min",
+                "quality gate": gate_words(cfg.min_required_coverage)}
     return (section("Settings snapshot frozen into the batch") + '<table class="fields"><thead><tr>'
             + "".join(f"<th>{esc(k)}</th>" for k in snapshot) + "</tr></thead><tbody><tr>"
             + "".join(f"<td>{esc(v)}</td>" for v in snapshot.values()) + "</tr></tbody></table>")
@@ -320,6 +424,23 @@ code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; fo
 .head .idline { display: flex; align-items: center; gap: 6px; flex-wrap: wrap; margin-bottom: 2px; }
 .head .bid { font-size: 14px; background: #f1f5f9; padding: 2px 6px; border-radius: 4px; word-break: break-all; }
 .head .meta { color: #64748b; }
+.result-badge { display: inline-block; color: #fff; border-radius: 6px; padding: 2px 12px; font-size: 14px;
+                font-weight: 700; letter-spacing: .03em; text-transform: uppercase; margin-right: 4px; white-space: nowrap; }
+.head .why { margin-top: 4px; color: #334155; overflow-wrap: anywhere; white-space: pre-wrap; }
+.head .why .k, .k { color: #64748b; }
+.obar { display: flex; height: 14px; border-radius: 7px; overflow: hidden; background: #e2e8f0; margin: 4px 0 4px 0; }
+.obar .seg { display: block; height: 100%; }
+.legend { display: flex; flex-wrap: wrap; gap: 2px 14px; color: #475569; font-size: 12.5px; margin-bottom: 4px; }
+.legend .key { display: inline-flex; align-items: center; gap: 5px; }
+.legend .swatch { display: inline-block; width: 10px; height: 10px; border-radius: 2px; }
+.progress-line .result-text { font-size: 15px; font-weight: 600; }
+.group { padding: 4px 2px; }
+.group .reason-text { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12.5px;
+                      color: #991b1b; overflow-wrap: anywhere; white-space: pre-wrap; }
+.group .count { font-weight: 700; font-size: 15px; margin-right: 6px; }
+pre.events { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12px; white-space: pre-wrap;
+             overflow-wrap: anywhere; background: #f8fafc; border: 1px solid #e2e8f0; border-radius: 6px; padding: 8px;
+             margin: 6px 0 0 0; max-height: 360px; overflow-y: auto; }
 .head .warn { color: #b91c1c; margin-top: 4px; font-weight: 600; }
 .progress-line { display: flex; flex-wrap: wrap; gap: 4px 10px; align-items: baseline; font-size: 14px; }
 .progress-line .done { font-size: 18px; }

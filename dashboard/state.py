@@ -80,7 +80,7 @@ def _shared_catalog_view(service: BatchService) -> pd.DataFrame:
 
 # The settings the builder's form edits; the rest come from the server's defaults unchanged.
 UI_SETTINGS = ("profile", "runner", "workers", "max_run_seconds", "max_attempts", "domain_cooldown_seconds",
-               "llm_provider", "llm_model")  # in the order the form shows them
+               "min_required_coverage", "llm_provider", "llm_model")  # in the order the form shows them
 
 
 class BuilderState(param.Parameterized):
@@ -107,6 +107,8 @@ class BuilderState(param.Parameterized):
     max_run_seconds = param.Number(default=600.0, bounds=(1, 86_400), doc="Per product attempt.")
     max_attempts = param.Integer(default=3, bounds=(1, 20), doc="Attempts per product.")
     domain_cooldown_seconds = param.Number(default=1.0, bounds=(0, 3_600), label="Domain cooldown (s)", doc="Gap between requests to a domain.")
+    min_required_coverage = param.Number(default=0.8, bounds=(0, 1), label="Quality gate: min required coverage (0 = off)",
+                                         doc="A completed product whose required-field coverage is below this needs review.")
 
     # ---- derived (read-only for views) ----
     filtered = param.DataFrame(default=None, doc="The catalog rows the filters show, in catalog order.")
@@ -191,7 +193,7 @@ class BuilderState(param.Parameterized):
             self._replan()
 
     @param.depends("brand_order", "pinned", "profile", "runner", "llm_provider", "llm_model", "workers",
-                   "max_run_seconds", "max_attempts", "domain_cooldown_seconds", watch=True)
+                   "max_run_seconds", "max_attempts", "domain_cooldown_seconds", "min_required_coverage", watch=True)
     def _replan(self) -> None:
         self._preview_generation += 1
         if not self.selected:

@@ -20,16 +20,24 @@ import panel as pn
 import param
 
 from dashboard import render
-from dashboard.paged import PagedTable, off_loop
+from dashboard.paged import PagedTable, off_loop, schedule
+from dashboard.plain import TEXT_TOOLTIP
 from dashboard.run_charts import ProgressCharts
 from dashboard.run_reads import (EPOCH, FAILURES_KEEP, FEED_KINDS, event_key, failure_key, failures_seed, feed_seed,
                                  history_points, merged, num)
 from engine.errors import IndexLabError
+from engine.settings import Profile
 from engine.states import BATCH_MOVES, BatchState, ItemState
 
 log = logging.getLogger("indexlab.dashboard")
 
 ITEM_STATES = [s.value for s in ItemState]
+COUNTERS = [*ITEM_STATES[:3], "needs_review", *ITEM_STATES[3:]]  # "needs review" beside "completed"
+COUNTER_COLORS = {**render.ITEM_COLORS, "needs_review": "#ca8a04"}
+ZERO_COLOR = "#94a3b8"
+GROUPS_SHOWN = 10  # failure groups listed on the summary (largest first) ...
+GROUPS_READ = 100  # ... and read, for the items table's reason filter
+ITEM_EVENTS_SHOWN = 200
 ACTIONS = ("start", "pause", "resume", "stop", "force_stop", "retry_failed")
 FEED_KEEP = 200
 LIVE = frozenset({BatchState.RUNNING.value, BatchState.STOPPING.value})
@@ -78,6 +86,9 @@ class RunState(param.Parameterized):
                       "batch's item moves cannot push them out of the engine's short recent_events.")
     failures = param.List(default=[], doc="Recent failures with reasons, newest first: the engine's live ones merged "
                           "with the failed items in the store (so they survive a server restart).")
+    failure_groups = param.List(default=[], doc="service.failure_groups of the batch: reason, count, first/last seen, "
+                                "examples; read with load_triage (store reads) when the counts move.")
+    needs_review = param.Dict(default={}, doc="service.needs_review of the batch: count, gate, missing fields.")
     busy = param.Boolean(default=False, doc="An action is being committed; every control waits.")
     message = param.String(default="", doc="What the last action did, or why it was refused (shown, never raised).")
     message_kind = param.Selector(default="info", objects=["info", "success", "warning", "danger"],
@@ -149,12 +160,34 @@ class RunState(param.Parameterized):
         batch = self.service.batch(batch_run_id)
         return {"batch_run_id": batch_run_id, "status": status, "batch": batch,
                 "series": history_points(self.service, batch_run_id), "feed": feed_seed(self.service, batch_run_id),
-                "failures": failures_seed(self.service, batch_run_id)}
+                "failures": failures_seed(self.service, batch_run_id), **self._read_triage(batch_run_id)}
+
+    # ------------------------------------------------------------------ triage (store reads)
+    def _read_triage(self, batch_run_id: str) -> dict[str, Any]:
+        return {"batch_run_id": batch_run_id,
+                "groups": self.service.failure_groups(batch_run_id, limit=GROUPS_READ),
+                "review": self.service.needs_review(batch_run_id)}
+
+    def _apply_triage(self, read: dict[str, Any]) -> None:
+        if read["batch_run_id"] == self.batch_run_id:  # not a read for a batch no longer followed
+            self.param.update(failure_groups=read["groups"], needs_review=read["review"])
+
+    def load_triage(self) -> None:
+        """Re-read the failure groups and the needs-review summary now, in this thread."""
+        if self.batch_run_id is not None:
+            self._apply_triage(self._read_triage(self.batch_run_id))
+
+    async def load_triage_async(self) -> None:
+        if self.batch_run_id is not None:
+            try:
+                self._apply_triage(await off_loop(self._read_triage, self.batch_run_id))
+            except IndexLabError as exc:
+                self._tell(exc.message, "danger")
 
     def _apply(self, read: dict[str, Any] | None) -> None:
         if read is None:
             self.param.update(batch_run_id=None, status={}, batch={}, series=[], feed=[], failures=[],
-                              series_version=self.series_version + 1)
+                              failure_groups=[], needs_review={}, series_version=self.series_version + 1)
             return
         status = read["status"]
         feed = merged([], [e for e in status.get("recent_events", []) if e.get("kind") in FEED_KINDS] + read["feed"],
@@ -163,7 +196,7 @@ class RunState(param.Parameterized):
                            FAILURES_KEEP)
         self.param.update(batch_run_id=read["batch_run_id"], batch=read["batch"], status=status,
                           series=read["series"], series_version=self.series_version + 1, feed=feed or [],
-                          failures=failures or [],
+                          failures=failures or [], failure_groups=read["groups"], needs_review=read["review"],
                           message="" if read["batch_run_id"] != self.batch_run_id else self.message)
         self._sample(status)
 
@@ -240,15 +273,36 @@ class RunState(param.Parameterized):
         await self._act(lambda b: self.service.retry_failed(b, actor=self.actor),
                         lambda n: f"Re-queued {n} failed item{'s' if n != 1 else ''}." if n else "No failed items to retry.")
 
-    async def _act(self, call: Callable[[str], Any], done: Callable[[Any], str]) -> None:
-        """Commit an action off the loop; an illegal one is shown as a message, never raised."""
+    async def retry_group(self, reason: str) -> None:
+        """Re-queue every failed item of one failure group (its reason), and only those."""
+        await self._act(lambda b: self.service.retry_failed(b, reason=reason, actor=self.actor),
+                        lambda n: f"Re-queued {n} failed item{'s' if n != 1 else ''} of the group: {reason}")
+        await self.load_triage_async()
+
+    async def rerun_needs_review(self, profile: str) -> None:
+        """Plan a new batch of the products that need review with ``profile``, and show it here (not started)."""
+        old = self.batch_run_id
+        saved = await self._act(
+            lambda b: self.service.rerun(b, which="needs_review", settings={"profile": profile}, actor=self.actor),
+            lambda saved: "")
+        if saved is None:
+            return
+        await self.follow_async(saved.batch_run_id)
+        self._tell(f"Planned batch {saved.batch_run_id}: the {saved.summary.total:,} products of batch {old} that "
+                   f"need review, with the {profile} profile. It is shown here now: press Start Batch to run it "
+                   "(History lists both).", "success")
+
+    async def _act(self, call: Callable[[str], Any], done: Callable[[Any], str]) -> Any:
+        """Commit an action off the loop; an illegal one is shown as a message, never raised. Returns what the
+        call returned, None when it failed."""
         batch_run_id = self.batch_run_id
         if batch_run_id is None:
             self._tell("No batch to act on: plan one in the Batch Run Builder first.", "warning")
-            return
+            return None
         if self.busy:
-            return
+            return None
         self.busy = True
+        result = None
         try:
             result = await off_loop(call, batch_run_id)
         except IndexLabError as exc:
@@ -261,6 +315,7 @@ class RunState(param.Parameterized):
         finally:
             self.busy = False
         self.poll()
+        return result
 
     def _tell(self, message: str, kind: str) -> None:
         self.param.update(message=message, message_kind=kind)
@@ -270,20 +325,14 @@ class RunState(param.Parameterized):
 
 
 # =========================================================================== the view
-_PROGRESS_CSS = """
-progress { height: 14px; border-radius: 7px; box-shadow: none; margin: 0; }
-progress[value]::-webkit-progress-bar { background-color: #e2e8f0; border-radius: 7px; box-shadow: none; }
-progress[value]::-webkit-progress-value { border-radius: 7px; }
-"""
-
-
 def _html(text: str = "", **kw: Any) -> pn.pane.HTML:
     kw.setdefault("sizing_mode", "stretch_width")
     return pn.pane.HTML(text, stylesheets=[render.CSS], **kw)
 
 
-def _card(*objects: Any, **kw: Any) -> pn.Column:
-    return pn.Column(*objects, styles=dict(render.CARD_STYLES), sizing_mode="stretch_width", margin=(6, 6), **kw)
+def _card(*objects: Any, styles: dict[str, str] | None = None, **kw: Any) -> pn.Column:
+    return pn.Column(*objects, styles=dict(styles or render.CARD_STYLES), sizing_mode="stretch_width", margin=(6, 6),
+                     **kw)
 
 
 def _on_loop() -> bool:
@@ -300,6 +349,14 @@ class BatchRunSummary(pn.viewable.Viewer):
 
     run = param.ClassSelector(class_=RunState, doc="The session's RunState this view shows and drives.")
     item_state = param.Selector(default="all", objects=["all", *ITEM_STATES], doc="Items table: show only this state.")
+    item_search = param.String(default="", doc="Items table: only items whose product id, brand, model or variant "
+                               "holds this text (case-blind).")
+    item_brand = param.Selector(default="", objects={"(all brands)": ""}, doc="Items table: only this brand "
+                                "(options: the batch's brands).")
+    item_reason = param.Selector(default="", objects={"(all reasons)": ""}, doc="Items table: only the failed items "
+                                 "of this failure group (options: the batch's groups).")
+    rerun_profile = param.Selector(default=Profile.THOROUGH.value, objects=[p.value for p in Profile],
+                                   doc="The profile of the new batch \"Re-run needs review\" plans.")
     show_item_moves = param.Boolean(default=False, doc="Action feed: also list the latest item moves.")
     confirming_force_stop = param.Boolean(default=False, doc="Force Stop was pressed; the confirmation is shown.")
     poll_ms = param.Integer(default=500, bounds=(200, 5_000), doc="How often the view reads the live status.")
@@ -328,11 +385,17 @@ class BatchRunSummary(pn.viewable.Viewer):
         self.run.param.watch(self._show_message, ["message", "message_kind"])
         self.run.param.watch(self._batch_changed, ["batch_run_id"])
         self.param.watch(self._show_feed, ["show_item_moves"])
-        self.param.watch(lambda *_: self._items.reset(), ["item_state"])
+        self.run.param.watch(self._show_groups, ["failure_groups"])
+        self.run.param.watch(self._show_review, ["needs_review"])
+        self.run.param.watch(self._item_options, ["batch", "failure_groups"])
+        self.param.watch(lambda *_: self._items.reset(), ["item_state", "item_search", "item_brand", "item_reason"])
         self._stream()
         self._show_status()
         self._show_feed()
         self._show_failures()
+        self._show_groups()
+        self._show_review()
+        self._item_options()
         self._show_message()
 
     # ------------------------------------------------------------------ building
@@ -362,14 +425,13 @@ class BatchRunSummary(pn.viewable.Viewer):
         pn.bind(lambda _: self.run.dismiss(), dismiss.param.clicks, watch=True)
         self._alert_row = pn.Row(self._alert, dismiss, visible=False, sizing_mode="stretch_width")
         self._counters = {
-            s: pn.indicators.Number(label=s.capitalize(), value=0, format="{value:,}", font_size="26pt",
-                                    title_size="10.5pt", default_color=render.ITEM_COLORS[s], sizing_mode="stretch_width",
-                                    styles={**render.CARD_STYLES, "border-left": f"5px solid {render.ITEM_COLORS[s]}"},
-                                    margin=(6, 6), css_classes=[f"summary-count-{s}"])
-            for s in ITEM_STATES
+            s: pn.indicators.Number(label=s.replace("_", " ").capitalize(), value=0, format="{value:,}",
+                                    font_size="26pt", title_size="10.5pt", default_color=ZERO_COLOR,
+                                    sizing_mode="stretch_width", margin=(6, 6), css_classes=[f"summary-count-{s}"],
+                                    styles={**render.CARD_STYLES, "border-left": f"5px solid {ZERO_COLOR}"})
+            for s in COUNTERS
         }
-        self._progress = pn.indicators.Progress(value=0, max=1000, bar_color="primary", sizing_mode="stretch_width",
-                                                height=14, margin=(4, 0, 8, 0), stylesheets=[_PROGRESS_CSS])
+        self._bar = _html(margin=(0, 0), css_classes=["summary-bar"])
         self._progress_text = _html(margin=(0, 0), css_classes=["summary-progress"])
         self._speed_pane = pn.pane.Bokeh(self._charts.speed, sizing_mode="stretch_width", height=250)
         self._done_pane = pn.pane.Bokeh(self._charts.done, sizing_mode="stretch_width", height=250)
@@ -377,12 +439,39 @@ class BatchRunSummary(pn.viewable.Viewer):
         self._failures = _html(margin=(0, 0), css_classes=["summary-failures"])
         self._feed = _html(margin=(0, 0), css_classes=["summary-feed"])
         self._items = PagedTable(
-            self._fetch_items, page_size=20, empty_text="No items in this state.", css_classes=["summary-items"],
-            columns=["seq", "state", "brand", "model", "variant", "product_id", "attempts", "phase", "duration",
-                     "finished", "last_error"],
-            titles={"seq": "#", "duration": "duration", "finished": "finished (UTC)", "last_error": "last error"},
-            widths={"seq": 55, "state": 95, "attempts": 80, "phase": 90, "duration": 80, "finished": 110},
+            self._fetch_items, page_size=20, empty_text="No items match.", css_classes=["summary-items"],
+            columns=ITEM_COLUMNS, on_click=lambda row: self.show_item(int(row["seq"])),
+            titles={"seq": "#", "duration": "duration", "finished": "finished (UTC)", "last_error": "last error",
+                    "gate": "quality"},
+            widths={"seq": 55, "state": 95, "attempts": 80, "phase": 90, "duration": 80, "finished": 110,
+                    "gate": 105},
         )
+        self._groups_head = _html(margin=(0, 0), css_classes=["summary-groups-head"])
+        # Tabulator cells are plain text (the reasons and product ids are the jobs' and the catalog's words);
+        # a click on a row's last cell ("Retry this group") retries that group.
+        self._groups_table = pn.widgets.Tabulator(
+            pd.DataFrame(columns=GROUP_COLUMNS), show_index=False, disabled=True, pagination=None,
+            layout="fit_columns", sizing_mode="stretch_width",
+            selectable=False, header_align="left", css_classes=["summary-groups"], max_height=260,
+            titles={"count": "items", "reason": "reason group", "seen": "first – last (UTC)",
+                    "examples": "examples", "retry": ""},
+            widths={"count": 60, "seen": 150, "examples": 180, "retry": 130},
+            formatters={"reason": {"type": "textarea"}, "seen": {"type": "textarea"}, "examples": {"type": "textarea"}},
+            configuration={"columnDefaults": {"headerSort": False, "tooltip": TEXT_TOOLTIP},
+                           "placeholder": "No failures."},
+            stylesheets=[_GROUPS_CSS])
+        self._groups_table.on_click(self._group_clicked)
+        self._review = _html(margin=(0, 0), css_classes=["summary-review"])
+        self._rerun = pn.widgets.Button(label="Re-run needs review", color="primary", variant="outline", width=190,
+                                        margin=(4, 4), stylesheets=[render.BUTTON_CSS],
+                                        disabled=self.run.param.needs_review.rx.pipe(
+                                            lambda r: not (r or {}).get("count")) | self.run.param.busy)
+        pn.bind(self._rerun_clicked, self._rerun.param.clicks, watch=True)
+        self._item_events = _html(margin=(0, 0), css_classes=["summary-item-events"])
+        self._item_shown: int | None = None
+
+    async def _rerun_clicked(self, _clicks: int) -> None:
+        await self.run.rerun_needs_review(self.rerun_profile)
 
     def _button(self, label: str, enabled: param.Parameter, action: Callable[[], Any], kind: str, *,
                 outline: bool = False) -> pn.widgets.Button:
@@ -414,12 +503,15 @@ class BatchRunSummary(pn.viewable.Viewer):
     def _show_status(self, *_: object) -> None:
         run, status = self.run, self.run.status
         self._header.object = render.header_html(run.batch_run_id, status, run.batch)
-        counts = status.get("counts") or {}
+        counts = {**(status.get("counts") or {}), "needs_review": (status.get("outcomes") or {}).get("needs_review", 0)}
         for state, number in self._counters.items():
-            number.value = int(counts.get(state, 0))
-        self._progress.value = int(round(1000 * (status.get("progress") or 0.0))) if status else 0
-        self._progress.bar_color = {"completed": "success", "paused": "warning", "stopping": "warning",
-                                    "stopped": "danger"}.get(status.get("state"), "primary")
+            value = int(counts.get(state, 0))
+            color = COUNTER_COLORS[state] if value else ZERO_COLOR  # a zero is grey: "Completed 0" is not success
+            if number.default_color != color:
+                number.param.update(default_color=color,
+                                    styles={**render.CARD_STYLES, "border-left": f"5px solid {color}"})
+            number.value = value
+        self._bar.object = render.outcome_bar(status.get("outcomes") or {}) if status else ""
         self._progress_text.object = render.progress_html(status) if status else ""
         self._running.object = render.running_html(status.get("running") or [], status.get("state"))
 
@@ -430,6 +522,73 @@ class BatchRunSummary(pn.viewable.Viewer):
 
     def _show_failures(self, *_: object) -> None:
         self._failures.object = render.failures_html(self.run.failures)
+
+    def _show_groups(self, *_: object) -> None:
+        groups = self.run.failure_groups
+        shown = groups[:GROUPS_SHOWN]
+        failed = int((self.run.status.get("counts") or {}).get("failed", 0))
+        note = (f"{failed:,} failed item{'s' if failed != 1 else ''} in {len(groups)}"
+                f"{'+' if len(groups) >= GROUPS_READ else ''} reason group{'s' if len(groups) != 1 else ''}"
+                if groups else "")
+        self._groups_head.object = render.section("Failure groups", note or "none")
+        self._groups_table.value = groups_for_display(shown)
+        more = len(groups) - len(shown)
+        if more > 0:
+            self._groups_head.object += (f'<div class="meta">the {GROUPS_SHOWN} largest shown; filter the items by '
+                                         'any group below</div>')
+
+    async def _group_clicked(self, event: Any) -> None:
+        if event.column != "retry" or not 0 <= event.row < len(self._groups_table.value):
+            return
+        reason = self._groups_table.value["reason"].iloc[event.row]
+        if not self.run.can_retry_failed:
+            self.run._tell("Retry waits until the batch is not running: pause or stop it first.", "warning")
+            return
+        await self.run.retry_group(reason)
+
+    def _show_review(self, *_: object) -> None:
+        self._review.object = render.review_html(self.run.needs_review) if self.run.needs_review else \
+            '<div class="empty">No product needs review.</div>'
+
+    def _item_options(self, *_: object) -> None:
+        """The brand and reason filters offer what this batch has: its brands, its failure groups."""
+        brands = [b.get("brand") for b in ((self.run.batch.get("plan") or {}).get("summary") or {}).get("brands") or []]
+        brand_options = {"(all brands)": "", **{b: b for b in brands if isinstance(b, str) and b}}
+        reasons = {f"{g['reason'][:70]}{'…' if len(g['reason']) > 70 else ''} ({int(g['count']):,})": g["reason"]
+                   for g in self.run.failure_groups}
+        reason_options = {"(all reasons)": "", **reasons}
+        keep_brand = self.item_brand if self.item_brand in brand_options.values() else ""
+        keep_reason = self.item_reason if self.item_reason in reason_options.values() else ""
+        if self.param.item_brand.names != brand_options:
+            self.param.item_brand.objects = brand_options  # the widget follows (an event on "objects")
+        if self.param.item_reason.names != reason_options:
+            self.param.item_reason.objects = reason_options
+        self.param.update(item_brand=keep_brand, item_reason=keep_reason)
+
+    def show_item(self, seq: int) -> None:
+        """Show one item's events (its job's stderr tail among them) under the items table."""
+        self._item_shown = seq
+        if _on_loop():
+            schedule(self._show_item_async, seq)
+        else:
+            self._apply_item(seq, self._read_item(seq))
+
+    async def _show_item_async(self, seq: int) -> None:
+        read = await off_loop(self._read_item, seq)
+        self._apply_item(seq, read)
+
+    def _read_item(self, seq: int) -> tuple[dict[str, Any], list[dict[str, Any]], int]:
+        batch_run_id = self.run.batch_run_id
+        if batch_run_id is None:
+            return {}, [], 0
+        page, _ = self.run.service.items(batch_run_id, offset=max(0, seq - 1), limit=1)  # seq runs 1..N
+        item = page.iloc[0].to_dict() if len(page) and int(page["seq"].iloc[0]) == seq else {"seq": seq}
+        events, total = self.run.service.events(batch_run_id, seq=seq, limit=ITEM_EVENTS_SHOWN)
+        return item, events, total
+
+    def _apply_item(self, seq: int, read: tuple[dict[str, Any], list[dict[str, Any]], int]) -> None:
+        if seq == self._item_shown:
+            self._item_events.object = render.item_events_html(*read)
 
     def _show_feed(self, *_: object) -> None:
         events = list(self.run.feed)
@@ -451,6 +610,8 @@ class BatchRunSummary(pn.viewable.Viewer):
     def _batch_changed(self, *_: object) -> None:
         self.confirming_force_stop = False
         self._items_counts = None
+        self._item_shown = None
+        self._item_events.object = ""
         self._items.reset()
 
     # ------------------------------------------------------------------ items table (SQL pages, off the loop)
@@ -459,7 +620,9 @@ class BatchRunSummary(pn.viewable.Viewer):
         if batch_run_id is None:
             return pd.DataFrame(), 0
         state = None if self.item_state == "all" else self.item_state
-        page, total = self.run.service.items(batch_run_id, state=state, offset=offset, limit=limit)
+        page, total = self.run.service.items(batch_run_id, state=state, brand=self.item_brand or None,
+                                             search=self.item_search.strip() or None, reason=self.item_reason or None,
+                                             offset=offset, limit=limit)
         return items_for_display(page), total
 
     # ------------------------------------------------------------------ live updates
@@ -489,6 +652,7 @@ class BatchRunSummary(pn.viewable.Viewer):
         if counts != self._items_counts and now - self._last_items >= self.items_every_s:
             self._items_counts, self._last_items = counts, now
             await self._items.refresh()
+            await run.load_triage_async()
 
     async def _on_load(self) -> None:
         """Runs unlocked (an async callback): params only; the charts catch up on the next tick."""
@@ -532,7 +696,7 @@ class BatchRunSummary(pn.viewable.Viewer):
                           align_items="flex-end", gap="6px 12px", sizing_mode="stretch_width", margin=0)
         top = _card(head, self._confirm_bar, self._alert_row)
         counters = pn.Row(*self._counters.values(), sizing_mode="stretch_width", margin=(0, 0))
-        progress = _card(self._progress, self._progress_text)
+        progress = _card(self._bar, self._progress_text)
         charts = pn.Row(_card(self._speed_pane), _card(self._done_pane), sizing_mode="stretch_width", margin=0)
         scroll = {"max-height": "270px", "overflow-y": "auto"}
         feed_toggle = pn.widgets.Checkbox.from_param(self.param.show_item_moves, label="show item moves", margin=(2, 0))
@@ -549,17 +713,65 @@ class BatchRunSummary(pn.viewable.Viewer):
         filter_ = pn.widgets.RadioButtonGroup.from_param(
             self.param.item_state, options={s.capitalize(): s for s in self.param.item_state.objects},
             color="light", variant="outline", margin=(4, 0))
-        items = _card(pn.Row(_html(render.section("Items")), filter_, sizing_mode="stretch_width"), self._items)
-        return pn.Column(top, counters, progress, charts, lists, items, sizing_mode="stretch_width",
+        search = pn.widgets.TextInput.from_param(self.param.item_search, name="", placeholder="Search id, brand, model",
+                                                 width=240, margin=(4, 8, 4, 0), css_classes=["summary-item-search"])
+        brand = pn.widgets.Select.from_param(self.param.item_brand, name="", width=200, margin=(4, 8, 4, 0),
+                                             css_classes=["summary-item-brand"])
+        reason = pn.widgets.Select.from_param(self.param.item_reason, name="", width=380, margin=(4, 8, 4, 0),
+                                              css_classes=["summary-item-reason"])
+        items = _card(pn.Row(_html(render.section("Items", "click one for its events")), filter_,
+                             sizing_mode="stretch_width"),
+                      pn.Row(search, brand, reason, sizing_mode="stretch_width", margin=0), self._items,
+                      self._item_events)
+        profile = pn.widgets.Select.from_param(self.param.rerun_profile, name="", width=120, margin=(4, 4),
+                                               css_classes=["summary-rerun-profile"])
+        groups = _card(self._groups_head, self._groups_table, styles={**render.CARD_STYLES, "flex": "3 1 0%"})
+        review = _card(_html(render.section("Needs review", "below the quality gate"), margin=(0, 0, 6, 0)),
+                       pn.Column(self._review, styles=scroll, sizing_mode="stretch_width", margin=0),
+                       pn.Row(_html('<span class="meta">re-run them with profile</span>', margin=(10, 0),
+                                    sizing_mode=None, width=150), profile, self._rerun, margin=0),
+                       styles={**render.CARD_STYLES, "flex": "2 1 0%"})
+        triage = pn.Row(groups, review, sizing_mode="stretch_width", margin=0)
+        return pn.Column(top, counters, progress, triage, charts, lists, items, sizing_mode="stretch_width",
                          styles={"background": "#f8fafc"}, margin=0)
 
 
+GROUP_COLUMNS = ["count", "reason", "seen", "examples", "retry"]
+RETRY_GROUP_LABEL = "Retry this group"
+_GROUPS_CSS = """
+.tabulator { font-size: 13px; border-radius: 6px; }
+.tabulator .tabulator-header .tabulator-col { background: #f5f7fa; }
+.tabulator-row .tabulator-cell { padding: 5px 8px; }
+.tabulator-row .tabulator-cell[tabulator-field="reason"] { font-family: ui-monospace, Menlo, Consolas, monospace;
+  font-size: 12.5px; color: #991b1b; }
+.tabulator-row .tabulator-cell[tabulator-field="retry"] { color: #1d4ed8; font-weight: 600; cursor: pointer;
+  text-decoration: underline; }
+"""
+
+
+def groups_for_display(groups: list[dict[str, Any]]) -> pd.DataFrame:
+    """Failure groups as the table shows them: plain strings (UTC times, '#3 ta-0, #4 ta-1 …')."""
+    rows = []
+    for g in groups:
+        examples = ", ".join(f"#{int(e.get('seq', 0))} {e.get('product_id')}" for e in g.get("examples") or [])
+        more = int(g.get("count") or 0) - len(g.get("examples") or [])
+        rows.append({"count": int(g.get("count") or 0), "reason": g.get("reason") or "",
+                     "seen": f"{render.clock(g.get('first_seen'), date=True)} –\n{render.clock(g.get('last_seen'), date=True)}",
+                     "examples": examples + (f" and {more:,} more" if more > 0 else ""), "retry": RETRY_GROUP_LABEL})
+    return pd.DataFrame(rows, columns=GROUP_COLUMNS)
+
+
+ITEM_COLUMNS = ["seq", "state", "gate", "brand", "model", "variant", "product_id", "attempts", "phase", "duration",
+                "finished", "last_error"]
+GATE_WORDS = {"passed": "passed", "needs_review": "needs review"}
+
+
 def items_for_display(page: pd.DataFrame) -> pd.DataFrame:
-    """The items page as the table shows it: plain strings for times and durations (UTC)."""
+    """The items page as the table shows it: plain strings for times, durations and the quality gate (UTC)."""
     if page.empty:
-        return pd.DataFrame(columns=["seq", "state", "brand", "model", "variant", "product_id", "attempts", "phase",
-                                     "duration", "finished", "last_error"])
+        return pd.DataFrame(columns=ITEM_COLUMNS)
     out = page[["seq", "state", "brand", "model", "variant", "product_id", "attempts", "phase", "last_error"]].copy()
+    out["gate"] = [GATE_WORDS.get(g, "") if isinstance(g, str) else "" for g in page["gate"]]
     out["duration"] = [render.duration(d) if d == d and d is not None else "" for d in page["duration_s"]]
     out["finished"] = [render.clock(t) if t is not None and t == t else "" for t in page["finished_at"]]
     out["phase"] = out["phase"].fillna("")

@@ -193,8 +193,16 @@ def proof(browser, tmp_path) -> Iterator[Proof]:
 
 
 def position(page) -> str:
-    """Where the batch is, as the page says it: "17 of 40 done"."""
-    return text(page, "summary-progress").split("·")[0].strip()
+    """Where the batch is, as the page says it: "17 succeeded, 23 not run yet" (its first line)."""
+    return text(page, "summary-progress").split("\n")[0].strip()
+
+
+def outcome_words(counts: dict[str, int]) -> str:
+    """What the page's progress line says of these item counts (gate passed: every completed one succeeded)."""
+    words = [f"{counts['completed']} succeeded"]
+    words += [f"{counts[s]} stopped" for s in ("stopped",) if counts.get(s)]
+    unfinished = counts.get("queued", 0) + counts.get("running", 0)
+    return ", ".join(words + ([f"{unfinished} not run yet"] if unfinished else []))
 
 
 # --------------------------------------------------------------------------- the scenario
@@ -284,7 +292,7 @@ def pause_and_resume(proof: Proof, batch: str) -> None:
     assert 0 < counts["completed"] < TOTAL and counts["queued"] == TOTAL - counts["completed"]
     started = proof.starts(batch)
     assert sorted(started) == sorted(proof.stored_ids(batch, "completed")), "a product started that did not finish"
-    assert "Paused" in text(p, "summary-running") and f"{counts['completed']} of {TOTAL} done" in text(p, "summary-progress")
+    assert "Paused" in text(p, "summary-running") and outcome_words(counts) in text(p, "summary-progress")
     proof.shot("paused")
     assert proof.starts(batch) == started  # nothing started while the checks and the screenshot ran
     proof.resume_and_run(batch, counts["completed"])
@@ -297,13 +305,13 @@ def stop_and_finish(proof: Proof, batch: str) -> None:
     counts = proof.act("Stop Batch", batch, "stopped")
     assert counts["stopped"] > 0 and counts["completed"] + counts["stopped"] == TOTAL
     assert sorted(proof.starts(batch)) == sorted(proof.stored_ids(batch, "completed"))
-    assert position(p) == f"{counts['completed']} of {TOTAL} done"  # stopped items are not done: they run on resume
+    assert outcome_words(counts) in position(p)  # stopped items are not done: they run on resume
     proof.shot("stopped")
     counts = proof.act("Resume Batch", batch, "completed", timeout=90)
     assert counts["completed"] == TOTAL
     started = proof.starts(batch)
     assert len(started) == len(set(started)) == TOTAL, Counter(started).most_common(3)  # none lost, none repeated
-    assert f"{TOTAL} of {TOTAL} done" in text(p, "summary-progress")
+    assert f"Succeeded: {TOTAL} succeeded" in text(p, "summary-progress")
     proof.shot("first-batch-completed")
 
 
@@ -319,7 +327,7 @@ def force_stop_and_resume(proof: Proof, first: str) -> str:
     proof.click("Force Stop")
     counts = proof.act("Confirm force stop", batch, "stopped")
     assert counts["stopped"] >= WORKERS and counts["completed"] + counts["stopped"] == TOTAL
-    assert position(p) == f"{counts['completed']} of {TOTAL} done"
+    assert outcome_words(counts) in position(p)
     proof.shot("force-stopped")
     proof.resume_and_run(batch, counts["completed"])
     return batch
@@ -330,7 +338,7 @@ def reload_restores(proof: Proof, batch: str) -> None:
     p = proof.page
     counts = proof.act("Pause Batch", batch, "paused")
     where = position(p)
-    assert where == f"{counts['completed']} of {TOTAL} done", where
+    assert where == outcome_words(counts), where
     p.reload()
     proof.wait_badge("paused")
     assert batch in text(p, "summary-header")

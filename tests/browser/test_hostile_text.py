@@ -374,6 +374,7 @@ def summary(s: Scene) -> str:
                message=lambda: f"items table: {s.cells(table, 'last_error')}")
     s.rows_literal(table, "summary items")
     s.hover_cells(table, ("state", "brand", "model", "variant", "product_id", "phase", "last_error"), "summary items")
+    s.attempt("summary triage", triage, s)
     s.scan("batch run summary")
     s.shot("summary-running")
     s.gate.touch()
@@ -382,13 +383,47 @@ def summary(s: Scene) -> str:
     return batch
 
 
+def triage(s: Scene) -> None:
+    """Failure groups, needs review, the items filters' options and one item's events (its stderr tail)."""
+    p = s.page
+    groups = ".summary-groups"
+    wait_until(lambda: len(s.cells(groups, "reason")) == 1, timeout=15,
+               message=lambda: f"failure groups: {s.cells(groups, 'reason')}")
+    reason = s.cells(groups, "reason")[0]
+    s.check(reason.startswith("exit 1: <img src=x onerror=alert(") and "class=pwn> failed" in reason,
+            "failure group reason", reason)
+    s.check("fail-1" in s.cells(groups, "examples")[0] and "fail-2" in s.cells(groups, "examples")[0],
+            "failure group examples", s.cells(groups, "examples"))
+    s.hover_cells(groups, ("reason", "examples"), "failure groups")
+    review = shown_with(p, "summary-review", "products")
+    for missing in ("<img src=x onerror=alert(38) class=pwn>", "**<b class=pwn>m</b>**"):
+        s.literal(review, missing, "needs review missing fields")
+    brands = [t.strip() for t in p.locator(".summary-item-brand select option").all_inner_texts()]
+    s.check(sorted(brands) == sorted(["(all brands)", *BRANDS]), "items brand filter options", brands)
+    reasons = [t.strip() for t in p.locator(".summary-item-reason select option").all_inner_texts()]
+    s.check(len(reasons) == 2 and reasons[1].startswith(reason[:60]), "items reason filter options", reasons)
+    p.locator(".summary-item-brand select").select_option(label=BY_ID["fail-2"]["brand"])
+    table = ".summary-items"
+    wait_until(lambda: s.cells(table, "product_id") == ["fail-2"], timeout=10,
+               message=lambda: f"items of the {BY_ID['fail-2']['brand']!r} brand: {s.cells(table, 'product_id')}")
+    s.rows_literal(table, "summary items by a hostile brand")
+    p.locator(f"{table} .tabulator-cell[tabulator-field='product_id']", has_text="fail-2").click()
+    events = shown_with(p, "summary-item-events", "stderr tail")
+    for line in (*STDERR, ERROR.removeprefix("exit 1: ")):
+        s.literal(events, line, "item events (stderr tail)")
+    s.literal(events, f"{BY_ID['fail-2']['brand']} {BY_ID['fail-2']['model']} {BY_ID['fail-2']['variant']}",
+              "item events product")
+    s.scan("summary triage")
+    p.locator(".summary-item-brand select").select_option(label="(all brands)")
+
+
 def history(s: Scene, batch: str) -> None:
     """History: the batch list, the batch's items and events, and one product's evidence."""
     p = s.page
     s.tab("History")
     batches = ".history-batches"
     wait_until(lambda: batch in s.cells(batches, "batch_run_id"), timeout=15, message="History never listed the batch")
-    s.hover_cells(batches, ("batch_run_id", "state", "runner", "profile"), "history batches")
+    s.hover_cells(batches, ("batch_run_id", "state", "result", "outcome", "runner", "profile", "reason"), "history batches")
     p.locator(f"{batches} .tabulator-cell", has_text=batch).click()
     items = ".history-items"
     wait_until(lambda: len(s.cells(items, "product_id")) == len(PRODUCTS), timeout=15,

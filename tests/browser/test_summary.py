@@ -215,7 +215,7 @@ def test_counters_move_to_completion(app, sessions, tmp_path):
     wait_until(lambda: count(page, "completed") == N, timeout=30, message="counters never reached completion")
     wait_until(lambda: badge(page) == "completed", timeout=10)
     assert count(page, "queued") == 0 and count(page, "running") == 0
-    assert f"{N} of {N} done" in text(page, "summary-progress")
+    assert f"Succeeded: {N} succeeded" in text(page, "summary-progress")
     page.screenshot(path=str(tmp_path / "summary-completed.png"), full_page=True)
     assert_clean(session)
 
@@ -290,7 +290,7 @@ def test_a_new_session_after_a_restart_shows_the_paused_batch(app, sessions):
     page = open_summary(session, app)
     wait_until(lambda: badge(page) == "paused", timeout=15)
     assert count(page, "completed") == 2 and count(page, "queued") == N - 2 and batch in text(page, "summary-header")
-    assert "2 of 12 done" in text(page, "summary-progress")
+    assert "2 succeeded, 10 not run yet" in text(page, "summary-progress")
     assert enabled(page, "Resume Batch") and not enabled(page, "Pause Batch")
     assert_clean(session)
 

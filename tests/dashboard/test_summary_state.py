@@ -357,7 +357,7 @@ def test_history_lists_batches_with_counts_and_opens_items_and_events(context, g
     history = History(context)
     history.__panel__()
     row = history._batches.frame.iloc[0]
-    assert row["batch_run_id"] == batch and (row["completed"], row["failed"]) == (6, 1)
+    assert row["batch_run_id"] == batch and (row["outcome"], row["result"]) == ("6 succeeded, 1 failed", "partial")
     history.open_now(batch)
     assert history.detail["counts"] == {"completed": 6, "failed": 1}
     assert history._items.total == 7 and history._events.total == context.store.count_events(batch)

@@ -12,9 +12,11 @@ import panel as pn  # noqa: E402
 
 from dashboard.context import get_context  # noqa: E402
 from dashboard.history import History  # noqa: E402
+from dashboard.sessions import quiet_closed_pages  # noqa: E402
 from dashboard.summary import BatchRunSummary, RunState  # noqa: E402
 
 pn.extension("tabulator", notifications=True)
+quiet_closed_pages()  # as `indexlab serve` does: a page closed mid-write is not an error (holoviz/panel#3341)
 
 context = get_context()  # INDEXLAB_DB / INDEXLAB_CATALOG: the same engine as the REST plugin
 if not getattr(context, "_closes_at_exit", False):  # panel serve has no shutdown hook: stop the engine's threads
