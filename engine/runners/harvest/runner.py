@@ -119,12 +119,13 @@ def _ask_llm(product: dict[str, Any], fields: tuple[FieldDef, ...], results: dic
         parsed = answer.values.get(fd.name)
         if parsed is None:
             continue
-        vote = Evidence(fd.name, parsed, LLM_TIER, "llm", "", "", "llm", "", order=10_000)
+        quote = answer.quotes[fd.name]
+        vote = Evidence(fd.name, parsed, LLM_TIER, "llm", "", "", "llm", quote, order=10_000)
         held = results.get(fd.name)
-        if held is None:
+        if held is None:  # only a field the rules could not find; the quote is its evidence
             results[fd.name] = FieldResult(fd.name, parsed.value, fd.unit if fd.type == "number" else None,
                                            LLM_CONFIDENCE, LLM_TIER, None, None, False, LLM_WEIGHT,
-                                           [Group([vote])])
+                                           [Group([vote])], flag=f"LLM answer quoting: {quote[:200]}")
             continue
         agreeing = [g for g in held.groups if _agrees(fd, g, parsed)]
         if agreeing:  # a tie-breaker for the group it agrees with, never a new contender
