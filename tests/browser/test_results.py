@@ -15,9 +15,8 @@ from pathlib import Path
 import pytest
 
 from tests.browser.conftest import PageWithConsole, watch
-from tests.browser.test_summary import SummaryServer, assert_clean, badge, count, server_errors, text
+from tests.browser.test_summary import SummaryServer, assert_clean, badge, count, serve_summary, text
 from tests.conftest import wait_until
-from tests.servers import free_port
 
 pytestmark = pytest.mark.browser
 
@@ -65,14 +64,7 @@ def results_app(tmp_path) -> Iterator[SummaryServer]:
     catalog = tmp_path / "catalog.csv"
     catalog.write_text("product_id,category,brand,model,variant\n"
                        + "".join(f"{pid},mouse,{brand},{model},\n" for pid, brand, model in ROWS))
-    srv = SummaryServer(url=f"http://127.0.0.1:{free_port()}", db=tmp_path / "results.duckdb", catalog=catalog,
-                        log=tmp_path / "server.log", gate=tmp_path / "heal", job_log=tmp_path / "jobs.log")
-    srv.start()
-    yield srv
-    srv.halt()
-    srv.stop()
-    srv.client.close()
-    assert server_errors(srv.log) == [], srv.log.read_text(errors="replace")
+    yield from serve_summary(tmp_path, catalog, "results.duckdb")
 
 
 @pytest.fixture

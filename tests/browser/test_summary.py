@@ -117,17 +117,21 @@ def server_errors(log: Path) -> list[str]:
     return log.read_text(errors="replace").replace("\x00", "").split("Traceback (most recent call last):")[1:]
 
 
-@pytest.fixture
-def app(tmp_path) -> Iterator[SummaryServer]:
-    srv = SummaryServer(url=f"http://127.0.0.1:{free_port()}", db=tmp_path / "summary.duckdb",
-                        catalog=write_catalog(tmp_path / "catalog.csv"), log=tmp_path / "server.log",
-                        gate=tmp_path / "gate", job_log=tmp_path / "jobs.log")
+def serve_summary(tmp_path: Path, catalog: Path, db_name: str = "summary.duckdb") -> Iterator[SummaryServer]:
+    """A started SummaryServer on a free loopback port; stopped after, and its log must hold no error."""
+    srv = SummaryServer(url=f"http://127.0.0.1:{free_port()}", db=tmp_path / db_name, catalog=catalog,
+                        log=tmp_path / "server.log", gate=tmp_path / "gate", job_log=tmp_path / "jobs.log")
     srv.start()
     yield srv
     srv.halt()
     srv.stop()
     srv.client.close()
     assert server_errors(srv.log) == [], srv.log.read_text(errors="replace")
+
+
+@pytest.fixture
+def app(tmp_path) -> Iterator[SummaryServer]:
+    yield from serve_summary(tmp_path, write_catalog(tmp_path / "catalog.csv"))
 
 
 @pytest.fixture
