@@ -35,14 +35,14 @@ from bench.common import command_line, machine, machine_line, stopwatch, summari
 
 import pandas as pd  # noqa: E402
 
-from engine.batch import BatchEngine  # noqa: E402
-from engine.catalog import Catalog  # noqa: E402
-from engine.limits import CancelToken, DomainLimiter, Limits, ProviderLimiter  # noqa: E402
-from engine.plan import PlanRequest, Selection  # noqa: E402
+from engine.run.engine import BatchEngine  # noqa: E402
+from engine.core.catalog import Catalog  # noqa: E402
+from engine.core.limits import CancelToken, DomainLimiter, Limits, ProviderLimiter  # noqa: E402
+from engine.core.plan import PlanRequest, Selection  # noqa: E402
 from engine.runners.base import RunContext, register  # noqa: E402
 from engine.runners.noop import run_noop  # noqa: E402
 from engine.service import BatchService  # noqa: E402
-from engine.settings import BatchSettings  # noqa: E402
+from engine.core.settings import BatchSettings  # noqa: E402
 from engine.store import Store  # noqa: E402
 
 GOAL_ITEMS_PER_S = 5_000.0

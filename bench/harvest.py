@@ -37,12 +37,12 @@ if __package__ in (None, ""):  # run as a script: bench/ is on sys.path, the rep
 
 from bench.common import ROOT, command_line, machine, machine_line, stopwatch  # noqa: E402
 
-from engine.batch import BatchEngine  # noqa: E402
-from engine.catalog import Catalog, load_catalog  # noqa: E402
-from engine.errors import NotFound  # noqa: E402
-from engine.plan import PlanRequest, Selection  # noqa: E402
+from engine.run.engine import BatchEngine  # noqa: E402
+from engine.core.catalog import Catalog, load_catalog  # noqa: E402
+from engine.core.errors import NotFound  # noqa: E402
+from engine.core.plan import PlanRequest, Selection  # noqa: E402
 from engine.service import BatchService  # noqa: E402
-from engine.settings import BatchSettings  # noqa: E402
+from engine.core.settings import BatchSettings  # noqa: E402
 from engine.store import Store  # noqa: E402
 
 GOLD = ROOT / "fixtures" / "corpus" / "gold.jsonl"

@@ -22,8 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.make_catalog import write_catalog  # noqa: E402
-from engine.catalog import load_catalog  # noqa: E402
-from engine.plan import PlanRequest, Selection  # noqa: E402
+from engine.core.catalog import load_catalog  # noqa: E402
+from engine.core.plan import PlanRequest, Selection  # noqa: E402
 from engine.service import BatchService  # noqa: E402
 from engine.store import Store  # noqa: E402
 

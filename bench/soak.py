@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args(argv)
     if args.catalog == "embedded":
-        from engine.catalog import default_catalog_path
+        from engine.core.catalog import default_catalog_path
 
         catalog = default_catalog_path()
     else:

@@ -3,7 +3,7 @@
     python bench/ui.py [--catalog var/bench/catalog-100k.parquet] [--repeat 5] [--app script.py] [--arrow-pool system] [--json]
 
 Serves the builder in a real server subprocess on a free 127.0.0.1 port over a fresh DuckDB file:
-``indexlab serve`` when ``dashboard/app.py`` mounts ``BatchRunBuilder``, otherwise the builder alone
+``indexlab serve`` when ``dashboard/views/app.py`` mounts ``BatchRunBuilder``, otherwise the builder alone
 (``panel serve tests/browser/apps/builder_app.py``); ``--app script.py`` serves another Panel script
 (``--app tests/browser/apps/builder_app.py``: the builder alone). Debian's Chromium, headless.
 
@@ -101,7 +101,7 @@ def _free_port() -> int:
 
 def app_mounts_builder() -> bool:
     """Whether the full dashboard already shows the builder (then the bench serves the real app)."""
-    app = ROOT / "dashboard" / "app.py"
+    app = ROOT / "dashboard" / "views" / "app.py"
     return app.exists() and "BatchRunBuilder" in app.read_text(encoding="utf-8")
 
 
@@ -120,7 +120,7 @@ def start_server(workdir: Path, catalog: Path, arrow_pool: str | None = None,
     if app is None and app_mounts_builder():
         argv = [sys.executable, "-m", "dashboard.cli", "serve", "--db", str(db), "--catalog", str(catalog),
                 "--port", str(port)]
-        url, probe, which = f"http://127.0.0.1:{port}/", f"http://127.0.0.1:{port}/healthz", "indexlab serve (dashboard/app.py)"
+        url, probe, which = f"http://127.0.0.1:{port}/", f"http://127.0.0.1:{port}/healthz", "indexlab serve (dashboard/views/app.py)"
     else:
         app = Path(app or BUILDER_APP).resolve()
         panel = shutil.which("panel", path=str(Path(sys.executable).parent)) or "panel"
@@ -381,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--arrow-pool", choices=["system", "mimalloc", "jemalloc"],
                         help="ARROW_DEFAULT_MEMORY_POOL for the server (default: as the environment has it)")
     parser.add_argument("--app", type=Path, help="serve this Panel script with panel serve instead (A/B a variant); "
-                        "default: indexlab serve when dashboard/app.py mounts the builder, else the builder alone")
+                        "default: indexlab serve when dashboard/views/app.py mounts the builder, else the builder alone")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args(argv)
     if not args.catalog.exists():

@@ -7,6 +7,6 @@ from typing import Any
 
 def app(db: str | None = None, catalog: str | None = None) -> Any:
     """The dashboard inline in a notebook cell (it shares the process's one engine)."""
-    from dashboard.app import notebook_app
+    from dashboard.views.app import notebook_app
 
     return notebook_app(db=db, catalog=catalog)

@@ -8,8 +8,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from engine import cli as engine_cli
-from engine.errors import IndexLabError
+from engine.cli import commands as engine_cli
+from engine.core.errors import IndexLabError
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -53,7 +53,7 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
                    help="dashboard login (Panel basic auth: a password, or a JSON file of user: password)")
     p.set_defaults(handler=cmd_serve)
 
-    from dashboard.client import add_commands as add_batch_commands
+    from dashboard.api.client import add_commands as add_batch_commands
 
     add_batch_commands(sub)  # indexlab batch ...: the REST API as a command line
 

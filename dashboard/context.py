@@ -8,11 +8,11 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.batch import BatchEngine
-from engine.catalog import Catalog, default_catalog_path, load_catalog
-from engine.cli import default_db, open_store
+from engine.run.engine import BatchEngine
+from engine.core.catalog import Catalog, default_catalog_path, load_catalog
+from engine.cli.commands import default_db, open_store
 from engine.service import BatchService
-from engine.settings import ApiAllow, ServerSettings, load_server_settings
+from engine.core.settings import ApiAllow, ServerSettings, load_server_settings
 from engine.store import Store
 
 

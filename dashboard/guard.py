@@ -6,10 +6,10 @@
   socket is added to the server (the one place its address is known for sure), and again per request by the
   API handlers and per session by the dashboard, for servers this module did not configure.
 - Request bodies are capped (``max_body_size``) for every route, so no handler's body is buffered past it.
-- Hosts and origins the API accepts (``dashboard.api``): the server's own address, plus ``INDEXLAB_ALLOWED_ORIGINS``
+- Hosts and origins the API accepts (``dashboard.api.handlers``): the server's own address, plus ``INDEXLAB_ALLOWED_ORIGINS``
   for deployments behind a proxy (``indexlab serve`` adds them to Panel's websocket origins too).
 
-Importing ``dashboard.api`` or ``dashboard.app`` installs ``GuardedHTTPServer`` through Tornado's documented
+Importing ``dashboard.api.handlers`` or ``dashboard.views.app`` installs ``GuardedHTTPServer`` through Tornado's documented
 ``Configurable.configure``, so every ``HTTPServer`` made afterwards in the process (Bokeh's included) is one.
 """
 
@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from tornado.httpserver import HTTPServer
 
-from engine.errors import IndexLabError
+from engine.core.errors import IndexLabError
 
 SERVER_MAX_BODY_BYTES = 2_000_000  # every route; the API's own limit (1 MB) is lower and answered as JSON 413
 TOKEN_ENV = "INDEXLAB_API_TOKEN"

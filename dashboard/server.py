@@ -13,11 +13,12 @@ from typing import Any
 
 import panel as pn
 
-from dashboard import api, guard
-from dashboard.app import create_app
+from dashboard import guard
+from dashboard.api import handlers as api
+from dashboard.views.app import create_app
 from dashboard.context import get_context
-from dashboard.sessions import debug_routes, quiet_closed_pages
-from engine.cli import plain
+from dashboard.views.sessions import debug_routes, quiet_closed_pages
+from engine.cli.commands import plain
 
 
 # Bokeh discards a session once its page has been gone this long (its default: long enough for a slow

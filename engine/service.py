@@ -9,20 +9,20 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import pyarrow as pa
 
-from engine.catalog import Catalog
-from engine.errors import ConfirmationRequired, IndexLabError, NotFound, PlanError
-from engine.ids import new_batch_run_id
-from engine.items import ItemColumns
-from engine.plan import HISTORY_DAYS, LARGE_BATCH_THRESHOLD, BatchPlan, PlanRequest, PlanSummary, Selection, build_plan
+from engine.core.catalog import Catalog
+from engine.core.errors import ConfirmationRequired, IndexLabError, NotFound, PlanError
+from engine.core.ids import new_batch_run_id
+from engine.run.items import ItemColumns
+from engine.core.plan import HISTORY_DAYS, LARGE_BATCH_THRESHOLD, BatchPlan, PlanRequest, PlanSummary, Selection, build_plan
 from engine.runners import get_runner
-from engine.settings import BatchSettings, with_defaults
-from engine.snapshot import LiveStatus
-from engine.states import ACTIVE_BATCH_STATES, BatchState
+from engine.core.settings import BatchSettings, with_defaults
+from engine.run.live import LiveStatus
+from engine.core.states import ACTIVE_BATCH_STATES, BatchState
 from engine.store import Store, utcnow
-from engine.triage import NEEDS_REVIEW, batch_result, result_counts, result_words
+from engine.core.triage import NEEDS_REVIEW, batch_result, result_counts, result_words
 
 if TYPE_CHECKING:
-    from engine.batch import BatchEngine
+    from engine.run.engine import BatchEngine
 
 _ITEM_SCHEMA = pa.schema([
     ("seq", pa.int32()), ("product_id", pa.string()), ("category", pa.string()),

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from engine.errors import IndexLabError
-from engine.limits import CancelToken, Limits
-from engine.settings import BatchSettings
+from engine.core.errors import IndexLabError
+from engine.core.limits import CancelToken, Limits
+from engine.core.settings import BatchSettings
 
 Outcome = dict[str, Any]
 PHASES = ("discover", "fetch", "extract", "reconcile", "finalize")

@@ -18,7 +18,7 @@ usually fails for a passing reason), except 2 (usage, by shell and argparse conv
 
 The program runs in its own session, so its process group holds it and everything it spawns. It dies
 with the engine (a parent-death signal), and its environment carries ``INDEXLAB_JOB_ID`` so that an
-engine starting after a crash finds and kills whatever it left (engine/orphans.py). On
+engine starting after a crash finds and kills whatever it left (engine/runners/orphans.py). On
 cancel (force stop) or past the deadline the group gets SIGTERM, ``KILL_GRACE_SECONDS`` to exit, then
 SIGKILL: programs that ignore SIGTERM and their grandchildren die too. When the program exits by
 itself, whatever it left running in its group is killed: no stray process outlives its item.
@@ -36,10 +36,10 @@ import time
 from collections import deque
 from typing import IO, Any
 
-from engine.limits import Cancelled, DeadlineExceeded
-from engine.orphans import JOB_ENV, die_with_parent, job_id
+from engine.core.limits import Cancelled, DeadlineExceeded
+from engine.runners.orphans import JOB_ENV, die_with_parent, job_id
 from engine.runners.base import Outcome, RunContext, RunnerError, register
-from engine.settings import BatchSettings
+from engine.core.settings import BatchSettings
 
 KILL_GRACE_SECONDS = 1.0  # between SIGTERM and SIGKILL: time to flush, short enough for force stop's 2 s
 POLL_SECONDS = 0.05  # longest wait between exit / cancel / deadline checks

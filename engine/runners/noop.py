@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.runners.base import Outcome, RunContext, register
-from engine.settings import BatchSettings
+from engine.core.settings import BatchSettings
 
 
 @register("noop", durable_dispatch=False)

@@ -23,7 +23,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from engine.errors import (IndexLabError, NotFound, SchemaTooNew, StoreError, StoreLocked, StoreRejected,
+from engine.core.errors import (IndexLabError, NotFound, SchemaTooNew, StoreError, StoreLocked, StoreRejected,
                            StoreUnavailable)
 
 from engine.store.changes import (BatchMove, BulkMove, Change, EventRow, Interrupted, ItemMove, ItemRow,  # noqa: F401

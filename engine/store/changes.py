@@ -29,7 +29,7 @@ class ItemRow(NamedTuple):
     outcome: str | None  # JSON text
     gate: str | None = None  # a completed item's quality gate: passed | needs_review; None: not gated
     coverage: float | None = None  # the required coverage its outcome reported
-    fingerprint: str | None = None  # a failed item's reason group (engine/triage.py)
+    fingerprint: str | None = None  # a failed item's reason group (engine/core/triage.py)
 
 
 class EventRow(NamedTuple):

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from engine.catalog import default_catalog_path, load_catalog
+from engine.core.catalog import default_catalog_path, load_catalog
 from tests.conftest import wait_until
 from tests.servers import Server, free_port, stop_server
 

@@ -33,7 +33,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from engine.states import ItemState
+from engine.core.states import ItemState
 from tests.browser.test_summary import badge, count, server_errors, text
 from tests.conftest import wait_until
 from tests.servers import Server, free_port, kill_server, start_server, stop_server

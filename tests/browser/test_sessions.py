@@ -1,6 +1,6 @@
 """Page loads and closes against a real `indexlab serve`: every closed page's session is given back.
 
-The server counts the objects each session builds (``dashboard.sessions``, read at ``/debug/sessions``
+The server counts the objects each session builds (``dashboard.views.sessions``, read at ``/debug/sessions``
 when ``INDEXLAB_DEBUG_SESSIONS=1``); after the pages close the count must return to zero, and closing
 pages must leave no traceback in the server's log.
 """

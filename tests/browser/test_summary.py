@@ -1,6 +1,6 @@
 """Batch Run Summary and History in Chromium against a real ``panel serve`` of tests/browser/apps/summary_app.py.
 
-The batch is planned and started through the REST API (the ``dashboard.api`` plugin on the same server, so
+The batch is planned and started through the REST API (the ``dashboard.api.handlers`` plugin on the same server, so
 the same engine); its items run the gated command job, which waits until the test creates the gate file.
 """
 
@@ -113,7 +113,7 @@ def write_catalog(path: Path) -> Path:
 
 
 def server_errors(log: Path) -> list[str]:
-    """Tracebacks in the server log (a page closing while the server writes to it logs none: dashboard.sessions)."""
+    """Tracebacks in the server log (a page closing while the server writes to it logs none: dashboard.views.sessions)."""
     return log.read_text(errors="replace").replace("\x00", "").split("Traceback (most recent call last):")[1:]
 
 

@@ -10,7 +10,7 @@ import unicodedata
 
 import pytest
 
-from engine.cli import plain
+from engine.cli.commands import plain
 from tests.cli.test_cli import run
 
 EVIL_BRAND = "Evil\x1b]0;pwned\x07"  # retitles the terminal window

@@ -1,15 +1,15 @@
-"""dashboard.app: what a page load builds. Tabs other than the builder are built when first shown."""
+"""dashboard.views.app: what a page load builds. Tabs other than the builder are built when first shown."""
 
 from __future__ import annotations
 
 import pytest
 
-from dashboard.app import TABS, build_tabs
+from dashboard.views.app import TABS, build_tabs
 from dashboard.context import AppContext
-from dashboard.sessions import live_session_objects
-from engine.batch import BatchEngine
-from engine.catalog import load_catalog
-from engine.limits import FakeClock
+from dashboard.views.sessions import live_session_objects
+from engine.run.engine import BatchEngine
+from engine.core.catalog import load_catalog
+from engine.core.limits import FakeClock
 from engine.service import BatchService
 from tests.engine.inline import InlineExecutor
 

@@ -7,10 +7,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from dashboard.builder import BatchRunBuilder
-from dashboard.order import BrandOrder
-from dashboard.state import BuilderState
-from engine.catalog import Catalog
+from dashboard.views.builder import BatchRunBuilder
+from dashboard.views.order import BrandOrder
+from dashboard.views.state import BuilderState
+from engine.core.catalog import Catalog
 from engine.service import BatchService
 from tests.conftest import products_frame
 

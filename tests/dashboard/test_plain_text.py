@@ -6,10 +6,10 @@ import html
 
 import pytest
 
-from dashboard import render
-from dashboard.builder import BatchRunBuilder
-from dashboard.state import BuilderState
-from engine.catalog import Catalog
+from dashboard.views import render
+from dashboard.views.builder import BatchRunBuilder
+from dashboard.views.state import BuilderState
+from engine.core.catalog import Catalog
 from engine.service import BatchService
 from tests.conftest import products_frame
 

@@ -5,10 +5,10 @@ import threading
 
 import pytest
 
-from dashboard.preview import PlanPreview
-from dashboard.state import BuilderState
-from engine.batch import BatchEngine
-from engine.catalog import Catalog
+from dashboard.views.preview import PlanPreview
+from dashboard.views.state import BuilderState
+from engine.run.engine import BatchEngine
+from engine.core.catalog import Catalog
 from engine.runners.base import register
 from engine.service import BatchService
 from tests.conftest import products_frame
@@ -86,7 +86,7 @@ def test_start_failure_is_shown_not_raised(service):
 
 
 def test_server_defaults_start_the_form_and_hold_the_command(store):
-    from engine.settings import BatchSettings
+    from engine.core.settings import BatchSettings
 
     rows = [(f"p{i}", "mouse", "Zowie", f"M{i}", "") for i in range(3)]
     defaults = BatchSettings(runner="command", command=["python", "job.py"], workers=3)

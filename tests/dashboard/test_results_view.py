@@ -14,17 +14,17 @@ from typing import Any
 
 import pytest
 
-from dashboard import render
+from dashboard.views import render
 from dashboard.context import AppContext
-from dashboard.history import History
-from dashboard.state import BuilderState
-from dashboard.summary import BatchRunSummary, RunState
-from engine.batch import BatchEngine
-from engine.catalog import Catalog
-from engine.plan import PlanRequest, Selection
+from dashboard.views.history import History
+from dashboard.views.state import BuilderState
+from dashboard.views.summary import BatchRunSummary, RunState
+from engine.run.engine import BatchEngine
+from engine.core.catalog import Catalog
+from engine.core.plan import PlanRequest, Selection
 from engine.runners.base import RunnerError, register
 from engine.service import BatchService
-from engine.settings import BatchSettings
+from engine.core.settings import BatchSettings
 from engine.store import Store
 from tests.conftest import products_frame, wait_until
 

@@ -9,16 +9,16 @@ from typing import Any
 
 import pytest
 
-from dashboard import render
+from dashboard.views import render
 from dashboard.context import AppContext
-from dashboard.history import History, OutcomeView
-from dashboard.summary import MAX_POINTS, BatchRunSummary, RunState, allowed_actions
-from engine.batch import BatchEngine
-from engine.catalog import Catalog
-from engine.plan import PlanRequest, Selection
+from dashboard.views.history import History, OutcomeView
+from dashboard.views.summary import MAX_POINTS, BatchRunSummary, RunState, allowed_actions
+from engine.run.engine import BatchEngine
+from engine.core.catalog import Catalog
+from engine.core.plan import PlanRequest, Selection
 from engine.runners.base import RunnerError, register
 from engine.service import BatchService
-from engine.settings import BatchSettings
+from engine.core.settings import BatchSettings
 from engine.store import Store
 from tests.conftest import products_frame, wait_until
 

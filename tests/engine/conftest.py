@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from engine.batch import BatchEngine
-from engine.catalog import Catalog
-from engine.limits import FakeClock
-from engine.plan import PlanRequest, Selection
+from engine.run.engine import BatchEngine
+from engine.core.catalog import Catalog
+from engine.core.limits import FakeClock
+from engine.core.plan import PlanRequest, Selection
 from engine.runners.base import RunnerError, register
 from engine.service import BatchService
-from engine.settings import BatchSettings
+from engine.core.settings import BatchSettings
 from tests.conftest import products_frame
 
 

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from engine.limits import Cancelled, CancelToken, DeadlineExceeded, Limits
+from engine.core.limits import Cancelled, CancelToken, DeadlineExceeded, Limits
 from engine.runners import command as command_runner
 from engine.runners.base import RunContext, RunnerError, get_runner
 from engine.runners.command import run_command
-from engine.settings import BatchSettings
+from engine.core.settings import BatchSettings
 from tests.conftest import wait_until
 
 JOB = str(Path(__file__).parent / "jobs" / "fake_job.py")

@@ -10,12 +10,12 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from engine.batch import BatchEngine
-from engine.catalog import Catalog
-from engine.plan import PlanRequest, Selection
+from engine.run.engine import BatchEngine
+from engine.core.catalog import Catalog
+from engine.core.plan import PlanRequest, Selection
 from engine.runners.base import RunnerError, register
 from engine.service import BatchService
-from engine.settings import BatchSettings
+from engine.core.settings import BatchSettings
 from engine.store import utcnow
 from tests.engine.conftest import product_rows
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from engine.errors import IllegalTransition, NotFound
+from engine.core.errors import IllegalTransition, NotFound
 
 
 def test_start_runs_every_item_in_seq_order_and_completes(inline_engine, plan_batch, script, store):
@@ -147,8 +147,8 @@ def test_stop_of_a_paused_batch_stops_every_queued_item_and_resume_finishes_them
 
 
 def test_product_that_left_the_catalog_is_skipped(store, plan_batch, script):
-    from engine.batch import BatchEngine
-    from engine.limits import FakeClock
+    from engine.run.engine import BatchEngine
+    from engine.core.limits import FakeClock
     from tests.engine.inline import InlineExecutor
 
     batch = plan_batch(3)
@@ -163,7 +163,7 @@ def test_product_that_left_the_catalog_is_skipped(store, plan_batch, script):
 
 
 def test_a_phase_reported_before_the_dispatch_commits_is_not_lost(store, plan_batch):
-    from engine.snapshot import LiveStatus
+    from engine.run.live import LiveStatus
     from engine.store import ItemRow, utcnow
 
     batch = plan_batch(1)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.batch import BatchEngine
-from engine.errors import IllegalTransition
+from engine.run.engine import BatchEngine
+from engine.core.errors import IllegalTransition
 from tests.conftest import wait_until
 
 

@@ -3,10 +3,10 @@
 import gc
 from datetime import UTC
 
-from engine.active import ActiveItem, ActiveItems
-from engine.batch import BatchEngine
-from engine.items import PRODUCT_KEYS, ItemColumns
-from engine.snapshot import LiveStatus
+from engine.run.active import ActiveItem, ActiveItems
+from engine.run.engine import BatchEngine
+from engine.run.items import PRODUCT_KEYS, ItemColumns
+from engine.run.live import LiveStatus
 from engine.store import BulkMove, EventRow, ItemMove, ItemRow, utcnow
 from tests.engine.inline import InlineExecutor
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from engine.errors import NotFound
+from engine.core.errors import NotFound
 
 
 def test_fielded_outcome_is_stored_with_every_field_and_its_evidence(inline_engine, plan_batch, store):

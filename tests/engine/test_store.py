@@ -8,9 +8,9 @@ import textwrap
 import pyarrow as pa
 import pytest
 
-from engine.catalog import Catalog
-from engine.errors import ConfirmationRequired, NotFound, SchemaTooNew, StoreLocked
-from engine.plan import PlanRequest, PlanSummary, Selection
+from engine.core.catalog import Catalog
+from engine.core.errors import ConfirmationRequired, NotFound, SchemaTooNew, StoreLocked
+from engine.core.plan import PlanRequest, PlanSummary, Selection
 from engine.service import BatchService
 from engine.store import SCHEMA_VERSION, ItemMove, Store, utcnow
 from tests.conftest import products_frame

@@ -16,7 +16,7 @@ from tests.unprivileged import unprivileged
 
 CHILD = textwrap.dedent("""
     import json, os, sys
-    from engine.errors import StoreUnavailable
+    from engine.core.errors import StoreUnavailable
     from engine.store import EventRow, Store, utcnow
 
     data = sys.argv[1]

@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from engine.batch import BatchEngine
+from engine.run.engine import BatchEngine
 from engine.runners.base import RunnerError, register
-from engine.settings import BatchSettings
+from engine.core.settings import BatchSettings
 from engine.store import EventRow, Store, utcnow
 from tests.conftest import wait_until
 

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from engine.limits import CancelToken, DomainLimiter, Limits, ProviderLimiter
+from engine.core.limits import CancelToken, DomainLimiter, Limits, ProviderLimiter
 from engine.runners.base import RunContext
 from engine.runners.harvest.extract import Extractor
 from engine.runners.harvest.fields import parse_fields
 from engine.runners.harvest.runner import run_harvest
-from engine.settings import BatchSettings
+from engine.core.settings import BatchSettings
 
 MOUSE_FIELDS: dict[str, Any] = {"category": "mouse", "fields": [
     {"name": "max_dpi", "label": "Max DPI", "type": "number", "unit": "dpi", "required": True,

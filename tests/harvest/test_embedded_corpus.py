@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from engine.catalog import load_catalog
+from engine.core.catalog import load_catalog
 from engine.runners.harvest.corpus import EMBEDDED_SOURCES
 from tests.harvest.conftest import run
 

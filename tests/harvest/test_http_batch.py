@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from engine.batch import BatchEngine
-from engine.catalog import Catalog
-from engine.plan import PlanRequest, Selection
+from engine.run.engine import BatchEngine
+from engine.core.catalog import Catalog
+from engine.core.plan import PlanRequest, Selection
 from engine.service import BatchService
-from engine.settings import BatchSettings
+from engine.core.settings import BatchSettings
 from engine.store import Store
 from tests.conftest import products_frame, wait_until
 from tests.harvest.conftest import page, spec_table, write_corpus

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.limits import DomainLimiter, Limits, ProviderLimiter
+from engine.core.limits import DomainLimiter, Limits, ProviderLimiter
 from tests.harvest.conftest import PRODUCT, page, run, source, write_corpus
 from tests.harvest.servers import ChatStub
 

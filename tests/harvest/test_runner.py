@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.limits import Cancelled, CancelToken
+from engine.core.limits import Cancelled, CancelToken
 from engine.runners import get_runner
 from engine.runners.base import PHASES, RunnerError
 from tests.harvest.conftest import PRODUCT, Recorder, page, run, source, spec_table, write_corpus

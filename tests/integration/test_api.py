@@ -218,7 +218,7 @@ def test_twenty_clients_firing_conflicting_calls_get_only_legal_moves_and_no_500
     assert 200 in codes and 409 in codes
     finish(api, batch)
     events = api.get(f"{B}/{batch}/events", params={"limit": 1000}).json()["events"]
-    from engine.states import check_batch_move
+    from engine.core.states import check_batch_move
 
     state = "planned"
     for event in (e for e in events if e["kind"] == "batch_transition" and e["from_state"]):
@@ -259,7 +259,7 @@ def test_commands_are_refused_unless_the_server_allows_them(tmp_path):
 
 
 def test_panel_serve_with_the_api_plugin_serves_both(tmp_path):
-    """`panel serve dashboard/app.py --plugins dashboard.api`: one process, one engine, both faces."""
+    """`panel serve dashboard/views/app.py --plugins dashboard.api`: one process, one engine, both faces."""
     import os
     import shutil
     import subprocess
@@ -270,7 +270,7 @@ def test_panel_serve_with_the_api_plugin_serves_both(tmp_path):
     from tests.servers import free_port
 
     port = free_port()
-    app = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
+    app = Path(__file__).resolve().parents[2] / "dashboard" / "views" / "app.py"
     env = {**os.environ, "INDEXLAB_DB": str(tmp_path / "p.duckdb"),
            "INDEXLAB_CATALOG": str(write_catalog(tmp_path / "c.csv", 12))}
     panel = shutil.which("panel", path=str(Path(sys.executable).parent))

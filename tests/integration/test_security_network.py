@@ -1,5 +1,5 @@
 """Issue #11 item 4: on a non-loopback address the server needs an API token and a dashboard login however it is
-served (`indexlab serve`, `panel serve dashboard/app.py --plugins dashboard.api`, `pn.serve` of the app).
+served (`indexlab serve`, `panel serve dashboard/views/app.py --plugins dashboard.api`, `pn.serve` of the app).
 Real child processes bound to a non-loopback address of this machine, reached over that address."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from tests.integration.test_api import error
 from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-APP = ROOT / "dashboard" / "app.py"
+APP = ROOT / "dashboard" / "views" / "app.py"
 B = "/api/v1/indexlab/batch"
 PLAN = {"selection": {"all": True}, "settings": {"runner": "noop"}}
 
@@ -132,7 +132,7 @@ def test_panel_serve_with_only_a_token_or_only_a_login_still_refuses(tmp_path, e
 
 def test_pn_serve_of_the_app_on_a_network_address_refuses_to_start(tmp_path, env, children):
     port = free_port()
-    script = ("import panel as pn\nfrom dashboard.app import create_app\n"
+    script = ("import panel as pn\nfrom dashboard.views.app import create_app\n"
               f"pn.serve({{'/': create_app}}, address={IP!r}, port={port}, show=False)\n")
     child = Child([sys.executable, "-c", script], env, tmp_path / "pn.log")
     children.append(child)
@@ -180,7 +180,7 @@ def test_an_api_route_reached_over_the_network_without_auth_is_403_on_any_server
     from tornado.tcpserver import TCPServer
     from tornado.web import Application
 
-    from dashboard import api
+    from dashboard.api import handlers as api
 
     monkeypatch.delenv("INDEXLAB_API_TOKEN", raising=False)
 

@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.catalog import CORE_COLUMNS, Catalog, default_catalog_path, load_catalog
-from engine.errors import CatalogError, CatalogProblem
+from engine.core.catalog import CORE_COLUMNS, Catalog, default_catalog_path, load_catalog
+from engine.core.errors import CatalogError, CatalogProblem
 from tests.unprivileged import unprivileged
 
 HEADER = "product_id,category,brand,model,variant\n"
@@ -475,7 +475,7 @@ def test_parquet_row_with_invalid_utf8_is_reported_by_row_and_others_load(tmp_pa
 
 # --- permissions, for real: a child process without root's power to read anything -------------
 
-_PROBLEMS = ("import json, sys; from engine.catalog import load_catalog;"
+_PROBLEMS = ("import json, sys; from engine.core.catalog import load_catalog;"
              "print(json.dumps([[p.source, p.message] for p in load_catalog(sys.argv[1]).problems]))")
 
 

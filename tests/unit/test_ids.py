@@ -1,6 +1,6 @@
 import uuid
 
-from engine.ids import new_batch_run_id, uuid7
+from engine.core.ids import new_batch_run_id, uuid7
 
 
 def test_uuid7_has_version_7_and_rfc_variant():

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.errors import IndexLabError
-from engine.limits import (
+from engine.core.errors import IndexLabError
+from engine.core.limits import (
     CancelToken,
     Cancelled,
     DeadlineExceeded,
@@ -415,7 +415,7 @@ def test_domain_concurrency_cap_holds_under_eight_threads() -> None:
 
 def test_slot_waiter_is_woken_when_a_slot_frees(monkeypatch: pytest.MonkeyPatch) -> None:
     """The release notifies: with the cancel poll made huge, only a wake-up can let it in."""
-    monkeypatch.setattr("engine.limits._POLL", 60.0)
+    monkeypatch.setattr("engine.core.limits._POLL", 60.0)
     domains = DomainLimiter(concurrency=1, base_cooldown=0.0)
     entered = threading.Event()
 
@@ -543,7 +543,7 @@ def test_limits_bundle_carries_one_domain_and_one_provider_limiter() -> None:
 
 
 def test_limits_adopt_a_batch_settings_snapshot():
-    from engine.limits import Limits
+    from engine.core.limits import Limits
 
     limits = Limits()
     limits.configure(domain_concurrency=5, domain_cooldown=3.0, provider_rate_per_minute=120.0)

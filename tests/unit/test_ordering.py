@@ -4,7 +4,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.plan import brand_priority, order_items
+from engine.core.plan import brand_priority, order_items
 from tests.conftest import products_frame
 
 

@@ -2,10 +2,10 @@
 
 import pytest
 
-from engine.errors import PlanError
-from engine.plan import (LARGE_BATCH_THRESHOLD, MIN_HISTORY_SAMPLES, PlanRequest, Selection, build_plan,
+from engine.core.errors import PlanError
+from engine.core.plan import (LARGE_BATCH_THRESHOLD, MIN_HISTORY_SAMPLES, PlanRequest, Selection, build_plan,
                          estimate)
-from engine.settings import PROFILE_SECONDS_PER_PRODUCT, BatchSettings, Profile
+from engine.core.settings import PROFILE_SECONDS_PER_PRODUCT, BatchSettings, Profile
 from tests.conftest import products_frame
 
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from engine.settings import (BatchSettings, LlmEndpoint, Profile, SettingsFileError, load_server_settings,
+from engine.core.settings import (BatchSettings, LlmEndpoint, Profile, SettingsFileError, load_server_settings,
                              load_settings_file, with_defaults)
 
 

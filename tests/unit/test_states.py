@@ -2,8 +2,8 @@ import itertools
 
 import pytest
 
-from engine.errors import IllegalTransition
-from engine.states import (BATCH_MOVES, ITEM_MOVES, TERMINAL_ITEM_STATES, BatchState, ItemState,
+from engine.core.errors import IllegalTransition
+from engine.core.states import (BATCH_MOVES, ITEM_MOVES, TERMINAL_ITEM_STATES, BatchState, ItemState,
                            check_batch_move, check_item_move)
 
 LEGAL_ITEM_MOVES = {

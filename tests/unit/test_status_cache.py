@@ -14,8 +14,8 @@ import pytest
 from tornado.httpserver import HTTPServer
 from tornado.web import Application
 
-from dashboard import api
-from engine.errors import NotFound
+from dashboard.api import handlers as api
+from engine.core.errors import NotFound
 
 BATCH = "b-1"
 URL = f"/api/v1/indexlab/batch/{BATCH}/status"

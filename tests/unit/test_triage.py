@@ -1,10 +1,10 @@
-"""Quality gate, failure fingerprints and batch results (engine/triage.py): pure rules."""
+"""Quality gate, failure fingerprints and batch results (engine/core/triage.py): pure rules."""
 
 from __future__ import annotations
 
 import pytest
 
-from engine.triage import BatchResult, batch_result, fingerprint, gate, result_counts, result_words
+from engine.core.triage import BatchResult, batch_result, fingerprint, gate, result_counts, result_words
 
 PRODUCT = {"product_id": "mouse-razer-viper-v3", "model": "Viper V3", "brand": "Razer"}
 

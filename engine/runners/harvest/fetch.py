@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from engine.limits import parse_retry_after
+from engine.core.limits import parse_retry_after
 from engine.runners.base import RunContext
 from engine.runners.harvest.corpus import Corpus, Source
 from engine.runners.harvest.page import MAX_PARSE_BYTES

@@ -33,7 +33,7 @@ from engine.runners.harvest.prose import keyword_pattern
 from engine.runners.harvest.reconcile import (LLM_TIER, LLM_WEIGHT, TIER_TRUST, Evidence, FieldResult, Group, decide,
                                                reconcile)
 from engine.runners.harvest.values import Parsed, same_value
-from engine.settings import BatchSettings, Profile
+from engine.core.settings import BatchSettings, Profile
 
 FAST_MAX_SOURCES = 2
 # A required field counts toward coverage (the quality gate's input) only at this confidence: a value

@@ -11,9 +11,9 @@ import warnings
 
 import panel as pn
 
-from dashboard.builder import BatchRunBuilder
+from dashboard.views.builder import BatchRunBuilder
 from dashboard.context import get_context
-from dashboard.state import BuilderState
+from dashboard.views.state import BuilderState
 
 warnings.filterwarnings("ignore", category=DeprecationWarning, module="bokeh")
 

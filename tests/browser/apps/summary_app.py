@@ -1,4 +1,4 @@
-"""The Batch Run Summary and History on their own page, for the browser tests (dashboard/app.py is the real page).
+"""The Batch Run Summary and History on their own page, for the browser tests (dashboard/views/app.py is the real page).
 
     INDEXLAB_DB=... INDEXLAB_CATALOG=... panel serve tests/browser/apps/summary_app.py --plugins dashboard.api
 """
@@ -11,9 +11,9 @@ warnings.filterwarnings("ignore", category=DeprecationWarning, module="bokeh")  
 import panel as pn  # noqa: E402
 
 from dashboard.context import get_context  # noqa: E402
-from dashboard.history import History  # noqa: E402
-from dashboard.sessions import quiet_closed_pages  # noqa: E402
-from dashboard.summary import BatchRunSummary, RunState  # noqa: E402
+from dashboard.views.history import History  # noqa: E402
+from dashboard.views.sessions import quiet_closed_pages  # noqa: E402
+from dashboard.views.summary import BatchRunSummary, RunState  # noqa: E402
 
 pn.extension("tabulator", notifications=True)
 quiet_closed_pages()  # as `indexlab serve` does: a page closed mid-write is not an error (holoviz/panel#3341)

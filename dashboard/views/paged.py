@@ -18,8 +18,8 @@ import pandas as pd
 import panel as pn
 import param
 
-from dashboard.plain import TEXT_TOOLTIP
-from engine.errors import IndexLabError
+from dashboard.views.plain import TEXT_TOOLTIP
+from engine.core.errors import IndexLabError
 
 T = TypeVar("T")
 log = logging.getLogger("indexlab.dashboard")

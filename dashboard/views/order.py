@@ -17,7 +17,7 @@ import param
 from panel.reactive import ReactiveHTML
 from panel.viewable import Viewer
 
-from dashboard.state import BuilderState
+from dashboard.views.state import BuilderState
 
 ACTIONS = ("up", "down", "top", "pin", "place")
 

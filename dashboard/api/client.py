@@ -19,12 +19,12 @@ import argparse
 import os
 from typing import Any
 
-from engine import cli
-from engine.cli_run import (STATUS_GROUPS, add_rerun_options, exit_code, group_limit, print_failure_groups,
+from engine.cli import commands as cli
+from engine.cli.run import (STATUS_GROUPS, add_rerun_options, exit_code, group_limit, print_failure_groups,
                             print_status, rerun_changes)
-from engine.errors import IndexLabError
-from engine.plan import PlanSummary
-from engine.states import ItemState
+from engine.core.errors import IndexLabError
+from engine.core.plan import PlanSummary
+from engine.core.states import ItemState
 
 DEFAULT_URL = "http://127.0.0.1:5006"
 BATCH = "/api/v1/indexlab/batch"

@@ -7,9 +7,9 @@ from typing import Annotated, Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
-from engine.plan import PlanSummary, Selection
-from engine.settings import BatchSettings
-from engine.states import BatchState, ItemState
+from engine.core.plan import PlanSummary, Selection
+from engine.core.settings import BatchSettings
+from engine.core.states import BatchState, ItemState
 
 MAX_PAGE = 1000
 MAX_OFFSET = 2**31 - 1  # larger offsets overflow the store's INTEGER arithmetic

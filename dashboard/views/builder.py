@@ -29,10 +29,10 @@ import pyarrow as pa
 from bokeh.models.widgets.tables import DateFormatter, NumberFormatter
 from panel.viewable import Viewer
 
-from dashboard.order import BrandOrder
-from dashboard.plain import TEXT_TOOLTIP, option_labels
-from dashboard.state import BuilderState
-from engine.plan import BatchPlan, PlanRequest
+from dashboard.views.order import BrandOrder
+from dashboard.views.plain import TEXT_TOOLTIP, option_labels
+from dashboard.views.state import BuilderState
+from engine.core.plan import BatchPlan, PlanRequest
 
 GRID_COLUMNS = ["brand", "model", "variant", "product_id", "category", "last_status", "last_run_at", "coverage"]
 GRID_TITLES = {"brand": "brand", "model": "model", "variant": "variant", "product_id": "product_id",

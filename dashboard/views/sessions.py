@@ -1,6 +1,6 @@
 """What each browser session holds, and proof that a closed page gives it back.
 
-Every page load builds its own tabs and state (``dashboard.app.build_tabs``); they must die with the
+Every page load builds its own tabs and state (``dashboard.views.app.build_tabs``); they must die with the
 session, or each reload of the page would keep tens of megabytes for good. ``track`` names a
 session's objects weakly; ``live_session_objects`` counts the ones still alive. With
 ``INDEXLAB_DEBUG_SESSIONS=1`` the server answers ``GET /debug/sessions`` with that count (tests and

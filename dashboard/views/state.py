@@ -16,11 +16,11 @@ import numpy as np
 import pandas as pd
 import param
 
-from engine.catalog import Catalog
-from engine.errors import IndexLabError
-from engine.plan import BatchPlan, PlanRequest, Selection, brand_priority
+from engine.core.catalog import Catalog
+from engine.core.errors import IndexLabError
+from engine.core.plan import BatchPlan, PlanRequest, Selection, brand_priority
 from engine.service import BatchService
-from engine.settings import BatchSettings, Profile, with_defaults
+from engine.core.settings import BatchSettings, Profile, with_defaults
 
 NEVER_RUN = "never run"
 

@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import NamedTuple
 
-from engine.errors import StoreRejected, StoreUnavailable
+from engine.core.errors import StoreRejected, StoreUnavailable
 from engine.store import Change, Store
 
 log = logging.getLogger("indexlab.writer")

@@ -36,7 +36,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from engine.errors import CatalogError, CatalogProblem
+from engine.core.errors import CatalogError, CatalogProblem
 
 CORE_COLUMNS: tuple[str, ...] = ("product_id", "category", "brand", "model", "variant")
 REQUIRED_COLUMNS = ("product_id", "category", "brand", "model")  # variant may be empty
@@ -85,7 +85,7 @@ class Catalog:
 
 def default_catalog_path() -> Path:
     """The embedded catalog shipped in the repo, so a fresh clone has something to plan."""
-    return Path(__file__).resolve().parents[1] / "fixtures" / "catalog"
+    return Path(__file__).resolve().parents[2] / "fixtures" / "catalog"
 
 
 def load_catalog(path: str | os.PathLike | None = None, *, strict: bool = False) -> Catalog:

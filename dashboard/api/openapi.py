@@ -8,9 +8,9 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from dashboard import api_models as m
-from dashboard.api import PREFIX
-from engine.settings import BatchSettings
+from dashboard.api import models as m
+from dashboard.api.handlers import PREFIX
+from engine.core.settings import BatchSettings
 
 REF = "#/components/schemas/{model}"
 B = f"{PREFIX}/batch"

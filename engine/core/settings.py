@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from engine.errors import IndexLabError
+from engine.core.errors import IndexLabError
 
 
 class Profile(str, Enum):

@@ -19,15 +19,15 @@ import pandas as pd
 import panel as pn
 import param
 
-from dashboard import render
-from dashboard.paged import PagedTable, off_loop, schedule
-from dashboard.plain import TEXT_TOOLTIP
-from dashboard.run_charts import ProgressCharts
-from dashboard.run_reads import (EPOCH, FAILURES_KEEP, FEED_KINDS, event_key, failure_key, failures_seed, feed_seed,
+from dashboard.views import render
+from dashboard.views.paged import PagedTable, off_loop, schedule
+from dashboard.views.plain import TEXT_TOOLTIP
+from dashboard.views.charts import ProgressCharts
+from dashboard.views.run_reads import (EPOCH, FAILURES_KEEP, FEED_KINDS, event_key, failure_key, failures_seed, feed_seed,
                                  history_points, merged, num)
-from engine.errors import IndexLabError
-from engine.settings import Profile
-from engine.states import BATCH_MOVES, BatchState, ItemState
+from engine.core.errors import IndexLabError
+from engine.core.settings import Profile
+from engine.core.states import BATCH_MOVES, BatchState, ItemState
 
 log = logging.getLogger("indexlab.dashboard")
 
@@ -47,7 +47,7 @@ MAX_POINTS = 2_400  # past this the series is thinned to half (older points, eve
 
 
 def allowed_actions(state: str | None, counts: Mapping[str, int] | None = None) -> dict[str, bool]:
-    """Which controls are legal in ``state``, read off the one transition table (engine.states.BATCH_MOVES).
+    """Which controls are legal in ``state``, read off the one transition table (engine.core.states.BATCH_MOVES).
 
     Start: planned. Pause: running. Resume: paused or stopped. Stop: running or paused. Force Stop: running,
     paused or stopping. Retry failed: failed items exist and the batch is not working (running, stopping).
@@ -75,7 +75,7 @@ class RunState(param.Parameterized):
     """
 
     batch_run_id = param.String(default=None, allow_None=True, doc="The batch followed; None before any batch exists.")
-    status = param.Dict(default={}, doc="The engine's live status of the batch (engine.snapshot.LiveStatus.to_dict()).")
+    status = param.Dict(default={}, doc="The engine's live status of the batch (engine.run.live.LiveStatus.to_dict()).")
     batch = param.Dict(default={}, doc="The batch as planned (store row): runner, profile, settings, created_at.")
     batch_state = param.String(default=None, allow_None=True, doc="status['state'], for bindings; None without a batch.")
     series = param.List(default=[], doc="Progress points, oldest first: t (ms since the epoch, UTC), completed, failed, "

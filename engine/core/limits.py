@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
-from engine.errors import IndexLabError
+from engine.core.errors import IndexLabError
 
 _EPS = 1e-9  # float slack: never spin on a wait of a few ulps
 _POLL = 0.05  # real seconds a slot waiter sleeps between cancel/deadline checks

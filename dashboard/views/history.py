@@ -13,12 +13,12 @@ import pandas as pd
 import panel as pn
 import param
 
-from dashboard import render
-from dashboard.render import BUTTON_CSS
-from dashboard.paged import PagedTable, off_loop, schedule
-from dashboard.plain import colored_text
-from engine.errors import IndexLabError
-from engine.states import ItemState
+from dashboard.views import render
+from dashboard.views.render import BUTTON_CSS
+from dashboard.views.paged import PagedTable, off_loop, schedule
+from dashboard.views.plain import colored_text
+from engine.core.errors import IndexLabError
+from engine.core.states import ItemState
 
 ITEM_STATES = [s.value for s in ItemState]
 BATCH_COLUMNS = ["batch_run_id", "state", "result", "created", "items", "outcome", "runner", "profile", "reason"]

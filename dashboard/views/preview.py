@@ -11,11 +11,11 @@ import param
 from bokeh.models import ColumnDataSource, CustomJSTickFormatter, FactorRange
 from bokeh.plotting import figure
 
-from dashboard import render
-from dashboard.plain import TEXT_TOOLTIP
-from dashboard.state import UI_SETTINGS, BuilderState
-from engine.errors import IndexLabError
-from engine.plan import LARGE_BATCH_THRESHOLD
+from dashboard.views import render
+from dashboard.views.plain import TEXT_TOOLTIP
+from dashboard.views.state import UI_SETTINGS, BuilderState
+from engine.core.errors import IndexLabError
+from engine.core.plan import LARGE_BATCH_THRESHOLD
 from engine.runners import runner_names
 
 BAR_HEIGHT = 22

@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.errors import PlanError
-from engine.settings import PROFILE_SECONDS_PER_PRODUCT, BatchSettings, Profile
+from engine.core.errors import PlanError
+from engine.core.settings import PROFILE_SECONDS_PER_PRODUCT, BatchSettings, Profile
 
 LARGE_BATCH_THRESHOLD = 200  # more items than this need an explicit confirmation
 FIRST_ITEMS = 20  # how many items of the resolved order a summary shows

@@ -25,7 +25,7 @@ BATCH_COLORS = {
     "stopping": "#ea580c", "stopped": "#b91c1c", "completed": "#475569",
 }
 RESULT_COLORS = {"succeeded": "#16a34a", "partial": "#d97706", "failed": "#dc2626"}
-# What came out of the items (engine.triage.result_counts), in the bar's order; "unfinished" is the bar's track.
+# What came out of the items (engine.core.triage.result_counts), in the bar's order; "unfinished" is the bar's track.
 OUTCOME_COLORS = {"succeeded": "#16a34a", "needs_review": "#facc15", "failed": "#dc2626", "skipped": "#9333ea",
                   "stopped": "#ea580c"}
 OUTCOME_WORDS = {"succeeded": "succeeded", "needs_review": "need review", "failed": "failed", "skipped": "skipped",
@@ -347,7 +347,7 @@ def plan_html(summary: Any) -> str:
 
 
 def snapshot_html(cfg: Any) -> str:
-    """The settings frozen into a batch (engine.settings.BatchSettings), as a one-row table."""
+    """The settings frozen into a batch (engine.core.settings.BatchSettings), as a one-row table."""
     snapshot = {"profile": cfg.profile.value, "runner": cfg.runner,
                 "LLM provider / model": f"{cfg.llm_provider} / {cfg.llm_model}", "workers": cfg.workers,
                 "max run s": f"{cfg.max_run_seconds:g}", "max attempts": cfg.max_attempts,

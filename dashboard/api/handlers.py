@@ -1,7 +1,7 @@
 """REST API under /api/v1 on the dashboard's own Tornado server (also a ``panel serve --plugins`` module).
 
 Handlers never block the event loop: every engine or store call runs on a small thread pool.
-Bodies and queries are validated by the pydantic models in ``dashboard.api_models``; a client's
+Bodies and queries are validated by the pydantic models in ``dashboard.api.models``; a client's
 mistake is a 4xx with ``{"error": {"code", "message", "field"}}``, never a 500, never a partial write.
 Before a body is read, ``prepare`` refuses requests from the network without auth, with a Host or Origin
 that is not this server's, over the size limit (on ``Content-Length``), without the token, or not JSON.
@@ -25,14 +25,14 @@ from pydantic import BaseModel, ValidationError
 from tornado.ioloop import IOLoop
 from tornado.web import HTTPError, RequestHandler, stream_request_body
 
-from dashboard import api_models as m
+from dashboard.api import models as m
 from dashboard import guard
 from dashboard.context import AppContext, get_context
-from engine.errors import (ConfirmationRequired, IllegalTransition, IndexLabError, NotFound, PlanError,
+from engine.core.errors import (ConfirmationRequired, IllegalTransition, IndexLabError, NotFound, PlanError,
                            StoreError, StoreRejected)
-from engine.plan import PlanRequest
+from engine.core.plan import PlanRequest
 from engine.service import SavedPlan
-from engine.settings import ApiAllow, BatchSettings, with_defaults
+from engine.core.settings import ApiAllow, BatchSettings, with_defaults
 
 log = logging.getLogger("indexlab.api")
 PREFIX = "/api/v1/indexlab"
@@ -498,7 +498,7 @@ class HealthHandler(ApiHandler):
 
 class OpenApiHandler(ApiHandler):
     async def get(self) -> None:
-        from dashboard.openapi import openapi_document
+        from dashboard.api.openapi import openapi_document
 
         self.send(openapi_document())
 
@@ -538,7 +538,7 @@ def routes(context: Callable[[], AppContext] = get_context) -> list[tuple[str, t
     return table
 
 
-# ``panel serve dashboard/app.py --plugins dashboard.api``: Panel reads ROUTES. Importing this module is also
+# ``panel serve dashboard/views/app.py --plugins dashboard.api``: Panel reads ROUTES. Importing this module is also
 # what installs the server guard there (network addresses need auth; bodies are capped) before Panel binds.
 guard.install()
 ROUTES = routes()

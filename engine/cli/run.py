@@ -19,12 +19,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from engine import cli
-from engine.batch import BatchEngine
-from engine.errors import IndexLabError
+from engine.cli import commands as cli
+from engine.run.engine import BatchEngine
+from engine.core.errors import IndexLabError
 from engine.service import BatchService
-from engine.settings import BatchSettings, Profile
-from engine.states import ACTIVE_BATCH_STATES, BatchState
+from engine.core.settings import BatchSettings, Profile
+from engine.core.states import ACTIVE_BATCH_STATES, BatchState
 
 EXIT_RESULT_FAILED, EXIT_PARTIAL, EXIT_NOT_FINISHED = 4, 5, 6
 EXIT_BY_RESULT = {"succeeded": cli.EXIT_OK, "failed": EXIT_RESULT_FAILED, "partial": EXIT_PARTIAL}

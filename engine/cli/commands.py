@@ -5,7 +5,7 @@ errors on stderr as one clear sentence, never a traceback. Exit codes: 0 done, 1
 request failed (bad catalog, invalid plan, unknown batch, database in use), 2 bad
 arguments, 3 (``catalog`` only) the catalog loaded but some entries were rejected;
 ``run`` and ``status`` also say the batch's result: 4 failed, 5 partial, 6 not finished
-(see ``engine.cli_run``).
+(see ``engine.cli.run``).
 """
 
 from __future__ import annotations
@@ -23,12 +23,12 @@ from typing import Any, TextIO
 
 from pydantic import ValidationError
 
-from engine.catalog import Catalog, default_catalog_path, load_catalog
-from engine.errors import IndexLabError, StoreError
-from engine.plan import PlanRequest, PlanSummary, Selection
+from engine.core.catalog import Catalog, default_catalog_path, load_catalog
+from engine.core.errors import IndexLabError, StoreError
+from engine.core.plan import PlanRequest, PlanSummary, Selection
 from engine.service import BatchService
-from engine.settings import BatchSettings, Profile
-from engine.states import ItemState
+from engine.core.settings import BatchSettings, Profile
+from engine.core.states import ItemState
 from engine.store import Store
 
 DEFAULT_DB = Path("var/indexlab.duckdb")
@@ -337,7 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON document on stdout")
     p.set_defaults(handler=cmd_outcome)
 
-    from engine import cli_run  # run/status need the engine; the module imports this one
+    from engine.cli import run as cli_run  # run/status need the engine; the module imports this one
 
     cli_run.add_commands(sub)
     return parser

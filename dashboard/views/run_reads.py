@@ -15,15 +15,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dashboard import render
-from engine.states import ItemState
+from dashboard.views import render
+from engine.core.states import ItemState
 
 FEED_KINDS = frozenset({"batch_transition", "operator_action", "bulk_transition"})  # the operator's feed
 FEED_SEED_EVENTS = 2_000  # the store's newest events read for the feed when a batch is followed
 FAILURES_KEEP = 20
 SEED_POINTS = 1_200  # history drawn when a batch is followed mid-run
 SEED_MIN_WINDOW = 5  # finishes in the window before a drawn rate means anything (the first seconds spike)
-RECENT_WINDOW_MS = 120_000  # as the engine's "recent" throughput (engine.snapshot.RECENT_WINDOW_S)
+RECENT_WINDOW_MS = 120_000  # as the engine's "recent" throughput (engine.run.live.RECENT_WINDOW_S)
 EPOCH = datetime.min.replace(tzinfo=UTC)
 
 

@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from engine.errors import IndexLabError
-from engine.items import ItemColumns
-from engine.limits import CancelToken
+from engine.core.errors import IndexLabError
+from engine.run.items import ItemColumns
+from engine.core.limits import CancelToken
 from engine.runners.base import Runner
-from engine.settings import BatchSettings
+from engine.core.settings import BatchSettings
 from engine.store import OutcomeRecord
-from engine.text import NotStorable, as_text, storable, storable_json
+from engine.core.text import NotStorable, as_text, storable, storable_json
 
 
 class ActiveItem(NamedTuple):

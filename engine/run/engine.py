@@ -3,7 +3,7 @@
 One engine per process, one running batch at a time. Its in-memory view of the active batch is
 the authority for what may happen next; the store (through the group-commit writer) is the
 authority for what has happened, and the live status shows only what is committed.
-Lifecycle semantics are DESIGN.md §3; every move is checked against engine.states.
+Lifecycle semantics are DESIGN.md §3; every move is checked against engine.core.states.
 """
 
 from __future__ import annotations
@@ -19,22 +19,22 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import Any
 
-from engine.active import (ActiveItem, ActiveItems, ActiveRun, Attempt, OutcomeNotStorable, outcome_parts,
+from engine.run.active import (ActiveItem, ActiveItems, ActiveRun, Attempt, OutcomeNotStorable, outcome_parts,
                            short_error)
-from engine.errors import IllegalTransition, IndexLabError, NotFound, StoreError, StoreRejected
-from engine.orphans import job_id, sweep_orphans
-from engine.items import ItemColumns
-from engine.limits import (CancelToken, Cancelled, Clock, DeadlineExceeded, DomainLimiter, Limits, ProviderLimiter,
+from engine.core.errors import IllegalTransition, IndexLabError, NotFound, StoreError, StoreRejected
+from engine.runners.orphans import job_id, sweep_orphans
+from engine.run.items import ItemColumns
+from engine.core.limits import (CancelToken, Cancelled, Clock, DeadlineExceeded, DomainLimiter, Limits, ProviderLimiter,
                            SystemClock, backoff_delay)
 from engine.runners.base import RunContext, Runner, get_runner
-from engine.settings import BatchSettings
-from engine.snapshot import LiveStatus
-from engine.states import (ACTIVE_BATCH_STATES, BatchState, ItemState, check_batch_move, check_item_move)
+from engine.core.settings import BatchSettings
+from engine.run.live import LiveStatus
+from engine.core.states import (ACTIVE_BATCH_STATES, BatchState, ItemState, check_batch_move, check_item_move)
 from engine.store import BatchMove, BulkMove, Change, EventRow, Interrupted, ItemMove, OutcomeRecord, Store, utcnow
-from engine.text import storable
-from engine.triage import NEEDS_REVIEW, batch_result, gate, result_counts, result_words
-from engine.triage import fingerprint as triage_fingerprint
-from engine.writer import GroupCommitWriter
+from engine.core.text import storable
+from engine.core.triage import NEEDS_REVIEW, batch_result, gate, result_counts, result_words
+from engine.core.triage import fingerprint as triage_fingerprint
+from engine.run.writer import GroupCommitWriter
 
 log = logging.getLogger("indexlab.engine")
 ABANDON_GRACE_S = 2.0  # past its deadline plus this, an attempt that ignores cancellation is abandoned

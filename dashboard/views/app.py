@@ -1,6 +1,6 @@
 """The dashboard: Batch Run Builder, Plan Preview, Batch Run Summary and History over one shared engine.
 
-Served by ``indexlab serve`` (or ``panel serve dashboard/app.py --plugins dashboard.api``) and
+Served by ``indexlab serve`` (or ``panel serve dashboard/views/app.py --plugins dashboard.api``) and
 embeddable in Jupyter through ``dashboard.app(db=..., catalog=...)``. Each browser session gets its
 own builder and run state; all of them drive the one engine of the process.
 """
@@ -13,13 +13,13 @@ from collections.abc import Callable
 import panel as pn
 
 from dashboard import guard
-from dashboard.builder import BatchRunBuilder
+from dashboard.views.builder import BatchRunBuilder
 from dashboard.context import AppContext, get_context
-from dashboard.history import History, OutcomeView
-from dashboard.preview import PlanPreview
-from dashboard.sessions import track
-from dashboard.state import BuilderState
-from dashboard.summary import BatchRunSummary, RunState
+from dashboard.views.history import History, OutcomeView
+from dashboard.views.preview import PlanPreview
+from dashboard.views.sessions import track
+from dashboard.views.state import BuilderState
+from dashboard.views.summary import BatchRunSummary, RunState
 
 warnings.filterwarnings("ignore", category=DeprecationWarning, module="bokeh")  # Pandas4Warning on render
 guard.install()  # `pn.serve` of the app: no network address without auth, bodies capped
@@ -65,7 +65,7 @@ def build_tabs(context: AppContext) -> pn.Tabs:
 
 def session_refusal() -> str | None:
     """Why this session must not see the dashboard: it came over the network to a server without auth. This is
-    the check for servers that bound their sockets before ``guard.install()`` ran (``panel serve dashboard/app.py``
+    the check for servers that bound their sockets before ``guard.install()`` ran (``panel serve dashboard/views/app.py``
     without the API plugin runs this module only when the first page is asked for). A loopback peer means the
     connection came over loopback; any other peer came over the network (this machine's own IP included)."""
     context = pn.state.curdoc.session_context if pn.state.curdoc else None
@@ -107,5 +107,5 @@ def notebook_app(db: str | None = None, catalog: str | None = None) -> pn.viewab
     return pn.Column(pn.pane.Markdown("## IndexLab Batch"), build_tabs(ctx), sizing_mode="stretch_width")
 
 
-if __name__.startswith("bokeh"):  # `panel serve dashboard/app.py --plugins dashboard.api`
+if __name__.startswith("bokeh"):  # `panel serve dashboard/views/app.py --plugins dashboard.api`
     create_app().servable(title="IndexLab Batch")

@@ -2,14 +2,14 @@
 
 The enums are ``str`` subclasses so they go into SQL and JSON unchanged. Every state change
 in the engine goes through :func:`check_item_move` or :func:`check_batch_move`; a move the
-table does not list raises :class:`~engine.errors.IllegalTransition` before anything is written.
+table does not list raises :class:`~engine.core.errors.IllegalTransition` before anything is written.
 """
 
 from __future__ import annotations
 
 from enum import Enum
 
-from engine.errors import IllegalTransition
+from engine.core.errors import IllegalTransition
 
 
 class ItemState(str, Enum):

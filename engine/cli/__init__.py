@@ -1,0 +1,1 @@
+"""The headless ``indexlab`` commands (catalog, plan, items, run, status, failures, rerun)."""
