@@ -39,7 +39,7 @@ from engine.run.engine import BatchEngine  # noqa: E402
 from engine.core.catalog import Catalog  # noqa: E402
 from engine.core.limits import CancelToken, DomainLimiter, Limits, ProviderLimiter  # noqa: E402
 from engine.core.plan import PlanRequest, Selection  # noqa: E402
-from engine.runners.base import RunContext, register  # noqa: E402
+from engine.runners import RunContext, register  # noqa: E402
 from engine.runners.noop import run_noop  # noqa: E402
 from engine.service import BatchService  # noqa: E402
 from engine.core.settings import BatchSettings  # noqa: E402

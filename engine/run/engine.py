@@ -26,7 +26,8 @@ from engine.runners.orphans import job_id, sweep_orphans
 from engine.run.items import ItemColumns
 from engine.core.limits import (CancelToken, Cancelled, Clock, DeadlineExceeded, DomainLimiter, Limits, ProviderLimiter,
                            SystemClock, backoff_delay)
-from engine.runners.base import RunContext, Runner, get_runner
+from engine.runners import get_runner
+from engine.runners.base import RunContext, Runner
 from engine.core.settings import BatchSettings
 from engine.run.live import LiveStatus
 from engine.core.states import (ACTIVE_BATCH_STATES, BatchState, ItemState, check_batch_move, check_item_move)

@@ -9,7 +9,7 @@ from dashboard.views.preview import PlanPreview
 from dashboard.views.state import BuilderState
 from engine.run.engine import BatchEngine
 from engine.core.catalog import Catalog
-from engine.runners.base import register
+from engine.runners import register
 from engine.service import BatchService
 from tests.conftest import products_frame
 

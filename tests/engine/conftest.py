@@ -12,7 +12,7 @@ from engine.run.engine import BatchEngine
 from engine.core.catalog import Catalog
 from engine.core.limits import FakeClock
 from engine.core.plan import PlanRequest, Selection
-from engine.runners.base import RunnerError, register
+from engine.runners import RunnerError, register
 from engine.service import BatchService
 from engine.core.settings import BatchSettings
 from tests.conftest import products_frame

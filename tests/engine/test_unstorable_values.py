@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from engine.run.engine import BatchEngine
-from engine.runners.base import RunnerError, register
+from engine.runners import RunnerError, register
 from engine.core.settings import BatchSettings
 from engine.store import EventRow, Store, utcnow
 from tests.conftest import wait_until
