@@ -91,7 +91,7 @@ def run_engine(catalog: Catalog, n: int, workers: int, timeout: float, workdir: 
             saved = BatchService(store, catalog).plan(plan_request(workers, runner))
         plan_s = plan_elapsed()
         batch_id = saved.batch_run_id
-        engine = BatchEngine(store)
+        engine = BatchEngine(store).open()
         try:
             with stopwatch() as run_elapsed:
                 engine.start(batch_id)

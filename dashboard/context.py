@@ -67,7 +67,7 @@ def get_context(db: str | Path | None = None, catalog: str | Path | None = None,
             store = open_store(db_path)
             try:
                 auto_resume = os.environ.get("INDEXLAB_AUTO_RESUME", "1").lower() not in ("0", "false", "no")
-                engine = BatchEngine(store, catalog_ids=cat.products["product_id"], auto_resume=auto_resume)
+                engine = BatchEngine(store, catalog_ids=cat.products["product_id"], auto_resume=auto_resume).open()
             except BaseException:
                 store.close()
                 raise

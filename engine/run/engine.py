@@ -36,7 +36,7 @@ def default_executor(workers: int) -> Executor:
 
 
 class BatchEngine(Lifecycle, Recovery, Loading, ChangeBuilders, Dispatcher):
-    """Start, pause, resume, stop, force stop, retry and skip; recovery on open; live status."""
+    """Start, pause, resume, stop, force stop, retry and skip; recovery on ``open()``; live status."""
 
     def __init__(self, store: Store, *, executor_factory: ExecutorFactory = default_executor,
                  limits: Limits | None = None, clock: Clock | None = None, background: bool = True,
@@ -59,7 +59,14 @@ class BatchEngine(Lifecycle, Recovery, Loading, ChangeBuilders, Dispatcher):
         self._corrections: list[tuple[str, int, str]] = []  # (batch, seq, error): completions the store refused
         self.writer = GroupCommitWriter(store, threaded=background, fallback=self._stored_instead)
         self.writer.add_listener(self._on_commit)
+
+    def open(self) -> BatchEngine:
+        """Start-up, once, before any other call: start the writer, then recover the store (sweep orphaned job
+        processes, re-queue what a dead process left running) and resume the batch it was on, starting its
+        dispatcher (DESIGN §3 Restart). The constructor does none of this. Returns the engine."""
+        self.writer.start()
         self.recover()
+        return self
 
     def active_batch_id(self) -> str | None:
         with self._lock:

@@ -17,7 +17,7 @@ from tests.conftest import products_frame
 @pytest.fixture
 def service(store):
     rows = [(f"p{i:03d}", "mouse", ["Logitech", "Razer", "Zowie"][i % 3], f"M{i}", "") for i in range(300)]
-    engine = BatchEngine(store)
+    engine = BatchEngine(store).open()
     yield BatchService(store, Catalog(products=products_frame(rows), problems=(), source="t"), engine)
     engine.close()
 

@@ -99,7 +99,7 @@ def inline_engine(store):
     """A deterministic engine: inline executor, synchronous writer, fake clock; call drain()."""
     from tests.engine.inline import InlineExecutor
 
-    engine = BatchEngine(store, executor_factory=lambda n: InlineExecutor(), clock=FakeClock(), background=False)
+    engine = BatchEngine(store, executor_factory=lambda n: InlineExecutor(), clock=FakeClock(), background=False).open()
     yield engine
     engine.close()
 
@@ -107,7 +107,7 @@ def inline_engine(store):
 @pytest.fixture
 def engine(store):
     """A real engine: thread pool, group-commit writer thread, system clock."""
-    engine = BatchEngine(store, abandon_grace=0.5)
+    engine = BatchEngine(store, abandon_grace=0.5).open()
     yield engine
     engine.close()
 
