@@ -39,7 +39,7 @@ from engine.run.engine import BatchEngine  # noqa: E402
 from engine.core.catalog import Catalog  # noqa: E402
 from engine.core.limits import CancelToken, DomainLimiter, Limits, ProviderLimiter  # noqa: E402
 from engine.core.plan import PlanRequest, Selection  # noqa: E402
-from engine.runners.base import RunContext, register  # noqa: E402
+from engine.runners import RunContext, register  # noqa: E402
 from engine.runners.noop import run_noop  # noqa: E402
 from engine.service import BatchService  # noqa: E402
 from engine.core.settings import BatchSettings  # noqa: E402
@@ -91,7 +91,7 @@ def run_engine(catalog: Catalog, n: int, workers: int, timeout: float, workdir: 
             saved = BatchService(store, catalog).plan(plan_request(workers, runner))
         plan_s = plan_elapsed()
         batch_id = saved.batch_run_id
-        engine = BatchEngine(store)
+        engine = BatchEngine(store).open()
         try:
             with stopwatch() as run_elapsed:
                 engine.start(batch_id)

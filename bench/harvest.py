@@ -227,7 +227,7 @@ def run_batch(catalog: Catalog, selection: Selection, profile: str, workers: int
                                  max_attempts=1, llm_api_key_env="INDEXLAB_BENCH_NO_LLM_KEY", corpus=corpus)
         saved = BatchService(store, catalog).plan(PlanRequest(selection=selection, settings=settings, confirm_large=True))
         batch_id = saved.batch_run_id
-        engine = BatchEngine(store)
+        engine = BatchEngine(store).open()
         try:
             with stopwatch() as elapsed:
                 engine.start(batch_id)

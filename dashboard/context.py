@@ -13,6 +13,7 @@ from engine.core.catalog import Catalog, default_catalog_path, load_catalog
 from engine.cli.commands import default_db, open_store
 from engine.service import BatchService
 from engine.core.settings import ApiAllow, ServerSettings, load_server_settings
+from engine.runners import check_runner
 from engine.store import Store
 
 
@@ -45,7 +46,7 @@ def default_catalog() -> Path:
 def default_settings(path: str | Path | None = None) -> ServerSettings:
     """The server's settings: ``path`` or ``INDEXLAB_SETTINGS`` (a JSON or TOML file), else the built-in ones."""
     path = path or os.environ.get("INDEXLAB_SETTINGS")
-    return load_server_settings(path) if path else ServerSettings()
+    return load_server_settings(path, check_runner=check_runner) if path else ServerSettings()
 
 
 def get_context(db: str | Path | None = None, catalog: str | Path | None = None,
@@ -66,7 +67,7 @@ def get_context(db: str | Path | None = None, catalog: str | Path | None = None,
             store = open_store(db_path)
             try:
                 auto_resume = os.environ.get("INDEXLAB_AUTO_RESUME", "1").lower() not in ("0", "false", "no")
-                engine = BatchEngine(store, catalog_ids=cat.products["product_id"], auto_resume=auto_resume)
+                engine = BatchEngine(store, catalog_ids=cat.products["product_id"], auto_resume=auto_resume).open()
             except BaseException:
                 store.close()
                 raise

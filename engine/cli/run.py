@@ -152,7 +152,7 @@ def follow(engine: BatchEngine, batch_run_id: str) -> dict[str, Any]:
 def cmd_run(args: argparse.Namespace) -> int:
     catalog = cli._open_catalog(args)
     with cli._open_store(args) as store:
-        engine = BatchEngine(store, catalog_ids=catalog.products["product_id"], auto_resume=True)
+        engine = BatchEngine(store, catalog_ids=catalog.products["product_id"], auto_resume=True).open()
         try:
             service = BatchService(store, catalog, engine)
             if args.batch:

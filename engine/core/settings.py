@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import tomllib
+from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
 
@@ -128,13 +129,17 @@ class ServerSettings(BaseModel):
     api_allow: ApiAllow = Field(default_factory=ApiAllow)
 
 
-def load_server_settings(path: str | Path) -> ServerSettings:
+def load_server_settings(path: str | Path, *, check_runner: Callable[[str], object] | None = None) -> ServerSettings:
     """A JSON or TOML file of ``BatchSettings`` fields and an optional ``api_allow`` table (unknown fields are refused).
 
     ``indexlab serve --settings FILE`` uses the fields for every new batch planned in the dashboard, and
     for the fields an API plan leaves out: the place for an administrator's ``command`` (the real
     product pipeline), ``corpus`` or LLM endpoint, which operators then cannot change. ``api_allow``
     lists the other endpoints, commands and corpora API plans may pick.
+
+    ``check_runner`` (``engine.runners.check_runner``, passed by whoever wires settings to runners: this
+    layer knows no runner) refuses a runner this process does not have, as a ``SettingsFileError`` on
+    field ``runner``.
     """
     path = Path(path)
     try:
@@ -167,15 +172,14 @@ def load_server_settings(path: str | Path) -> ServerSettings:
         problems = "; ".join(f"field {'.'.join(map(str, [*within, *e['loc']])) or '(file)'}: {e['msg']}"
                              for e in exc.errors())
         raise SettingsFileError(f"settings file {path}: {problems}") from None
-    from engine.runners import get_runner  # the runners import this module
-
-    try:  # refused now, not when the first batch planned with it starts
-        get_runner(server.defaults.runner)
-    except IndexLabError as exc:
-        raise SettingsFileError(f"settings file {path}: field runner: {exc}", field="runner") from None
+    if check_runner is not None:
+        try:  # refused now, not when the first batch planned with it starts
+            check_runner(server.defaults.runner)
+        except IndexLabError as exc:
+            raise SettingsFileError(f"settings file {path}: field runner: {exc}", field="runner") from None
     return server
 
 
-def load_settings_file(path: str | Path) -> BatchSettings:
+def load_settings_file(path: str | Path, *, check_runner: Callable[[str], object] | None = None) -> BatchSettings:
     """The batch defaults of a settings file (see ``load_server_settings``)."""
-    return load_server_settings(path).defaults
+    return load_server_settings(path, check_runner=check_runner).defaults

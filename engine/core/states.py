@@ -46,6 +46,12 @@ ACTIVE_BATCH_STATES = frozenset({BatchState.RUNNING, BatchState.PAUSED, BatchSta
 STARTABLE_BATCH_STATES = frozenset({BatchState.PLANNED, BatchState.PAUSED, BatchState.STOPPED})
 # Batches a stop (graceful or force) applies to.
 STOPPABLE_BATCH_STATES = frozenset({BatchState.RUNNING, BatchState.PAUSED, BatchState.STOPPING})
+# Batches whose dispatcher may still start or finish items: while one is, no other batch is loaded.
+BUSY_BATCH_STATES = frozenset({BatchState.RUNNING, BatchState.STOPPING})
+# Batches that have ended: the move into one of these sets the batch's finished_at.
+FINISHED_BATCH_STATES = frozenset({BatchState.COMPLETED, BatchState.STOPPED})
+# Items that end without a (further) run: the move into one of these sets the item's finished_at.
+SET_ASIDE_ITEM_STATES = frozenset({ItemState.STOPPED, ItemState.SKIPPED})
 
 I = ItemState
 B = BatchState

@@ -56,7 +56,8 @@ def _changes(entry: _Entry) -> tuple[Change, ...]:
 
 
 class GroupCommitWriter:
-    """Commits changes in submission order. ``threaded=False`` commits in the caller (deterministic tests)."""
+    """Commits changes in submission order, from its thread once started (``start()``). ``threaded=False``
+    commits in the caller (deterministic tests)."""
 
     def __init__(self, store: Store, *, threaded: bool = True, fallback: Fallback | None = None,
                  retry_seconds: float = RETRY_SECONDS) -> None:
@@ -72,7 +73,10 @@ class GroupCommitWriter:
         self._queue: queue.SimpleQueue[_Entry | None] = queue.SimpleQueue()
         self._sync_lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        if threaded:
+
+    def start(self) -> None:
+        """Start the writer thread (``threaded``); until then, queued changes wait. Idempotent."""
+        if self.threaded and self._thread is None:
             self._thread = threading.Thread(target=self._loop, name="indexlab-writer", daemon=True)
             self._thread.start()
 

@@ -54,37 +54,3 @@ class RunContext:
 
 class Runner(Protocol):
     def __call__(self, product: dict[str, Any], settings: BatchSettings, ctx: RunContext) -> Outcome: ...
-
-
-_RUNNERS: dict[str, Runner] = {}
-
-
-def register(name: str, *, durable_dispatch: bool = True) -> Callable[[Runner], Runner]:
-    """Register a runner under ``name``.
-
-    ``durable_dispatch``: the engine commits an item's dispatch (its attempt number) before the runner
-    starts, so a run that kills the process is on record and counted as a crash, and an external
-    program never sees the same ``INDEXLAB_ATTEMPT`` twice. It costs each item one commit's wait
-    (~7 ms): runners whose runs take milliseconds in-process may turn it off (``noop``, ``harvest``).
-    """
-    def decorate(fn: Runner) -> Runner:
-        fn.durable_dispatch = durable_dispatch  # type: ignore[attr-defined]
-        _RUNNERS[name] = fn
-        return fn
-    return decorate
-
-
-def get_runner(name: str) -> Runner:
-    from engine import runners  # noqa: F401  (importing the package registers the built-in runners)
-
-    try:
-        return _RUNNERS[name]
-    except KeyError:
-        known = ", ".join(sorted(_RUNNERS))
-        raise IndexLabError(f"unknown runner {name!r}; known runners: {known}", field="runner") from None
-
-
-def runner_names() -> list[str]:
-    from engine import runners  # noqa: F401
-
-    return sorted(_RUNNERS)

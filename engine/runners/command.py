@@ -38,7 +38,8 @@ from typing import IO, Any
 
 from engine.core.limits import Cancelled, DeadlineExceeded
 from engine.runners.orphans import JOB_ENV, die_with_parent, job_id
-from engine.runners.base import Outcome, RunContext, RunnerError, register
+from engine.runners.base import Outcome, RunContext, RunnerError
+from engine.runners.registry import register
 from engine.core.settings import BatchSettings
 
 KILL_GRACE_SECONDS = 1.0  # between SIGTERM and SIGKILL: time to flush, short enough for force stop's 2 s

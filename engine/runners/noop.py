@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.runners.base import Outcome, RunContext, register
+from engine.runners.base import Outcome, RunContext
+from engine.runners.registry import register
 from engine.core.settings import BatchSettings
 
 

@@ -19,7 +19,7 @@ LATER = {"PlanPreview", "BatchRunSummary", "History"}
 @pytest.fixture
 def context(store):
     catalog = load_catalog()
-    engine = BatchEngine(store, executor_factory=lambda n: InlineExecutor(), clock=FakeClock(), background=False)
+    engine = BatchEngine(store, executor_factory=lambda n: InlineExecutor(), clock=FakeClock(), background=False).open()
     yield AppContext(store, catalog, engine, BatchService(store, catalog, engine))
     engine.close()
 

@@ -30,7 +30,7 @@ def catalog_of(rows) -> Catalog:
 
 @pytest.fixture
 def engine(store):
-    engine = BatchEngine(store, executor_factory=lambda n: InlineExecutor(), clock=FakeClock(), background=False)
+    engine = BatchEngine(store, executor_factory=lambda n: InlineExecutor(), clock=FakeClock(), background=False).open()
     yield engine
     engine.close()
 

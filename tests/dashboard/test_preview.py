@@ -9,7 +9,7 @@ from dashboard.views.preview import PlanPreview
 from dashboard.views.state import BuilderState
 from engine.run.engine import BatchEngine
 from engine.core.catalog import Catalog
-from engine.runners.base import register
+from engine.runners import register
 from engine.service import BatchService
 from tests.conftest import products_frame
 
@@ -17,7 +17,7 @@ from tests.conftest import products_frame
 @pytest.fixture
 def service(store):
     rows = [(f"p{i:03d}", "mouse", ["Logitech", "Razer", "Zowie"][i % 3], f"M{i}", "") for i in range(300)]
-    engine = BatchEngine(store)
+    engine = BatchEngine(store).open()
     yield BatchService(store, Catalog(products=products_frame(rows), problems=(), source="t"), engine)
     engine.close()
 

@@ -22,7 +22,7 @@ from dashboard.views.summary import BatchRunSummary, RunState
 from engine.run.engine import BatchEngine
 from engine.core.catalog import Catalog
 from engine.core.plan import PlanRequest, Selection
-from engine.runners.base import RunnerError, register
+from engine.runners import RunnerError, register
 from engine.service import BatchService
 from engine.core.settings import BatchSettings
 from engine.store import Store
@@ -64,7 +64,7 @@ def context(tmp_path):
     HEALED.clear()
     store = Store(tmp_path / "results.duckdb")
     catalog = Catalog(products=products_frame(ROWS), problems=(), source="test")
-    engine = BatchEngine(store, abandon_grace=0.5)
+    engine = BatchEngine(store, abandon_grace=0.5).open()
     ctx = AppContext(store, catalog, engine, BatchService(store, catalog, engine))
     yield ctx
     engine.close()
@@ -273,7 +273,7 @@ def test_thousands_of_failures_group_into_five_and_one_group_retries_alone(tmp_p
     rows = [(f"f-{i}", "mouse", ["A", "B", "C"][i % 3], f"M{i}", "") for i in range(n)]
     store = Store(tmp_path / "many.duckdb")
     catalog = Catalog(products=products_frame(rows), problems=(), source="test")
-    engine = BatchEngine(store, abandon_grace=0.5)
+    engine = BatchEngine(store, abandon_grace=0.5).open()
     ctx = AppContext(store, catalog, engine, BatchService(store, catalog, engine))
     try:
         batch = run_batch(ctx, runner="triage-many", workers=8, fail_fast_failures=0)

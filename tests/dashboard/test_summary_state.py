@@ -16,7 +16,7 @@ from dashboard.views.summary import MAX_POINTS, BatchRunSummary, RunState, allow
 from engine.run.engine import BatchEngine
 from engine.core.catalog import Catalog
 from engine.core.plan import PlanRequest, Selection
-from engine.runners.base import RunnerError, register
+from engine.runners import RunnerError, register
 from engine.service import BatchService
 from engine.core.settings import BatchSettings
 from engine.store import Store
@@ -70,7 +70,7 @@ ROWS.append(("p-evil", "mouse", "Evil", EVIL, "<b>v</b>"))
 def context(tmp_path):
     store = Store(tmp_path / "summary.duckdb")
     catalog = Catalog(products=products_frame(ROWS), problems=(), source="test")
-    engine = BatchEngine(store, abandon_grace=0.5)
+    engine = BatchEngine(store, abandon_grace=0.5).open()
     ctx = AppContext(store, catalog, engine, BatchService(store, catalog, engine))
     yield ctx
     GATE.open.set()
@@ -273,7 +273,7 @@ def test_failures_and_counters_survive_a_restart(context, tmp_path, gate):
     context.service.start(batch)
     assert context.engine.wait_idle(10)
     context.engine.close()
-    engine = BatchEngine(context.store)  # a new process on the same file: its memory starts empty
+    engine = BatchEngine(context.store).open()  # a new process on the same file: its memory starts empty
     try:
         restarted = AppContext(context.store, context.catalog, engine, BatchService(context.store, context.catalog, engine))
         run = RunState(restarted)

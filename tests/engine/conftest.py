@@ -12,7 +12,7 @@ from engine.run.engine import BatchEngine
 from engine.core.catalog import Catalog
 from engine.core.limits import FakeClock
 from engine.core.plan import PlanRequest, Selection
-from engine.runners.base import RunnerError, register
+from engine.runners import RunnerError, register
 from engine.service import BatchService
 from engine.core.settings import BatchSettings
 from tests.conftest import products_frame
@@ -99,7 +99,7 @@ def inline_engine(store):
     """A deterministic engine: inline executor, synchronous writer, fake clock; call drain()."""
     from tests.engine.inline import InlineExecutor
 
-    engine = BatchEngine(store, executor_factory=lambda n: InlineExecutor(), clock=FakeClock(), background=False)
+    engine = BatchEngine(store, executor_factory=lambda n: InlineExecutor(), clock=FakeClock(), background=False).open()
     yield engine
     engine.close()
 
@@ -107,7 +107,7 @@ def inline_engine(store):
 @pytest.fixture
 def engine(store):
     """A real engine: thread pool, group-commit writer thread, system clock."""
-    engine = BatchEngine(store, abandon_grace=0.5)
+    engine = BatchEngine(store, abandon_grace=0.5).open()
     yield engine
     engine.close()
 

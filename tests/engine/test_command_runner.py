@@ -12,7 +12,8 @@ import pytest
 
 from engine.core.limits import Cancelled, CancelToken, DeadlineExceeded, Limits
 from engine.runners import command as command_runner
-from engine.runners.base import RunContext, RunnerError, get_runner
+from engine.runners import get_runner
+from engine.runners.base import RunContext, RunnerError
 from engine.runners.command import run_command
 from engine.core.settings import BatchSettings
 from tests.conftest import wait_until

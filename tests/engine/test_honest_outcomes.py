@@ -13,7 +13,7 @@ from typing import Any
 from engine.run.engine import BatchEngine
 from engine.core.catalog import Catalog
 from engine.core.plan import PlanRequest, Selection
-from engine.runners.base import RunnerError, register
+from engine.runners import RunnerError, register
 from engine.service import BatchService
 from engine.core.settings import BatchSettings
 from engine.store import utcnow

@@ -154,7 +154,7 @@ def test_product_that_left_the_catalog_is_skipped(store, plan_batch, script):
     batch = plan_batch(3)
     keep = set(store.items(batch)["product_id"][1:])
     engine = BatchEngine(store, executor_factory=lambda n: InlineExecutor(), clock=FakeClock(), background=False,
-                         catalog_ids=keep)
+                         catalog_ids=keep).open()
     engine.start(batch)
     engine.drain()
     engine.close()

@@ -123,7 +123,7 @@ def test_workers_cap_concurrency(engine, plan_batch, script, store):
 def test_a_shutdown_requeues_running_items_without_counting_a_crash_and_the_restart_resumes(plan_batch, script, store):
     batch = plan_batch(4, workers=2)
     script.default = "block"
-    engine = BatchEngine(store)
+    engine = BatchEngine(store).open()
     engine.start(batch)
     wait_until(lambda: len(script.started) == 2)
     wait_until(lambda: store.counts_by_state(batch).get("running") == 2)
@@ -131,7 +131,7 @@ def test_a_shutdown_requeues_running_items_without_counting_a_crash_and_the_rest
     assert store.counts_by_state(batch) == {"queued": 4}
     assert store.items(batch)["crashes"].max() == 0
     script.default = "ok"
-    reopened = BatchEngine(store)
+    reopened = BatchEngine(store).open()
     try:
         assert reopened.wait_idle(10)
         assert store.counts_by_state(batch) == {"completed": 4} and _state(store, batch) == "completed"
@@ -145,7 +145,7 @@ def test_a_shutdown_requeues_running_items_without_counting_a_crash_and_the_rest
 
 def test_restart_keeps_a_paused_batch_paused(plan_batch, script, store):
     batch = plan_batch(3)
-    engine = BatchEngine(store)
+    engine = BatchEngine(store).open()
     script.default = "block"
     engine.start(batch)
     wait_until(lambda: len(script.started) == 2)
@@ -153,7 +153,7 @@ def test_restart_keeps_a_paused_batch_paused(plan_batch, script, store):
     script.gate.set()
     assert engine.wait_idle(10)
     engine.close()
-    reopened = BatchEngine(store)
+    reopened = BatchEngine(store).open()
     try:
         assert reopened.active_batch_id() == batch and reopened.status(batch)["state"] == "paused"
         assert reopened.wait_idle(5) and store.counts_by_state(batch)["queued"] == 1
@@ -163,12 +163,12 @@ def test_restart_keeps_a_paused_batch_paused(plan_batch, script, store):
 
 def test_restart_with_auto_resume_off_pauses_the_running_batch(plan_batch, script, store):
     batch = plan_batch(3)
-    engine = BatchEngine(store)
+    engine = BatchEngine(store).open()
     script.default = "block"
     engine.start(batch)
     wait_until(lambda: len(script.started) == 2)
     engine.close()
-    reopened = BatchEngine(store, auto_resume=False)
+    reopened = BatchEngine(store, auto_resume=False).open()
     try:
         assert reopened.status(batch)["state"] == "paused" and store.counts_by_state(batch)["queued"] == 3
     finally:

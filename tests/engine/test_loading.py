@@ -77,7 +77,7 @@ def test_active_items_change_in_place_and_answer_by_state(store, plan_batch):
 def test_loading_a_large_batch_makes_no_python_object_per_item(store, plan_batch):
     """A 5,000-item batch adds a few columns for the garbage collector to walk, not thousands of objects."""
     batch = plan_batch(5000)
-    engine = BatchEngine(store, executor_factory=lambda n: InlineExecutor(), background=False)
+    engine = BatchEngine(store, executor_factory=lambda n: InlineExecutor(), background=False).open()
     try:
         gc.collect()
         before = len(gc.get_objects())

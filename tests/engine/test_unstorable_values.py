@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from engine.run.engine import BatchEngine
-from engine.runners.base import RunnerError, register
+from engine.runners import RunnerError, register
 from engine.core.settings import BatchSettings
 from engine.store import EventRow, Store, utcnow
 from tests.conftest import wait_until
@@ -51,7 +51,7 @@ def _run_to_end(engine: BatchEngine, batch_run_id: str) -> dict[str, Any]:
 
 def test_unstorable_outcomes_fail_or_sanitise_their_own_item_and_the_batch_goes_on(store, plan_batch):
     batch = plan_batch(10, runner="hostile", max_attempts=1, fail_fast_failures=0)
-    engine = BatchEngine(store)
+    engine = BatchEngine(store).open()
     try:
         status = _run_to_end(engine, batch)
         assert status["state"] == "completed", status
@@ -86,7 +86,7 @@ def test_unstorable_outcomes_fail_or_sanitise_their_own_item_and_the_batch_goes_
 def test_a_rejected_row_is_left_out_of_its_group_and_the_writer_lives_on(store, plan_batch):
     """Bypassing every sanitiser: the writer retries the group without the bad change and keeps committing."""
     batch = plan_batch(3, runner="hostile")
-    engine = BatchEngine(store)
+    engine = BatchEngine(store).open()
     try:
         good = EventRow(batch, None, utcnow(), "operator_action", actor="test", reason="before")
         bad = EventRow(batch, None, utcnow(), "log", actor="test", reason="bad \ud800", data=json.dumps({"x": "\ud800"}))
@@ -106,7 +106,7 @@ def test_a_rejected_row_is_left_out_of_its_group_and_the_writer_lives_on(store, 
 
 def test_restart_after_a_hostile_item_does_not_wedge_again(tmp_path, plan_batch, store):
     batch = plan_batch(8, runner="hostile", max_attempts=1, fail_fast_failures=0)
-    engine = BatchEngine(store)
+    engine = BatchEngine(store).open()
     try:
         assert _run_to_end(engine, batch)["state"] == "completed"
     finally:
@@ -114,7 +114,7 @@ def test_restart_after_a_hostile_item_does_not_wedge_again(tmp_path, plan_batch,
     path = store.path
     store.close()
     with Store(path) as reopened:
-        engine = BatchEngine(reopened)
+        engine = BatchEngine(reopened).open()
         try:
             assert engine.status(batch)["state"] == "completed"
             assert engine.writer.degraded is None

@@ -60,7 +60,7 @@ def finished_batch(batch_store, http_corpus):
                              domain_cooldown_seconds=BASE_COOLDOWN, max_attempts=1, max_run_seconds=60)
     batch_id = BatchService(store, catalog).plan(
         PlanRequest(selection=Selection(all=True), settings=settings, confirm_large=True)).batch_run_id
-    engine = BatchEngine(store, abandon_grace=0.5)
+    engine = BatchEngine(store, abandon_grace=0.5).open()
     try:
         engine.start(batch_id)
         wait_until(lambda: engine.status(batch_id)["state"] == "completed", timeout=60,

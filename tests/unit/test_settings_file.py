@@ -6,6 +6,7 @@ import pytest
 
 from engine.core.settings import (BatchSettings, LlmEndpoint, Profile, SettingsFileError, load_server_settings,
                              load_settings_file, with_defaults)
+from engine.runners import check_runner
 
 
 def write(tmp_path, name, text):
@@ -59,7 +60,7 @@ def test_unknown_runner_is_refused_when_read_naming_the_known_ones(tmp_path):
     """It was accepted, and failed only when the first batch planned with it started."""
     path = write(tmp_path, "s.json", '{"runner": "nope"}')
     with pytest.raises(SettingsFileError) as info:
-        load_settings_file(path)
+        load_settings_file(path, check_runner=check_runner)
     assert info.value.message.startswith(f"settings file {path}: field runner: unknown runner 'nope'; known runners: ")
     assert all(name in info.value.message for name in ("command", "harvest", "noop"))
 

@@ -30,7 +30,7 @@ from typing import Any
 from engine.runners.harvest import vocab
 from engine.runners.harvest.fields import FieldDef, LabelMatcher, normalise
 from engine.runners.harvest.jsonld import json_ld_properties, microdata_items, names_product
-from engine.runners.harvest.page import (COMPARE_MARK, HEADINGS, _headed_block, main_scope, parse_page, text_of,
+from engine.runners.harvest.page import (COMPARE_MARK, HEADINGS, headed_block, main_scope, parse_page, text_of,
                                          value_text)
 from engine.runners.harvest.prose import ProseReader, sentences
 from engine.runners.harvest.values import (UNIT_WORDS, UNITS, Parsed, convert, parse_value, plausible, quantities,
@@ -127,7 +127,7 @@ class Extractor:
         consumed: set[Any] = set()  # elements already read (a table, a two-part block) or not to be read
         for heading in scope.iter(*HEADINGS):
             if heading.tag != "h1" and self._names_another_product(text_of(heading), product):
-                for block in _headed_block(heading):
+                for block in headed_block(heading):
                     consumed.update(block.iter())
         for box in scope.iter("section", "article", "li", "div", "figure"):
             title = next((c for c in box if isinstance(c.tag, str) and text_of(c)), None)

@@ -161,9 +161,9 @@ def _clean(root: Any) -> None:
     for heading in root.iter(*HEADINGS):
         heading_text = text_of(heading)
         if NOISE_HEADING.search(heading_text):
-            doomed.extend(_headed_block(heading))
+            doomed.extend(headed_block(heading))
         elif COMPARE_HEADING.search(heading_text):
-            for el in _headed_block(heading)[1:]:
+            for el in headed_block(heading)[1:]:
                 el.set(COMPARE_MARK, "1")
     for sup in root.iter("sup"):
         if not _unit_power(sup):
@@ -192,7 +192,7 @@ def main_scope(root: Any) -> Any:
     return body if body is not None else root
 
 
-def _headed_block(heading: Any) -> list[Any]:
+def headed_block(heading: Any) -> list[Any]:
     """The heading and what it heads: its following siblings up to the next heading of the same or
     a higher level (when the heading is alone in its container, that is the whole container's rest)."""
     level = int(heading.tag[1])

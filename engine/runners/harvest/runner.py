@@ -23,7 +23,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.runners.base import Outcome, RunContext, register
+from engine.runners.base import Outcome, RunContext
+from engine.runners.registry import register
 from engine.runners.harvest import llm
 from engine.runners.harvest.corpus import Corpus, Source, get_corpus
 from engine.runners.harvest.extract import best_per_field, snippet_id
