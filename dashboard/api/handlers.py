@@ -18,7 +18,6 @@ import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -192,8 +191,8 @@ class ApiHandler(RequestHandler):
             self._fail(ApiError(500, "internal", "the server failed; the error is in its log"))
 
 
-def _status(ctx: AppContext, batch_run_id: str) -> m.StatusResponse:
-    return m.StatusResponse.model_validate(ctx.service.status(batch_run_id))
+def _status(ctx: AppContext, batch_run_id: str) -> m.BatchStatus:
+    return ctx.service.batch_status(batch_run_id)
 
 
 PROGRAMS_AND_PATHS = ("Programs and paths come from the server's --settings file (command, corpus, api_allow.commands, "
@@ -309,12 +308,12 @@ class RetryHandler(ApiHandler):
                                 actor="api")
         _forget_status(body.batch_run_id)
         status = await self.call(_status, self.ctx, body.batch_run_id)
-        self.send(m.CountResponse(batch_run_id=body.batch_run_id, count=count, status=status))
+        self.send(m.CountResponse(batch_run_id=body.batch_run_id, count=count, status=status.model_dump()))
 
 
 def _rerun(ctx: AppContext, batch_run_id: str, body: m.RerunBody) -> m.PlanResponse:
     changes = body.settings.model_dump(exclude_unset=True, exclude_none=True)
-    own = BatchSettings(**ctx.service.batch(batch_run_id)["settings"])
+    own = ctx.service.batch_settings(batch_run_id)
     _plan_settings(changes, ctx.service.defaults, ctx.api_allow, base=own)  # the plan's policy, or 403/422
     saved = ctx.service.rerun(batch_run_id, which=body.which, reason=body.reason, settings=changes, actor="api")
     return _plan_response(saved)
@@ -338,7 +337,7 @@ class SkipHandler(ApiHandler):
         count = await self.call(self.ctx.service.skip, body.batch_run_id, body.seqs, actor="api")
         _forget_status(body.batch_run_id)
         status = await self.call(_status, self.ctx, body.batch_run_id)
-        self.send(m.CountResponse(batch_run_id=body.batch_run_id, count=count, status=status))
+        self.send(m.CountResponse(batch_run_id=body.batch_run_id, count=count, status=status.model_dump()))
 
 
 STATUS_TTL_S = 0.2  # pollers share one serialised status per batch for this long
@@ -387,16 +386,10 @@ class StatusHandler(ApiHandler):
         self.finish(await refresh)
 
 
-def _items(ctx: AppContext, batch_run_id: str, q: m.ItemsQuery) -> m.ItemsResponse:
-    page, total = ctx.service.items(batch_run_id, state=q.state.value if q.state else None, brand=q.brand,
-                                    search=q.search or None, reason=q.reason or None, gate=q.gate,
-                                    offset=q.offset, limit=q.limit)
-    records = page.drop(columns=["batch_run_id", "attempt_base"]).astype(object).where(page.notna(), None)
-    items = []
-    for row in records.to_dict("records"):
-        row["outcome"] = json.loads(row["outcome"]) if row["outcome"] else None
-        items.append(m.BatchItem.model_validate(row))
-    return m.ItemsResponse(batch_run_id=batch_run_id, total=total, offset=q.offset, limit=q.limit, items=items)
+def _items(ctx: AppContext, batch_run_id: str, q: m.ItemsQuery) -> m.ItemPage:
+    return ctx.service.item_page(batch_run_id, state=q.state.value if q.state else None, brand=q.brand,
+                                 search=q.search or None, reason=q.reason or None, gate=q.gate,
+                                 offset=q.offset, limit=q.limit)
 
 
 class ItemsHandler(ApiHandler):
@@ -404,10 +397,8 @@ class ItemsHandler(ApiHandler):
         self.send(await self.call(_items, self.ctx, batch_run_id, self.query(m.ItemsQuery)))
 
 
-def _events(ctx: AppContext, batch_run_id: str, q: m.EventsQuery) -> m.EventsResponse:
-    events, total = ctx.service.events(batch_run_id, seq=q.seq, offset=q.offset, limit=q.limit)
-    return m.EventsResponse(batch_run_id=batch_run_id, total=total, offset=q.offset,
-                            limit=q.limit, events=[m.Event.model_validate(e) for e in events])
+def _events(ctx: AppContext, batch_run_id: str, q: m.EventsQuery) -> m.EventPage:
+    return ctx.service.event_page(batch_run_id, seq=q.seq, offset=q.offset, limit=q.limit)
 
 
 class EventsHandler(ApiHandler):
@@ -415,11 +406,8 @@ class EventsHandler(ApiHandler):
         self.send(await self.call(_events, self.ctx, batch_run_id, self.query(m.EventsQuery)))
 
 
-def _failures(ctx: AppContext, batch_run_id: str, q: m.FailuresQuery) -> m.FailuresResponse:
-    groups = ctx.service.failure_groups(batch_run_id, limit=q.limit)
-    failed = ctx.service.batch_with_counts(batch_run_id)["counts"].get("failed", 0)
-    return m.FailuresResponse(batch_run_id=batch_run_id, group_by=q.group_by, failed=failed,
-                              groups=[m.FailureGroup.model_validate(g) for g in groups])
+def _failures(ctx: AppContext, batch_run_id: str, q: m.FailuresQuery) -> m.FailureReport:
+    return ctx.service.failure_report(batch_run_id, limit=q.limit)
 
 
 class FailuresHandler(ApiHandler):
@@ -429,70 +417,38 @@ class FailuresHandler(ApiHandler):
         self.send(await self.call(_failures, self.ctx, batch_run_id, self.query(m.FailuresQuery)))
 
 
-def _needs_review(ctx: AppContext, batch_run_id: str) -> m.NeedsReviewResponse:
-    return m.NeedsReviewResponse(batch_run_id=batch_run_id, **ctx.service.needs_review(batch_run_id))
-
-
 class NeedsReviewHandler(ApiHandler):
     """Completed products below the quality gate: how many, and the required fields they lack."""
 
     async def get(self, batch_run_id: str) -> None:
-        self.send(await self.call(_needs_review, self.ctx, batch_run_id))
+        self.send(await self.call(self.ctx.service.review_report, batch_run_id))
 
 
 class BatchHandler(ApiHandler):
     """One batch as the list shows it: its row, counts per state, outcomes and result."""
 
     async def get(self, batch_run_id: str) -> None:
-        batch = await self.call(self.ctx.service.batch_with_counts, batch_run_id)
-        self.send(m.BatchSummary.model_validate(batch))
+        self.send(await self.call(self.ctx.service.batch_summary, batch_run_id))
 
 
 class BatchListHandler(ApiHandler):
     async def get(self) -> None:
         q = self.query(m.PageQuery)
-        batches = await self.call(self.ctx.service.batches, limit=q.limit, offset=q.offset)
-        self.send(m.BatchListResponse(offset=q.offset, limit=q.limit,
-                                      batches=[m.BatchSummary.model_validate(b) for b in batches]))
-
-
-def _products(ctx: AppContext, q: m.ProductsQuery) -> m.ProductsResponse:
-    view = ctx.service.catalog_view()
-    mask = view["product_id"].notna()
-    if q.search and q.search.strip():
-        hay = view["brand"] + " " + view["model"] + " " + view["variant"] + " " + view["product_id"]
-        mask &= hay.str.casefold().str.contains(q.search.strip().casefold(), regex=False)
-    if q.brand:
-        mask &= view["brand"].str.casefold().isin([b.casefold() for b in q.brand])
-    if q.category:
-        mask &= view["category"].str.casefold().isin([c.casefold() for c in q.category])
-    if q.status:
-        mask &= view["last_status"] == q.status
-    chosen = view.loc[mask]
-    page = chosen.iloc[q.offset:q.offset + q.limit]
-    columns = list(m.Product.model_fields)
-    records = page[columns].astype(object).where(page[columns].notna(), None).to_dict("records")
-    return m.ProductsResponse(total=len(chosen), offset=q.offset, limit=q.limit,
-                              products=[m.Product.model_validate(r) for r in records])
+        self.send(await self.call(self.ctx.service.batch_page, limit=q.limit, offset=q.offset))
 
 
 class ProductsHandler(ApiHandler):
     async def get(self) -> None:
-        self.send(await self.call(_products, self.ctx, self.query(m.ProductsQuery)))
-
-
-def _health(ctx: AppContext) -> m.Health:
-    """Can the server write? A one-row write proves it; changes the engine holds back say it cannot yet."""
-    health = ctx.service.health()
-    return m.Health(status="ok" if health["writable"] else "degraded", time=datetime.now(UTC),
-                    catalog_products=len(ctx.catalog.products), **health)
+        q = self.query(m.ProductsQuery)
+        self.send(await self.call(self.ctx.service.product_page, search=q.search, brand=q.brand, category=q.category,
+                                  status=q.status, offset=q.offset, limit=q.limit))
 
 
 class HealthHandler(ApiHandler):
     """200 when the server can serve and write; 503 with the cause while its writes fail."""
 
     async def get(self) -> None:
-        health = await self.call(_health, self.ctx)
+        health = await self.call(self.ctx.service.health_report)
         self.send(health, 200 if health.writable else 503)
 
 
