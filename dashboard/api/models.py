@@ -10,10 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 from engine.core.plan import PlanSummary, Selection
 from engine.core.settings import BatchSettings
 from engine.core.states import BatchState, ItemState
-from engine.service.models import (BatchItem, BatchPage, BatchStatus, BatchSummary, Eta, Event, EventPage, Failure,
-                                   FailureExample, FailureGroup, FailureReport, FeedEvent, Gate, Health, ItemPage,
-                                   ItemRef, MissingField, NeedsReview, Outcomes, Product, ProductPage, Result,
-                                   RunningItem, Throughput)
+from engine.service.models import (BatchPage, BatchStatus, EventPage, FailureReport, Gate, ItemPage, NeedsReview,
+                                   ProductPage)
+from engine.service.models import BatchSummary as BatchSummary, Health as Health  # response bodies as they are
 
 MAX_PAGE = 1000
 MAX_OFFSET = 2**31 - 1  # larger offsets overflow the store's INTEGER arithmetic
