@@ -1,7 +1,7 @@
 """The REST API under /api/v1: handlers, request/response models, the OpenAPI document and the HTTP client CLI.
 
 ``panel serve dashboard/views/app.py --plugins dashboard.api`` reads ``ROUTES`` from here; it is built on first
-access, so importing the models or the client does not load the handlers or install the server guard.
+access, so importing the models, the operations or the client does not install the server guard.
 """
 
 from typing import Any

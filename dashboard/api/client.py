@@ -19,6 +19,7 @@ import argparse
 import os
 from typing import Any
 
+from dashboard.api.operations import B, url
 from engine.cli import commands as cli
 from engine.cli.run import (STATUS_GROUPS, add_rerun_options, exit_code, group_limit, print_failure_groups,
                             print_status, rerun_changes)
@@ -27,7 +28,6 @@ from engine.core.plan import PlanSummary
 from engine.core.states import ItemState
 
 DEFAULT_URL = "http://127.0.0.1:5006"
-BATCH = "/api/v1/indexlab/batch"
 TIMEOUT_S = 30.0
 
 
@@ -93,7 +93,7 @@ def _paged(doc: dict[str, Any], key: str, noun: str) -> None:
 # --------------------------------------------------------------------------- commands
 def cmd_plan(args: argparse.Namespace) -> int:
     body = cli.plan_request_from_args(args).model_dump(mode="json", exclude_unset=True)
-    doc = call(args, "POST", f"{BATCH}/plan", body=body)
+    doc = call(args, "POST", url("post", f"{B}/plan"), body=body)
     if not _emit(args, doc):
         cli.print_plan(doc["batch_run_id"], PlanSummary.model_validate({k: doc[k] for k in PlanSummary.model_fields}))
         cli.say(f"state         {doc['state']}; start it with: indexlab batch start {doc['batch_run_id']}")
@@ -108,7 +108,7 @@ def cmd_lifecycle(args: argparse.Namespace) -> int:
         body["seqs"] = args.seq
     if args.action == "retry" and args.reason is not None:
         body["reason"] = args.reason
-    doc = call(args, "POST", f"{BATCH}/{args.action}", body=body)
+    doc = call(args, "POST", url("post", f"{B}/{args.action}"), body=body)
     if not _emit(args, doc):
         if "count" in doc:
             cli.say(f"{'re-queued' if args.action == 'retry' else 'skipped'} {doc['count']} items")
@@ -117,11 +117,12 @@ def cmd_lifecycle(args: argparse.Namespace) -> int:
 
 
 def _failures(args: argparse.Namespace, limit: int) -> dict[str, Any]:
-    return call(args, "GET", f"{BATCH}/{args.batch_run_id}/failures", params={"group_by": "reason", "limit": limit})
+    return call(args, "GET", url("get", f"{B}/{{batch_run_id}}/failures", batch_run_id=args.batch_run_id),
+                params={"group_by": "reason", "limit": limit})
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    doc = call(args, "GET", f"{BATCH}/{args.batch_run_id}/status")
+    doc = call(args, "GET", url("get", f"{B}/{{batch_run_id}}/status", batch_run_id=args.batch_run_id))
     if not _emit(args, doc):
         groups = _failures(args, STATUS_GROUPS)["groups"] if doc["outcomes"]["failed"] else []
         print_status(doc, groups)
@@ -139,7 +140,7 @@ def cmd_rerun(args: argparse.Namespace) -> int:
     body: dict[str, Any] = {"which": args.which, "settings": rerun_changes(args)}
     if args.reason is not None:
         body["reason"] = args.reason
-    doc = call(args, "POST", f"{BATCH}/{args.batch_run_id}/rerun", body=body)
+    doc = call(args, "POST", url("post", f"{B}/{{batch_run_id}}/rerun", batch_run_id=args.batch_run_id), body=body)
     if not _emit(args, doc):
         cli.print_plan(doc["batch_run_id"], PlanSummary.model_validate({k: doc[k] for k in PlanSummary.model_fields}))
         cli.say(f"state         {doc['state']}; start it with: indexlab batch start {doc['batch_run_id']}")
@@ -149,7 +150,7 @@ def cmd_rerun(args: argparse.Namespace) -> int:
 def cmd_items(args: argparse.Namespace) -> int:
     params = {"state": args.state, "brand": args.brand, "search": args.search, "reason": args.reason,
               "gate": args.gate, "offset": args.offset, "limit": args.limit}
-    doc = call(args, "GET", f"{BATCH}/{args.batch_run_id}/items", params=params)
+    doc = call(args, "GET", url("get", f"{B}/{{batch_run_id}}/items", batch_run_id=args.batch_run_id), params=params)
     if not _emit(args, doc):
         _table(doc["items"], ["seq", "state", "gate", "brand", "model", "variant", "product_id", "attempts",
                               "last_error"])
@@ -158,7 +159,8 @@ def cmd_items(args: argparse.Namespace) -> int:
 
 
 def cmd_events(args: argparse.Namespace) -> int:
-    doc = call(args, "GET", f"{BATCH}/{args.batch_run_id}/events", params={"offset": args.offset, "limit": args.limit})
+    doc = call(args, "GET", url("get", f"{B}/{{batch_run_id}}/events", batch_run_id=args.batch_run_id),
+               params={"offset": args.offset, "limit": args.limit})
     if not _emit(args, doc):
         rows = [{**e, "move": f"{e['from_state'] or ''} -> {e['to_state'] or ''}" if e["to_state"] else ""}
                 for e in doc["events"]]
@@ -168,7 +170,7 @@ def cmd_events(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    doc = call(args, "GET", BATCH, params={"offset": args.offset, "limit": args.limit})
+    doc = call(args, "GET", url("get", B), params={"offset": args.offset, "limit": args.limit})
     if not _emit(args, doc):
         _table(doc["batches"], ["batch_run_id", "state", "result", "item_count", "runner", "profile", "created_at",
                                 "finished_at"])

@@ -18,6 +18,7 @@ from engine.runners import get_runner
 from engine.core.settings import BatchSettings, with_defaults
 from engine.run.live import LiveStatus
 from engine.core.states import ACTIVE_BATCH_STATES, BatchState
+from engine.service.reads import TypedReads
 from engine.store import Store, utcnow
 from engine.core.triage import NEEDS_REVIEW, batch_result, result_counts, result_words
 
@@ -45,7 +46,7 @@ class SavedPlan:
     summary: PlanSummary
 
 
-class BatchService:
+class BatchService(TypedReads):
     """One per process: owns nothing but the store and the catalog it was given."""
 
     def __init__(self, store: Store, catalog: Catalog | None, engine: BatchEngine | None = None,

@@ -1,0 +1,102 @@
+"""Every REST operation, declared once: method, path template, handler, body or query model, response model,
+summary and error statuses. The Tornado routes (``dashboard.api.handlers``), the OpenAPI document's paths
+(``dashboard.api.openapi``) and the HTTP client's URLs (``dashboard.api.client``) are all derived from here."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+from tornado.web import RequestHandler
+
+from dashboard.api import endpoints as h
+from dashboard.api import models as m
+from dashboard.api.base import PREFIX
+from engine.core.settings import BatchSettings
+
+B = f"{PREFIX}/batch"
+WRITE_ERRORS = (400, 404, 409, 413, 422, 503)
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str  # "get" or "post"
+    path: str  # a template: {batch_run_id} is a path parameter
+    summary: str
+    handler: type[RequestHandler]
+    response: type[BaseModel]
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    ok: int = 200
+    errors: tuple[int, ...] = ()
+    handler_kwargs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """The operationId: ``post_api_v1_indexlab_batch_plan``."""
+        return f"{self.method}_{self.path.strip('/').replace('/', '_').replace('{', '').replace('}', '')}"
+
+    @property
+    def pattern(self) -> str:
+        """The Tornado route: each ``{name}`` matches one path segment, passed to the handler by name."""
+        return re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", self.path)
+
+    def url(self, **params: str) -> str:
+        """The path with its parameters filled in (the client's URL)."""
+        return self.path.format(**params)
+
+
+def _lifecycle(action: str, summary: str, body: type[BaseModel]) -> Operation:
+    return Operation("post", f"{B}/{action}", summary, h.LifecycleHandler, m.StatusResponse, body=body,
+                     errors=WRITE_ERRORS, handler_kwargs={"action": action})
+
+
+OPERATIONS: list[Operation] = [
+    Operation("post", f"{B}/plan", "Save a plan: a planned batch with its queued items in run order", h.PlanHandler,
+              m.PlanResponse, body=m.PlanBody, ok=201, errors=(400, 403, 409, 413, 422, 503)),
+    _lifecycle("start", "Start a planned batch (or resume a paused or stopped one)", m.BatchRef),
+    _lifecycle("pause", "Pause: no new dispatch; running items finish", m.BatchRef),
+    _lifecycle("resume", "Resume a paused or stopped batch", m.BatchRef),
+    _lifecycle("stop", "Stop gracefully, or force-stop with force=true", m.StopBody),
+    Operation("post", f"{B}/retry", "Re-queue failed items (all, some seqs, or one reason group) with a fresh attempt "
+              "budget", h.RetryHandler, m.CountResponse, body=m.RetryBody, errors=WRITE_ERRORS),
+    Operation("post", f"{B}/skip", "Skip queued items", h.SkipHandler, m.CountResponse, body=m.SkipBody,
+              errors=WRITE_ERRORS),
+    Operation("post", f"{B}/{{batch_run_id}}/rerun", "Re-run a batch's needs-review or failed products as a new "
+              "planned batch (its settings with the changes given)", h.RerunHandler, m.PlanResponse, body=m.RerunBody,
+              ok=201, errors=(400, 404, 413, 422, 503)),
+    Operation("get", f"{B}/{{batch_run_id}}/status", "Live status: counts, throughput, ETA, running items, failures, "
+              "feed", h.StatusHandler, m.StatusResponse, errors=(404,)),
+    Operation("get", f"{B}/{{batch_run_id}}/items", "Items in run order, filtered and paged", h.ItemsHandler,
+              m.ItemsResponse, query=m.ItemsQuery, errors=(404, 422)),
+    Operation("get", f"{B}/{{batch_run_id}}/events", "The batch's audit events (or one item's), paged",
+              h.EventsHandler, m.EventsResponse, query=m.EventsQuery, errors=(404, 422)),
+    Operation("get", f"{B}/{{batch_run_id}}/failures", "Failed items grouped by reason, largest group first",
+              h.FailuresHandler, m.FailuresResponse, query=m.FailuresQuery, errors=(404, 422)),
+    Operation("get", f"{B}/{{batch_run_id}}/needs_review", "Completed products below the quality gate and the fields "
+              "they lack", h.NeedsReviewHandler, m.NeedsReviewResponse, errors=(404,)),
+    Operation("get", f"{B}/{{batch_run_id}}", "One batch: its state, counts, outcomes, result and reason",
+              h.BatchHandler, m.BatchSummary, errors=(404,)),
+    Operation("get", B, "Batches, newest first", h.BatchListHandler, m.BatchListResponse, query=m.PageQuery,
+              errors=(422,)),
+    Operation("get", f"{PREFIX}/products", "The catalog with each product's last run status, time and quality",
+              h.ProductsHandler, m.ProductsResponse, query=m.ProductsQuery, errors=(422,)),
+    Operation("get", f"{PREFIX}/settings", "The server's default batch settings (what a plan's left-out settings "
+              "take)", h.SettingsHandler, BatchSettings),
+    Operation("get", "/healthz", "Liveness, whether the server can write, and what it serves", h.HealthHandler,
+              m.Health, errors=(503,)),
+]
+BY_NAME = {op.name: op for op in OPERATIONS}
+
+
+def operation(method: str, path: str) -> Operation:
+    """The operation declared for ``method`` on the path template ``path``."""
+    return BY_NAME[Operation(method, path, "", RequestHandler, BaseModel).name]
+
+
+def url(method: str, template: str, **params: str) -> str:
+    """The URL path of the operation declared for ``method`` on ``template``, its parameters filled in
+    (KeyError for an undeclared one)."""
+    return operation(method, template).url(**params)
