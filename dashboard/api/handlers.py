@@ -14,7 +14,6 @@ import hmac
 from http import HTTPStatus
 import json
 import logging
-import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -108,7 +107,7 @@ class ApiHandler(RequestHandler):
         length = headers.get("Content-Length", "")
         if length.strip().isdigit() and int(length) > MAX_BODY_BYTES:
             return ApiError(413, "body_too_large", f"request body is larger than {MAX_BODY_BYTES} bytes")
-        token = os.environ.get(guard.TOKEN_ENV)
+        token = guard.api_token()
         if token and self.request.method not in ("GET", "HEAD", "OPTIONS"):
             given = headers.get("Authorization", "")
             if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
