@@ -10,12 +10,14 @@ from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 from engine.core.plan import PlanSummary, Selection
 from engine.core.settings import BatchSettings
 from engine.core.states import BatchState, ItemState
+from engine.service.models import (BatchItem, BatchPage, BatchStatus, BatchSummary, Eta, Event, EventPage, Failure,
+                                   FailureExample, FailureGroup, FailureReport, FeedEvent, Gate, Health, ItemPage,
+                                   ItemRef, MissingField, NeedsReview, Outcomes, Product, ProductPage, Result,
+                                   RunningItem, Throughput)
 
 MAX_PAGE = 1000
 MAX_OFFSET = 2**31 - 1  # larger offsets overflow the store's INTEGER arithmetic
 MAX_REASON = 4000  # a reason group: a fingerprint (at most 200), or the whole error of an item failed before them
-Gate = Literal["passed", "needs_review"]
-Result = Literal["succeeded", "partial", "failed"]
 
 
 class Strict(BaseModel):
@@ -135,165 +137,21 @@ class PlanResponse(PlanSummary):
     created_at: datetime
 
 
-class ItemRef(BaseModel):
-    """Which product an item is (as planned)."""
-
-    seq: int
-    product_id: str | None = None
-    brand: str | None = None
-    model: str | None = None
-    variant: str | None = None
-    category: str | None = None
+# The service's read models are the response bodies (their schema is theirs); these name them for the API.
+class StatusResponse(BatchStatus):
+    pass
 
 
-class RunningItem(ItemRef):
-    attempt: int
-    phase: str | None = None
-    started_at: datetime | None = None
+class ItemsResponse(ItemPage):
+    pass
 
 
-class Failure(ItemRef):
-    attempt: int
-    error: str
-    final: bool
-    at: datetime
+class EventsResponse(EventPage):
+    pass
 
 
-class FeedEvent(BaseModel):
-    occurred_at: datetime | None
-    kind: str
-    seq: int | None = None
-    from_state: str | None = None
-    to_state: str | None = None
-    actor: str | None = None
-    reason: str | None = None
-
-
-class Throughput(BaseModel):
-    recent_per_hour: float | None
-    overall_per_hour: float | None
-    window_seconds: float
-
-
-class Eta(BaseModel):
-    seconds: float
-    low_seconds: float
-    high_seconds: float
-
-
-class Outcomes(BaseModel):
-    """What came out of a batch's items, each in exactly one count."""
-
-    succeeded: int = Field(description="Completed and passed the quality gate (or not gated).")
-    needs_review: int = Field(description="Completed below the batch's min_required_coverage.")
-    failed: int
-    skipped: int
-    stopped: int
-    unfinished: int = Field(description="Queued or running: not run to an end yet.")
-
-
-RESULT_TEXT = ("succeeded: every item completed and passed its quality gate; partial: some failed, were skipped "
-               "or stopped, or need review; failed: none succeeded. null until the batch is completed or stopped.")
-
-
-class StatusResponse(BaseModel):
-    batch_run_id: str
-    state: BatchState
-    total: int
-    counts: dict[ItemState, int]
-    done: int
-    progress: float
-    throughput: Throughput
-    eta: Eta | None
-    running: list[RunningItem]
-    current: RunningItem | None
-    recent_failures: list[Failure]
-    recent_events: list[FeedEvent]
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-    updated_at: datetime
-    halted: str | None = Field(description="A live engine problem (the store cannot write), while there is one.")
-    result: Result | None = Field(description=RESULT_TEXT)
-    outcomes: Outcomes
-    result_text: str = Field(description='The result in words, e.g. "Partial: 22 succeeded, 3 need review, 18 failed".')
-    reason: str | None = Field(description="Why the batch is in its state: the reason of its last transition "
-                               "(every item finished, fail-fast with its reason group, force stop, ...).")
-
-
-class BatchItem(BaseModel):
-    seq: int
-    product_id: str
-    category: str
-    brand: str
-    model: str
-    variant: str
-    state: ItemState
-    attempts: int
-    last_error: str | None
-    phase: str | None
-    queued_at: datetime | None
-    started_at: datetime | None
-    finished_at: datetime | None
-    duration_s: float | None
-    crashes: int = Field(0, description="Times this item was running when its process died.")
-    outcome: Any = None
-    gate: Gate | None = Field(None, description="A completed item's quality gate; null when not gated.")
-    coverage: float | None = Field(None, description="Share of required fields its outcome found.")
-    fingerprint: str | None = Field(None, description="A failed item's reason group.")
-
-
-class ItemsResponse(BaseModel):
-    batch_run_id: str
-    total: int
-    offset: int
-    limit: int
-    items: list[BatchItem]
-
-
-class Event(BaseModel):
-    event_id: int
-    seq: int | None
-    occurred_at: datetime
-    kind: str
-    from_state: str | None
-    to_state: str | None
-    attempt: int | None
-    actor: str | None
-    reason: str | None
-    data: Any = None
-
-
-class EventsResponse(BaseModel):
-    batch_run_id: str
-    total: int
-    offset: int
-    limit: int
-    events: list[Event]
-
-
-class BatchSummary(BaseModel):
-    batch_run_id: str
-    state: BatchState
-    profile: str
-    runner: str
-    item_count: int
-    created_at: datetime
-    updated_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-    counts: dict[ItemState, int] = Field(description="Items per state.")
-    outcomes: Outcomes
-    result: Result | None = Field(description=RESULT_TEXT)
-    result_text: str
-    reason: str | None = Field(description="The reason of the batch's last transition.")
-
-
-class BatchListResponse(BaseModel):
-    total: int | None = None
-    offset: int
-    limit: int
-    batches: list[BatchSummary]
+class BatchListResponse(BatchPage):
+    pass
 
 
 class CountResponse(BaseModel):
@@ -302,68 +160,13 @@ class CountResponse(BaseModel):
     status: StatusResponse
 
 
-class FailureExample(BaseModel):
-    seq: int
-    product_id: str
+class FailuresResponse(FailureReport):
+    pass
 
 
-class FailureGroup(BaseModel):
-    reason: str = Field(description="The group: the error's first line with numbers, ids, URLs and the product's "
-                        "own names masked (retry it with POST .../retry {reason}).")
-    count: int
-    first_seen: datetime | None
-    last_seen: datetime | None
-    example_error: str | None = Field(description="The newest error of the group, as the job said it.")
-    examples: list[FailureExample] = Field(description="The group's first items in run order (at most 5).")
+class NeedsReviewResponse(NeedsReview):
+    pass
 
 
-class FailuresResponse(BaseModel):
-    batch_run_id: str
-    group_by: Literal["reason"]
-    failed: int = Field(description="Failed items in all groups.")
-    groups: list[FailureGroup] = Field(description="Largest first.")
-
-
-class MissingField(BaseModel):
-    field: str
-    products: int
-
-
-class NeedsReviewResponse(BaseModel):
-    batch_run_id: str
-    count: int = Field(description="Completed items below the quality gate.")
-    min_required_coverage: float = Field(description="The batch's gate (0: off).")
-    missing_fields: list[MissingField] = Field(description="Required fields they lack, most often first.")
-
-
-class Product(BaseModel):
-    product_id: str
-    category: str
-    brand: str
-    model: str
-    variant: str
-    last_status: str
-    last_run_at: datetime | None
-    last_batch_run_id: str | None
-    coverage: float | None
-    confidence: float | None
-    conflicts: int | None
-
-
-class ProductsResponse(BaseModel):
-    total: int
-    offset: int
-    limit: int
-    products: list[Product]
-
-
-class Health(BaseModel):
-    status: Literal["ok", "degraded"] = Field(description="degraded: the server cannot write its database now")
-    writable: bool
-    cause: str | None = Field(None, description="Why the database cannot be written, while it cannot.")
-    held_changes: int = Field(0, description="Engine changes waiting for the database to be writable again.")
-    time: datetime
-    db: str = Field(description="The database file's name.")
-    schema_version: int
-    catalog_products: int
-    active_batch_run_id: str | None
+class ProductsResponse(ProductPage):
+    pass
