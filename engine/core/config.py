@@ -11,7 +11,6 @@ a contract with external programs; and ``INDEXLAB_CHECKPOINT_THRESHOLD``, which 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -58,30 +57,18 @@ class Config(BaseSettings):
         """``host[:port]`` names of ``INDEXLAB_ALLOWED_ORIGINS``."""
         return parse_hosts(self.allowed_origins)
 
-    @classmethod
-    def from_environ(cls, environ: Mapping[str, str] | None = None) -> Config:
-        """The configuration ``environ`` (default: this process's environment) gives, or one ``ConfigError``
-        naming the first bad variable and its value."""
-        try:
-            if environ is None:
-                return cls()
-            return cls(**{name: value for name, value in _fields_of(environ).items()})
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            name = ENV_PREFIX + str(first["loc"][0]).upper() if first["loc"] else ENV_PREFIX
-            message = (BOOL_HELP if first["type"] in ("bool_parsing", "bool_type")
-                       else str(first.get("ctx", {}).get("error") or first["msg"]).split("\n", 1)[0])
-            raise ConfigError(f"{name}={first['input']!r}: {message}", field=name) from None
-
-
-def _fields_of(environ: Mapping[str, str]) -> dict[str, str]:
-    names = {ENV_PREFIX + field.upper(): field for field in Config.model_fields}
-    return {names[k]: v for k, v in environ.items() if k in names and v != ""}
-
 
 def load_config() -> Config:
-    """This process's configuration, read from its environment now (call once, at start-up)."""
-    return Config.from_environ()
+    """This process's configuration, read from its environment now (call once, at start-up), or one
+    ``ConfigError`` naming the first bad variable and its value."""
+    try:
+        return Config()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ENV_PREFIX + str(first["loc"][0]).upper() if first["loc"] else ENV_PREFIX
+        message = (BOOL_HELP if first["type"] in ("bool_parsing", "bool_type")
+                   else str(first.get("ctx", {}).get("error") or first["msg"]).split("\n", 1)[0])
+        raise ConfigError(f"{name}={first['input']!r}: {message}", field=name) from None
 
 
 @lru_cache(maxsize=8)

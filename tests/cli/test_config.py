@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from dashboard.cli import main
-from engine.core.config import Config, ConfigError, load_config
+from engine.core.config import ConfigError, load_config
 
 
 def run(capsys, *argv):
@@ -63,7 +63,10 @@ def test_secrets_do_not_show_in_the_config_repr(monkeypatch):
     assert "t0psecret" not in repr(load_config()) and "c00kie" not in repr(load_config())
 
 
-def test_config_error_is_an_indexlab_error_naming_the_field():
+def test_config_error_is_an_indexlab_error_naming_the_field(monkeypatch):
+    monkeypatch.setenv("INDEXLAB_JOB_ID", "b/1/1")  # a runner's job environment is not configuration
+    monkeypatch.setenv("INDEXLAB_AUTO_RESUME", "sometimes")
     with pytest.raises(ConfigError) as info:
-        Config.from_environ({"INDEXLAB_WORKERS_X": "1", "INDEXLAB_AUTO_RESUME": "sometimes"})
+        load_config()
     assert info.value.field == "INDEXLAB_AUTO_RESUME" and "\n" not in str(info.value)
+    assert str(info.value) == "INDEXLAB_AUTO_RESUME='sometimes': not a yes/no value (use 1 or 0; true/false, yes/no and on/off also do)"
