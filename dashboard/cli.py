@@ -1,33 +1,37 @@
-"""The ``indexlab`` console script: the engine's headless commands plus ``serve``."""
+"""The ``indexlab`` console script: the engine's headless commands, plus ``serve`` and the ``batch`` HTTP client."""
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from engine.cli import commands as engine_cli
+from dashboard.api.client import add_commands as add_batch_commands
+from engine import cli as engine_cli
+from engine.cli.common import EXIT_OK, SubCommands, add_db, config_of
 from engine.core.errors import IndexLabError
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    basic_auth = args.basic_auth or os.environ.get("INDEXLAB_BASIC_AUTH")
+    config = config_of(args)
+    basic_auth = args.basic_auth or config.basic_auth
+    # Both imports wait for this command: the guard loads Tornado, the server Panel, which no other command needs.
     from dashboard.guard import network_refusal  # the rule every way of serving shares (it also holds per socket)
 
-    if why := network_refusal(args.address, login=bool(basic_auth)):
+    if why := network_refusal(args.address, login=bool(basic_auth), config=config):
         raise IndexLabError(why, field="--address")
-    from dashboard.server import serve  # Panel loads only for this command
+    from dashboard.server import serve
 
     try:
-        serve(db=args.db, catalog=args.catalog, settings=args.settings, address=args.address, port=args.port, basic_auth=basic_auth)
+        serve(config, db=args.db, catalog=args.catalog, settings=args.settings, address=args.address, port=args.port,
+              basic_auth=basic_auth)
     except OSError as exc:  # the database, catalog and settings say their own errors: this is the listening socket
         if exc.filename is not None:
             raise
         raise IndexLabError(f"cannot listen on {args.address}:{args.port}: {exc.strerror or exc}; stop what uses it,"
                             " or choose another --port (0 picks a free one)", field="--port") from None
-    return engine_cli.EXIT_OK
+    return EXIT_OK
 
 
 def _port(text: str) -> int:
@@ -40,9 +44,9 @@ def _port(text: str) -> int:
     return value
 
 
-def _add_serve(sub: argparse._SubParsersAction) -> None:
+def add_serve(sub: SubCommands) -> None:
     p = sub.add_parser("serve", help="serve the dashboard (and API) on one port")
-    p.add_argument("--db", type=Path, default=None, help="DuckDB file (default: $INDEXLAB_DB or var/indexlab.duckdb)")
+    add_db(p)
     p.add_argument("--catalog", type=Path, default=None, help="catalog path (default: the embedded fixtures catalog)")
     p.add_argument("--settings", type=Path, default=None, metavar="FILE",
                    help="default batch settings, a JSON or TOML file of settings fields (default: $INDEXLAB_SETTINGS); "
@@ -53,13 +57,9 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
                    help="dashboard login (Panel basic auth: a password, or a JSON file of user: password)")
     p.set_defaults(handler=cmd_serve)
 
-    from dashboard.api.client import add_commands as add_batch_commands
-
-    add_batch_commands(sub)  # indexlab batch ...: the REST API as a command line
-
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return engine_cli.main(argv, extend=_add_serve)
+    return engine_cli.main(argv, groups=(add_serve, add_batch_commands))  # indexlab batch ...: the REST API as a CLI
 
 
 if __name__ == "__main__":

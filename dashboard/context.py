@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import atexit
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.run.engine import BatchEngine
 from engine.core.catalog import Catalog, default_catalog_path, load_catalog
-from engine.cli.commands import default_db, open_store
-from engine.service import BatchService
+from engine.core.config import Config, db_path, load_config
 from engine.core.settings import ApiAllow, ServerSettings, load_server_settings
+from engine.run.engine import BatchEngine
 from engine.runners import check_runner
+from engine.service import BatchService
 from engine.store import Store
 
 
@@ -39,35 +38,32 @@ _lock = threading.Lock()
 _contexts: dict[tuple[str, str], AppContext] = {}
 
 
-def default_catalog() -> Path:
-    return Path(os.environ.get("INDEXLAB_CATALOG") or default_catalog_path())
-
-
 def default_settings(path: str | Path | None = None) -> ServerSettings:
-    """The server's settings: ``path`` or ``INDEXLAB_SETTINGS`` (a JSON or TOML file), else the built-in ones."""
-    path = path or os.environ.get("INDEXLAB_SETTINGS")
+    """The server's settings: ``path`` (a JSON or TOML file), else the built-in ones."""
     return load_server_settings(path, check_runner=check_runner) if path else ServerSettings()
 
 
 def get_context(db: str | Path | None = None, catalog: str | Path | None = None,
-                settings: str | Path | None = None) -> AppContext:
+                settings: str | Path | None = None, config: Config | None = None) -> AppContext:
     """Open (once per process) the store, catalog and engine named; every session and request reuses them.
 
-    Defaults come from ``INDEXLAB_DB``, ``INDEXLAB_CATALOG`` and ``INDEXLAB_SETTINGS``, so ``panel serve
-    --plugins dashboard.api`` and the app share one engine. Opening the engine recovers the store
-    (DESIGN §3 Restart). The settings file is read when the context is first opened.
+    What is not named comes from ``config`` (``INDEXLAB_DB``, ``INDEXLAB_CATALOG``, ``INDEXLAB_SETTINGS``,
+    ``INDEXLAB_AUTO_RESUME``), read from the environment when not given (``panel serve --plugins dashboard.api``:
+    the app and the API share one engine). Opening the engine recovers the store (DESIGN §3 Restart). The settings
+    file is read when the context is first opened.
     """
-    db_path = Path(db or default_db()).resolve()
-    catalog_path = Path(catalog or default_catalog()).resolve()
-    key = (str(db_path), str(catalog_path))
+    config = config or load_config()
+    db_file = Path(db or config.db).resolve()
+    catalog_path = Path(catalog or config.catalog or default_catalog_path()).resolve()
+    key = (str(db_file), str(catalog_path))
     with _lock:
         if key not in _contexts:
             cat = load_catalog(catalog_path)
-            server_settings = default_settings(settings)
-            store = open_store(db_path)
+            server_settings = default_settings(settings or config.settings)
+            store = Store(db_path(db_file))
             try:
-                auto_resume = os.environ.get("INDEXLAB_AUTO_RESUME", "1").lower() not in ("0", "false", "no")
-                engine = BatchEngine(store, catalog_ids=cat.products["product_id"], auto_resume=auto_resume).open()
+                engine = BatchEngine(store, catalog_ids=cat.products["product_id"],
+                                     auto_resume=config.auto_resume).open()
             except BaseException:
                 store.close()
                 raise

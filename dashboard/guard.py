@@ -11,19 +11,21 @@
 
 Importing ``dashboard.api.handlers`` or ``dashboard.views.app`` installs ``GuardedHTTPServer`` through Tornado's documented
 ``Configurable.configure``, so every ``HTTPServer`` made afterwards in the process (Bokeh's included) is one.
+
+The settings come from the process's configuration (``engine.core.config``), installed once at start-up:
+``indexlab serve`` hands its own to ``install``; under ``panel serve`` the first ``install`` (an import) reads it.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import os
 import socket
-from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
 from tornado.httpserver import HTTPServer
 
+from engine.core.config import Config, load_config
 from engine.core.errors import IndexLabError
 
 SERVER_MAX_BODY_BYTES = 2_000_000  # every route; the API's own limit (1 MB) is lower and answered as JSON 413
@@ -46,8 +48,21 @@ def is_loopback(host: str) -> bool:
     return (mapped or ip).is_loopback
 
 
+_installed: Config | None = None  # the server's configuration (``install``)
+
+
+def server_config() -> Config:
+    """The configuration ``install`` was given (or read, the first time it was called without one)."""
+    return _installed or install()
+
+
 def allow_command() -> bool:
-    return os.environ.get(ALLOW_COMMAND_ENV, "").lower() in ("1", "true", "yes")
+    return server_config().api_allow_command
+
+
+def api_token() -> str | None:
+    """The token a POST to the API must bear (``INDEXLAB_API_TOKEN``), or None when the server has none."""
+    return server_config().api_token
 
 
 def has_login(application: Any) -> bool:
@@ -56,19 +71,22 @@ def has_login(application: Any) -> bool:
     return bool(provider is not None and (provider.get_user or provider.get_user_async))
 
 
-def network_refusal(host: str, port: int | None = None, *, login: bool, peer: bool = False) -> str | None:
-    """Why a server must not answer on ``host`` (a local address; with ``peer``, the client's), or None when it may."""
+def network_refusal(host: str, port: int | None = None, *, login: bool, peer: bool = False,
+                    config: Config | None = None) -> str | None:
+    """Why a server must not answer on ``host`` (a local address; with ``peer``, the client's), or None when it may;
+    judged by ``config`` (default: the server's)."""
     if is_loopback(host):
         return None
+    config = config or server_config()
     where = host if port is None else f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     where = f"{where} over the network" if peer else f"on {where}"
-    missing = [name for name, ok in ((f"an API token ({TOKEN_ENV})", os.environ.get(TOKEN_ENV)), (LOGIN, login))
+    missing = [name for name, ok in ((f"an API token ({TOKEN_ENV})", config.api_token), (LOGIN, login))
                if not ok]
     if missing:
         return (f"refusing to serve {where}: a network address needs an API token and a dashboard login; "
                 f"missing: {' and '.join(missing)}. Or serve on 127.0.0.1 (--address 127.0.0.1; Panel and Bokeh "
                 "listen on every interface when no --address is given)")
-    if allow_command():
+    if config.api_allow_command:
         return (f"refusing to serve {where}: {ALLOW_COMMAND_ENV}=1 lets API clients run any program as this "
                 "server's user, so it is for 127.0.0.1 only (offer commands under api_allow in the --settings file)")
     return None
@@ -101,36 +119,22 @@ class GuardedHTTPServer(HTTPServer):
         super().add_sockets(sockets)
 
 
-def install() -> None:
+def install(config: Config | None = None) -> Config:
     """Every HTTPServer made from now on in this process is a GuardedHTTPServer (unless another class was
-    configured); a bad ``INDEXLAB_ALLOWED_ORIGINS`` stops the server here, before it binds."""
-    configured_hosts()
+    configured), judging by ``config``; without one, the configuration installed before, else the environment's,
+    read now (a bad value stops the server here, before it binds)."""
+    global _installed
+    if config is not None or _installed is None:
+        _installed = config or load_config()
     if HTTPServer.configured_class() is HTTPServer:
         HTTPServer.configure(GuardedHTTPServer)
+    return _installed
 
 
 # --------------------------------------------------------------------------- hosts and origins
 def configured_hosts() -> frozenset[str]:
     """``host[:port]`` names of ``INDEXLAB_ALLOWED_ORIGINS`` (origins or host:port, comma or space separated)."""
-    return _parse_hosts(os.environ.get(ORIGINS_ENV, ""))
-
-
-@lru_cache(maxsize=4)
-def _parse_hosts(value: str) -> frozenset[str]:
-    hosts: set[str] = set()
-    for entry in value.replace(",", " ").split():
-        parts = urlsplit(entry if "://" in entry else f"http://{entry}")
-        try:
-            port = parts.port
-        except ValueError:
-            port = -1
-        if parts.scheme not in ("http", "https") or not parts.hostname or port == -1 or parts.path not in ("", "/"):
-            raise IndexLabError(f"{ORIGINS_ENV}: {entry!r} is not an origin such as https://batch.example.com "
-                                "or a host:port such as batch.example.com:8443", field=ORIGINS_ENV)
-        hosts.add(parts.netloc.lower())
-        if port is None:  # a browser leaves out the scheme's default port: accept both spellings
-            hosts.add(f"{parts.netloc.lower()}:{443 if parts.scheme == 'https' else 80}")
-    return frozenset(hosts)
+    return server_config().allowed_hosts
 
 
 def own_hosts(address: str, port: int | None) -> set[str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import os
 import secrets
 import signal
 import socket
@@ -15,10 +14,11 @@ import panel as pn
 
 from dashboard import guard
 from dashboard.api import handlers as api
-from dashboard.views.app import create_app
 from dashboard.context import get_context
+from dashboard.views.app import create_app
 from dashboard.views.sessions import debug_routes, quiet_closed_pages
-from engine.cli.commands import plain
+from engine.cli.output import plain
+from engine.core.config import Config
 
 
 # Bokeh discards a session once its page has been gone this long (its default: long enough for a slow
@@ -42,21 +42,23 @@ def settle_heap() -> None:
     gc.freeze()
 
 
-def serve(*, db: Path | None, catalog: Path | None, settings: Path | None = None, address: str = "127.0.0.1", port: int = 5006,
-          basic_auth: str | None = None, show: bool = False) -> None:
-    """Open the store, catalog and engine once (fail fast before binding), then serve until interrupted."""
+def serve(config: Config, *, db: Path | None, catalog: Path | None, settings: Path | None = None, address: str = "127.0.0.1",
+          port: int = 5006, basic_auth: str | None = None, show: bool = False) -> None:
+    """Open the store, catalog and engine once (fail fast before binding), then serve until interrupted; ``config``
+    is the process's, read at start-up (the arguments given win over it)."""
     warnings.filterwarnings("ignore", category=DeprecationWarning, module="bokeh")
     quiet_closed_pages()
-    context = get_context(db=db, catalog=catalog, settings=settings)
+    guard.install(config)
+    context = get_context(db=db, catalog=catalog, settings=settings, config=config)
     port = port or _free_port(address)
-    origins = [f"{host}:{port}" for host in ("127.0.0.1", "localhost", address)] + sorted(guard.configured_hosts())
+    origins = [f"{host}:{port}" for host in ("127.0.0.1", "localhost", address)] + sorted(config.allowed_hosts)
     auth: dict[str, Any] = {}
     if basic_auth:
-        auth = {"basic_auth": basic_auth, "cookie_secret": os.environ.get("INDEXLAB_COOKIE_SECRET") or secrets.token_hex(32)}
+        auth = {"basic_auth": basic_auth, "cookie_secret": config.cookie_secret or secrets.token_hex(32)}
     server = pn.serve(
         {"/": lambda: create_app(context=context)},
         address=address, port=port, show=show, threaded=False, start=False, websocket_origin=origins,
-        title="IndexLab Batch", extra_patterns=[*api.routes(lambda: context), *debug_routes()],
+        title="IndexLab Batch", extra_patterns=[*api.routes(lambda: context), *debug_routes(config.debug_sessions)],
         unused_session_lifetime_milliseconds=UNUSED_SESSION_LIFETIME_MS,
         check_unused_sessions_milliseconds=CHECK_UNUSED_SESSIONS_MS, **auth,
     )

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from http import HTTPStatus
@@ -101,7 +100,7 @@ class ApiHandler(RequestHandler):
         length = headers.get("Content-Length", "")
         if length.strip().isdigit() and int(length) > MAX_BODY_BYTES:
             return ApiError(413, "body_too_large", f"request body is larger than {MAX_BODY_BYTES} bytes")
-        token = os.environ.get(guard.TOKEN_ENV)
+        token = guard.api_token()
         if token and self.request.method not in ("GET", "HEAD", "OPTIONS"):
             given = headers.get("Authorization", "")
             if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):

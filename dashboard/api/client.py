@@ -16,12 +16,11 @@ does: 0 succeeded, 4 failed, 5 partial, 6 not finished.
 from __future__ import annotations
 
 import argparse
-import os
 from typing import Any
 
 from dashboard.api.operations import B, url
-from engine.cli import commands as cli
-from engine.cli.run import (STATUS_GROUPS, add_rerun_options, exit_code, group_limit, print_failure_groups,
+from engine import cli
+from engine.cli import (STATUS_GROUPS, add_rerun_options, exit_code, group_limit, print_failure_groups,
                             print_status, rerun_changes)
 from engine.core.errors import IndexLabError
 from engine.core.plan import PlanSummary
@@ -33,7 +32,7 @@ TIMEOUT_S = 30.0
 
 # --------------------------------------------------------------------------- HTTP
 def server_url(args: argparse.Namespace) -> str:
-    return (args.url or os.environ.get("INDEXLAB_URL") or DEFAULT_URL).rstrip("/")
+    return (args.url or cli.config_of(args).url or DEFAULT_URL).rstrip("/")
 
 
 def call(args: argparse.Namespace, method: str, path: str, *, body: dict[str, Any] | None = None,
@@ -43,7 +42,7 @@ def call(args: argparse.Namespace, method: str, path: str, *, body: dict[str, An
 
     base = server_url(args)
     headers = {"Accept": "application/json"}
-    if token := os.environ.get("INDEXLAB_API_TOKEN"):
+    if token := cli.config_of(args).api_token:
         headers["Authorization"] = f"Bearer {token}"
     query = {k: v for k, v in (params or {}).items() if v is not None}
     try:
@@ -179,14 +178,14 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------- parser
-def add_commands(sub: argparse._SubParsersAction) -> None:
+def add_commands(sub: cli.SubCommands) -> None:
     """Register ``indexlab batch <action>`` on the console script's subcommands."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--url", help=f"the server (default: $INDEXLAB_URL or {DEFAULT_URL})")
     common.add_argument("--timeout", type=float, default=TIMEOUT_S, metavar="S", help="seconds per request (default 30)")
     common.add_argument("--json", action="store_true", help="print the API's JSON document on stdout")
     page = argparse.ArgumentParser(add_help=False)
-    page.add_argument("--offset", type=cli._non_negative, default=None)
+    page.add_argument("--offset", type=cli.non_negative, default=None)
     page.add_argument("--limit", type=int, default=None, help="page size (the server caps it at 1000)")
 
     batch = sub.add_parser("batch", help="drive a running server over its REST API (plan, start, status, ...)",

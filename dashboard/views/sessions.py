@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
 import weakref
 from collections import Counter
 from typing import Any
@@ -41,9 +40,9 @@ class SessionsHandler(RequestHandler):
         self.write({"session_objects": objects, "total": sum(objects.values())})
 
 
-def debug_routes() -> list[tuple[str, type[RequestHandler]]]:
-    """``/debug/sessions`` when ``INDEXLAB_DEBUG_SESSIONS=1``, else nothing."""
-    return [("/debug/sessions", SessionsHandler)] if os.environ.get("INDEXLAB_DEBUG_SESSIONS") == "1" else []
+def debug_routes(enabled: bool) -> list[tuple[str, type[RequestHandler]]]:
+    """``/debug/sessions`` when ``enabled`` (``INDEXLAB_DEBUG_SESSIONS=1``), else nothing."""
+    return [("/debug/sessions", SessionsHandler)] if enabled else []
 
 
 class ClosedPageFilter(logging.Filter):

@@ -29,7 +29,7 @@ def _odd_fail(product: dict[str, Any], settings: BatchSettings, ctx) -> dict[str
 
 @pytest.fixture
 def ran(store):
-    engine = BatchEngine(store, abandon_grace=0.5)
+    engine = BatchEngine(store, abandon_grace=0.5).open()
     service = BatchService(store, Catalog(products=products_frame(PRODUCTS), problems=(), source="test"), engine)
     settings = BatchSettings(runner="reads-odd-fail", max_attempts=1, fail_fast_failures=0)
     batch = service.plan(PlanRequest(selection=Selection(all=True), settings=settings)).batch_run_id
