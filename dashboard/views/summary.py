@@ -94,12 +94,13 @@ class BatchRunSummary(pn.viewable.Viewer):
         self._build()
         self._layout = self._compose()
         self._stream()
+        self._show_status()
         self._item_options()
 
     # ------------------------------------------------------------------ building (every pane bound to state)
     def _build(self) -> None:
         run, rx = self.run, self.run.param
-        self.header = _html(pn.bind(html.header_html, rx.batch_run_id, rx.status, rx.batch), margin=(0, 0),
+        self.header = _html(margin=(0, 0),
                             css_classes=["summary-header"], sizing_mode=None,
                             styles={"flex": "1 1 420px", "min-width": "0"})
         self.buttons = {
@@ -137,14 +138,11 @@ class BatchRunSummary(pn.viewable.Viewer):
                 title_size="10.5pt", default_color=tone.rx.pipe(hex_of), sizing_mode="stretch_width", margin=(6, 6),
                 css_classes=[f"summary-count-{s}"],
                 styles=tone.rx.pipe(lambda t: {**CARD_STYLES, "border-left": f"5px solid {var(t)}"}))
-        self.bar = _html(rx.status.rx.pipe(lambda st: html.outcome_bar(st.get("outcomes") or {}) if st else ""),
-                         margin=(0, 0), css_classes=["summary-bar"])
-        self.progress_text = _html(rx.status.rx.pipe(lambda st: html.progress_html(st) if st else ""), margin=(0, 0),
-                                   css_classes=["summary-progress"])
+        self.bar = _html(margin=(0, 0), css_classes=["summary-bar"])
+        self.progress_text = _html(margin=(0, 0), css_classes=["summary-progress"])
         self._speed_pane = pn.pane.Bokeh(self._charts.speed, sizing_mode="stretch_width", height=250)
         self._done_pane = pn.pane.Bokeh(self._charts.done, sizing_mode="stretch_width", height=250)
-        self.running = _html(rx.status.rx.pipe(lambda st: html.running_html(st.get("running") or [], st.get("state"))),
-                             margin=(0, 0), css_classes=["summary-running"])
+        self.running = _html(margin=(0, 0), css_classes=["summary-running"])
         self.failures = _html(rx.failures.rx.pipe(html.failures_html), margin=(0, 0), css_classes=["summary-failures"])
         self.feed = _html(pn.bind(self._feed_html, rx.feed, rx.status, self.param.show_item_moves), margin=(0, 0),
                           css_classes=["summary-feed"])
@@ -171,7 +169,10 @@ class BatchRunSummary(pn.viewable.Viewer):
             configuration={"columnDefaults": {"headerSort": False, "tooltip": TEXT_TOOLTIP},
                            "placeholder": "No failures."},
             stylesheets=[GROUPS_CSS])
-        self.groups_table.on_click(lambda event: self.group_clicked(event.row, event.column))
+        async def group_cell_clicked(event: Any) -> None:
+            await self.group_clicked(event.row, event.column)
+
+        self.groups_table.on_click(group_cell_clicked)
         self.review = _html(rx.needs_review.rx.pipe(
             lambda r: html.review_html(r) if r else '<div class="empty">No product needs review.</div>'),
             margin=(0, 0), css_classes=["summary-review"])
@@ -217,6 +218,16 @@ class BatchRunSummary(pn.viewable.Viewer):
             head += (f'<div class="meta">the {GROUPS_SHOWN} largest shown; filter the items by '
                      'any group below</div>')
         return head
+
+    @param.depends("run.status", "run.batch", "run.batch_run_id", watch=True)
+    def _show_status(self) -> None:
+        # Still a watcher: bound as `.rx` references, these panes lagged the status in the GUI proof (the running
+        # list first showed items #12-13 of the batch); not yet understood, so they are set here as before.
+        run, status = self.run, self.run.status
+        self.header.object = html.header_html(run.batch_run_id, status, run.batch)
+        self.bar.object = html.outcome_bar(status.get("outcomes") or {}) if status else ""
+        self.progress_text.object = html.progress_html(status) if status else ""
+        self.running.object = html.running_html(status.get("running") or [], status.get("state"))
 
     # ------------------------------------------------------------------ actions (watchers that act, not copy)
     @param.depends("run.can_force_stop", watch=True)
