@@ -100,8 +100,8 @@ class OutcomeView(pn.viewable.Viewer):
 
     @param.depends("product_id", "outcome", "product", "error", watch=True)
     def _render(self) -> None:
-        # A watcher, not a bound reference: with ``pn.bind`` as the panes' object the browser test of History
-        # saw the head fall back to "Pick a product" after showing the outcome (once in four runs); not yet understood.
+        # A watcher, not a bound reference: with ``pn.bind`` as the panes' object the browser test of History once
+        # (in four runs) saw the head fall back to "Pick a product" after showing the outcome; cause not found.
         self.head.object = outcome_head_html(self.product_id, self.outcome, self.product, self.error)
         self.evidence.object = evidence_html(self.outcome)
 

@@ -221,8 +221,9 @@ class BatchRunSummary(pn.viewable.Viewer):
 
     @param.depends("run.status", "run.batch", "run.batch_run_id", watch=True)
     def _show_status(self) -> None:
-        # Still a watcher: bound as `.rx` references, these panes lagged the status in the GUI proof (the running
-        # list first showed items #12-13 of the batch); not yet understood, so they are set here as before.
+        # Still a watcher (as before issue #13): with these four bound as `.rx` references the GUI proof's "first
+        # running items shown" check failed; it fails the same way on the base commit under this machine's load, so
+        # the references were not shown guilty, but they stay set here until the proof passes with them.
         run, status = self.run, self.run.status
         self.header.object = html.header_html(run.batch_run_id, status, run.batch)
         self.bar.object = html.outcome_bar(status.get("outcomes") or {}) if status else ""
