@@ -19,13 +19,15 @@ from dashboard.views.history import History, OutcomeView
 from dashboard.views.preview import PlanPreview
 from dashboard.views.sessions import track
 from dashboard.views.state import BuilderState
-from dashboard.views.summary import BatchRunSummary, RunState
+from dashboard.views.run_state import RunState
+from dashboard.views.summary import BatchRunSummary
+from dashboard.views.theme import hex_of
 
 warnings.filterwarnings("ignore", category=DeprecationWarning, module="bokeh")  # Pandas4Warning on render
 guard.install()  # `pn.serve` of the app: no network address without auth, bodies capped
 
 TABS = ("Batch Run Builder", "Plan Preview", "Batch Run Summary", "History")
-ACCENT = "#2b6cb0"
+ACCENT = hex_of("accent")  # the template draws it: a concrete colour
 
 
 def build_tabs(context: AppContext) -> pn.Tabs:

@@ -18,7 +18,6 @@ import asyncio
 import html
 import weakref
 from contextlib import contextmanager
-from functools import partial
 from typing import Any
 
 import numpy as np
@@ -29,9 +28,11 @@ import pyarrow as pa
 from bokeh.models.widgets.tables import DateFormatter, NumberFormatter
 from panel.viewable import Viewer
 
+from dashboard.views.offloop import off_loop, schedule
 from dashboard.views.order import BrandOrder
 from dashboard.views.plain import TEXT_TOOLTIP, option_labels
 from dashboard.views.state import BuilderState
+from dashboard.views.theme import ROOT_CSS
 from engine.core.plan import BatchPlan, PlanRequest
 
 GRID_COLUMNS = ["brand", "model", "variant", "product_id", "category", "last_status", "last_run_at", "coverage"]
@@ -50,10 +51,10 @@ GRID_COLUMN_OPTIONS = [{"field": "product_id", "minWidth": 180}]
 GRID_CSS = """
 :host .tabulator, :host .tabulator .tabulator-header { font-size: 13px; }
 :host .tabulator.tabulator .tabulator-tableholder .tabulator-table .tabulator-row.tabulator-selected {
-  background-color: #dcebfa; color: #212529; }
+  background-color: var(--il-row-selected); color: var(--il-body-text); }
 :host .tabulator.tabulator .tabulator-tableholder .tabulator-table .tabulator-row.tabulator-selected:hover {
-  background-color: #c9e0f7; }
-:host .tabulator .tabulator-row input[type=checkbox]:focus-visible { outline: 2px solid #0072b5; outline-offset: 1px; }
+  background-color: var(--il-row-selected-hover); }
+:host .tabulator .tabulator-row input[type=checkbox]:focus-visible { outline: 2px solid var(--il-focus); outline-offset: 1px; }
 :host .tabulator .tabulator-tableholder .tabulator-table .tabulator-row .tabulator-cell.empty { padding: 0 !important; }
 """
 SEARCH_DEBOUNCE_SECONDS = 0.15  # typing pauses shorter than this do not refilter 100k rows
@@ -134,14 +135,14 @@ def follow_preview(state: BuilderState) -> None:
             return
         running = True
         try:
-            result = await asyncio.get_running_loop().run_in_executor(None, _preview_and_release, state, request)
+            result = await off_loop(_preview_and_release, state, request)
         finally:
             running = False
-        pn.state.execute(partial(show, ticket, *result), schedule=True)
+        schedule(show, ticket, *result, later=True)
 
     def show(ticket: int, plan: BatchPlan | None, error: str) -> None:
         if not state.apply_preview(ticket, plan, error) and state.preview_pending:
-            pn.state.execute(refresh)  # something changed meanwhile: compute the newest
+            schedule(refresh)  # something changed meanwhile: compute the newest
 
     state.param.watch(refresh, "preview_pending")
 
@@ -241,7 +242,7 @@ class BatchRunBuilder(Viewer):
         summary = pn.pane.HTML(pn.bind(self._summary_html, state.param.summary_line), css_classes=["selection-summary"],
                                margin=(0, 5), styles={"font-size": "15px", "font-weight": "600"})
         shown = pn.pane.HTML(pn.bind(self._shown_text, state.param.filtered), css_classes=["filter-summary"],
-                             margin=(0, 5), styles={"font-size": "13px", "color": "#57606a"})
+                             margin=(0, 5), styles={"font-size": "13px", "color": "var(--il-muted-text)"})
         return {"search": search, "chips": chips, "categories": categories, "brand": brand, "days": days,
                 "summary": summary, "shown": shown, **buttons}
 
@@ -345,4 +346,5 @@ class BatchRunBuilder(Viewer):
         grid = pn.Column(status, self._grid, sizing_mode="stretch_width", styles={"flex": "1 1 640px", "min-width": "0"})
         order = pn.Column(self._order, width=310, css_classes=["builder-order"])
         body = pn.FlexBox(grid, order, flex_wrap="wrap", gap="12px", sizing_mode="stretch_width")
-        return pn.Column(filters, selection, body, sizing_mode="stretch_width", css_classes=["batch-run-builder"])
+        return pn.Column(filters, selection, body, sizing_mode="stretch_width", css_classes=["batch-run-builder"],
+                         stylesheets=[ROOT_CSS])

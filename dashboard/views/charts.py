@@ -9,6 +9,8 @@ from typing import Any
 from bokeh.models import ColumnDataSource, DatetimeTickFormatter, HoverTool, NumeralTickFormatter, Range1d
 from bokeh.plotting import figure
 
+from dashboard.views.theme import hex_of
+
 SERIES_COLUMNS = ("t", "completed", "failed", "recent_per_hour", "overall_per_hour")
 
 
@@ -83,17 +85,17 @@ class ProgressCharts:
 
         source = self.source
         speed = base("Throughput", "products / hour", self.speed_range)
-        recent = speed.line("t", "recent_per_hour", source=source, line_width=2.5, color="#2563eb",
+        recent = speed.line("t", "recent_per_hour", source=source, line_width=2.5, color=hex_of("blue-600"),
                             legend_label="last 2 min")
-        speed.line("t", "overall_per_hour", source=source, line_width=2, color="#94a3b8", line_dash="dashed",
+        speed.line("t", "overall_per_hour", source=source, line_width=2, color=hex_of("slate-400"), line_dash="dashed",
                    legend_label="overall")
         speed.add_tools(HoverTool(renderers=[recent], mode="vline", formatters={"@t": "datetime"},
                                   tooltips=[("time", "@t{%H:%M:%S}"), ("last 2 min", "@recent_per_hour{0,0}/h"),
                                             ("overall", "@overall_per_hour{0,0}/h")]))
         done = base("Completed over time", "products", self.done_range)
-        done.varea("t", y1=0, y2="completed", source=source, color="#16a34a", alpha=0.12)
-        ok = done.line("t", "completed", source=source, line_width=2.5, color="#16a34a", legend_label="completed")
-        done.line("t", "failed", source=source, line_width=2, color="#dc2626", legend_label="failed")
+        done.varea("t", y1=0, y2="completed", source=source, color=hex_of("green-600"), alpha=0.12)
+        ok = done.line("t", "completed", source=source, line_width=2.5, color=hex_of("green-600"), legend_label="completed")
+        done.line("t", "failed", source=source, line_width=2, color=hex_of("red-600"), legend_label="failed")
         done.add_tools(HoverTool(renderers=[ok], mode="vline", formatters={"@t": "datetime"},
                                  tooltips=[("time", "@t{%H:%M:%S}"), ("completed", "@completed{0,0}"),
                                            ("failed", "@failed{0,0}")]))

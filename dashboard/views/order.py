@@ -18,6 +18,7 @@ from panel.reactive import ReactiveHTML
 from panel.viewable import Viewer
 
 from dashboard.views.state import BuilderState
+from dashboard.views.theme import ROOT_CSS
 
 ACTIONS = ("up", "down", "top", "pin", "place")
 
@@ -147,24 +148,24 @@ class BrandCards(ReactiveHTML):
     .brand-order { list-style: none; margin: 0; padding: 0 4px 0 0; height: 100%; overflow-y: auto;
                    box-sizing: border-box; font-size: 13px; }
     .card { display: flex; align-items: center; gap: 8px; padding: 6px 8px; margin: 0 0 6px 0;
-            border: 1px solid #d0d7de; border-radius: 6px; background: #fff; cursor: grab; }
-    .card.pinned { background: #fff8e1; border-color: #e0b84a; cursor: default; }
-    .card.over { border-color: #0072b5; box-shadow: 0 0 0 2px rgba(0, 114, 181, .25); }
+            border: 1px solid var(--il-card-border); border-radius: 6px; background: var(--il-white); cursor: grab; }
+    .card.pinned { background: var(--il-pin-bg); border-color: var(--il-pin); cursor: default; }
+    .card.over { border-color: var(--il-focus); box-shadow: 0 0 0 2px rgba(0, 114, 181, .25); }
     .card.dragging { opacity: .5; }
-    .pos { min-width: 22px; text-align: right; color: #57606a; font-variant-numeric: tabular-nums; }
+    .pos { min-width: 22px; text-align: right; color: var(--il-muted-text); font-variant-numeric: tabular-nums; }
     .text { display: flex; flex-direction: column; flex: 1 1 auto; min-width: 0; }
     .name { font-weight: 600; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
-    .badge { font-size: 11px; padding: 0 5px; margin-left: 2px; border-radius: 8px; background: #e0b84a; color: #3d2e00; }
-    .count { color: #57606a; font-size: 12px; }
+    .badge { font-size: 11px; padding: 0 5px; margin-left: 2px; border-radius: 8px; background: var(--il-pin); color: var(--il-pin-text); }
+    .count { color: var(--il-muted-text); font-size: 12px; }
     .tools { display: flex; gap: 3px; flex: 0 0 auto; }
-    .order-btn { font: inherit; min-width: 28px; height: 28px; padding: 0 6px; border: 1px solid #c6ccd2;
-                 border-radius: 4px; background: #f6f8fa; color: #24292f; cursor: pointer; }
+    .order-btn { font: inherit; min-width: 28px; height: 28px; padding: 0 6px; border: 1px solid var(--il-control-border);
+                 border-radius: 4px; background: var(--il-control-bg); color: var(--il-control-text); cursor: pointer; }
     .order-btn svg { display: block; margin: auto; }
-    .order-btn[aria-pressed="true"] { background: #e0b84a; border-color: #b8912b; }
-    .order-btn:hover:not(:disabled) { background: #eaeef2; }
-    .order-btn:focus-visible { outline: 2px solid #0072b5; outline-offset: 1px; }
-    .order-btn:disabled { color: #a0a7ae; cursor: default; background: #f6f8fa; }
-    .empty { color: #57606a; padding: 8px 0; }
+    .order-btn[aria-pressed="true"] { background: var(--il-pin); border-color: var(--il-pin-border); }
+    .order-btn:hover:not(:disabled) { background: var(--il-control-hover); }
+    .order-btn:focus-visible { outline: 2px solid var(--il-focus); outline-offset: 1px; }
+    .order-btn:disabled { color: var(--il-disabled-text); cursor: default; background: var(--il-control-bg); }
+    .empty { color: var(--il-muted-text); padding: 8px 0; }
     """]
 
     def __init__(self, on_action: Callable[[dict[str, Any]], None] | None = None, **params) -> None:
@@ -216,5 +217,6 @@ class BrandOrder(Viewer):
         title = pn.pane.HTML("<h3 class='order-title'>Brand order</h3>", margin=(0, 5),
                              stylesheets=[".order-title { margin: 4px 0 2px 0; font-size: 16px; }"])
         hint = pn.pane.HTML("Runs top to bottom. Pinned brands always lead; drag a card or use its buttons.",
-                            margin=(0, 5, 8, 5), styles={"color": "#57606a", "font-size": "12px"})
-        return pn.Column(title, hint, self._cards, sizing_mode="stretch_width", css_classes=["brand-order-panel"])
+                            margin=(0, 5, 8, 5), styles={"color": "var(--il-muted-text)", "font-size": "12px"})
+        return pn.Column(title, hint, self._cards, sizing_mode="stretch_width", css_classes=["brand-order-panel"],
+                         stylesheets=[ROOT_CSS])

@@ -7,35 +7,24 @@ page shown (an SQL ``LIMIT/OFFSET`` in the store) and draws only those rows.
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import html
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any
 
 import pandas as pd
 import panel as pn
 import param
 
+from dashboard.views.offloop import off_loop, schedule
 from dashboard.views.plain import TEXT_TOOLTIP
+from dashboard.views.theme import TABLE_CSS
 from engine.core.errors import IndexLabError
 
-T = TypeVar("T")
 log = logging.getLogger("indexlab.dashboard")
 
 # (rows of the page, rows in all pages or None when the source cannot count them cheaply)
 Fetch = Callable[[int, int], tuple[pd.DataFrame, int | None]]
-
-
-async def off_loop(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run blocking work (SQL, a lifecycle commit) on the loop's thread pool, never on the event loop."""
-    return await asyncio.get_running_loop().run_in_executor(None, functools.partial(fn, *args, **kwargs))
-
-
-def schedule(coroutine_function: Callable[..., Any], *args: Any) -> None:
-    """Run an async function the way Panel runs callbacks: on the session's loop when served, at once otherwise."""
-    pn.state.execute(functools.partial(coroutine_function, *args))
 
 
 class PagedTable(pn.viewable.Viewer):
@@ -65,7 +54,7 @@ class PagedTable(pn.viewable.Viewer):
             titles=dict(titles or {}), widths=dict(widths or {}), formatters=dict(formatters or {}),
             layout="fit_columns", sizing_mode="stretch_width", selectable=False, header_align="left",
             height=height, configuration={"columnDefaults": {"headerSort": False, "tooltip": TEXT_TOOLTIP}},
-            stylesheets=[_TABLE_CSS], css_classes=list(css_classes or []),
+            stylesheets=[TABLE_CSS], css_classes=list(css_classes or []),
         )
         if on_click is not None:
             self._table.on_click(self._clicked)
@@ -182,13 +171,8 @@ class PagedTable(pn.viewable.Viewer):
         return pn.Column(self._table, pager, sizing_mode="stretch_width", margin=0)
 
 
-_TABLE_CSS = """
-.tabulator { font-size: 13px; border-radius: 6px; }
-.tabulator .tabulator-header .tabulator-col { background: #f5f7fa; }
-.tabulator-row .tabulator-cell { padding: 5px 8px; }
-"""
 _PAGER_CSS = """
-:host { font-size: 13px; color: #475569; }
-.muted { color: #94a3b8; }
-.err { color: #b91c1c; }
+:host { font-size: 13px; color: var(--il-slate-600); }
+.muted { color: var(--il-slate-400); }
+.err { color: var(--il-red-700); }
 """

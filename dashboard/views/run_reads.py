@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dashboard.views import render
+from dashboard.views.formats import as_datetime
 from engine.core.states import ItemState
 
 FEED_KINDS = frozenset({"batch_transition", "operator_action", "bulk_transition"})  # the operator's feed
@@ -42,7 +42,7 @@ def merged(current: list[dict[str, Any]], incoming: list[dict[str, Any]], key: C
             fresh[k] = row
     if not fresh:
         return None
-    rows = sorted([*current, *fresh.values()], key=lambda r: render.as_datetime(r.get(when)) or EPOCH, reverse=True)
+    rows = sorted([*current, *fresh.values()], key=lambda r: as_datetime(r.get(when)) or EPOCH, reverse=True)
     return rows[:keep]
 
 
@@ -51,7 +51,7 @@ def failure_key(failure: Mapping[str, Any]) -> tuple:
 
 
 def event_key(event: Mapping[str, Any]) -> tuple:
-    when = render.as_datetime(event.get("occurred_at"))
+    when = as_datetime(event.get("occurred_at"))
     return (when.isoformat() if when else None, event.get("kind"), event.get("seq"), event.get("from_state"),
             event.get("to_state"), event.get("reason"))
 

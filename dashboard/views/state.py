@@ -11,6 +11,7 @@ import threading
 import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -83,6 +84,27 @@ UI_SETTINGS = ("profile", "runner", "workers", "max_run_seconds", "max_attempts"
                "min_required_coverage", "llm_provider", "llm_model")  # in the order the form shows them
 
 
+def setting_param(name: str, **params: Any) -> param.Number:
+    """A numeric param for the BatchSettings field ``name``: its type, default, description and bounds (ge/gt/le/lt)
+    read from the pydantic model, so the form (pn.Param turns bounds into the widget's start/end) accepts what the
+    model accepts and no more."""
+    field = BatchSettings.model_fields[name]
+    low = high = None
+    inclusive = [True, True]
+    for rule in field.metadata:
+        if getattr(rule, "ge", None) is not None:
+            low = rule.ge
+        if getattr(rule, "gt", None) is not None:
+            low, inclusive[0] = rule.gt, False
+        if getattr(rule, "le", None) is not None:
+            high = rule.le
+        if getattr(rule, "lt", None) is not None:
+            high, inclusive[1] = rule.lt, False
+    kind = param.Integer if field.annotation is int else param.Number
+    return kind(default=field.default, bounds=(low, high), inclusive_bounds=tuple(inclusive), doc=field.description,
+                **params)
+
+
 class BuilderState(param.Parameterized):
     """What the operator is building: which products, in which brand order, with which settings."""
 
@@ -103,12 +125,11 @@ class BuilderState(param.Parameterized):
     runner = param.String(default="harvest", doc="The product job.")
     llm_provider = param.String(default="openai", label="LLM provider", doc="LLM provider for the thorough profile.")
     llm_model = param.String(default="gpt-4o-mini", label="LLM model", doc="LLM model for the thorough profile.")
-    workers = param.Integer(default=2, bounds=(1, 64), doc="Products run at once.")
-    max_run_seconds = param.Number(default=600.0, bounds=(1, 86_400), doc="Per product attempt.")
-    max_attempts = param.Integer(default=3, bounds=(1, 20), doc="Attempts per product.")
-    domain_cooldown_seconds = param.Number(default=1.0, bounds=(0, 3_600), label="Domain cooldown (s)", doc="Gap between requests to a domain.")
-    min_required_coverage = param.Number(default=0.8, bounds=(0, 1), label="Quality gate: min required coverage (0 = off)",
-                                         doc="A completed product whose required-field coverage is below this needs review.")
+    workers = setting_param("workers")
+    max_run_seconds = setting_param("max_run_seconds")
+    max_attempts = setting_param("max_attempts")
+    domain_cooldown_seconds = setting_param("domain_cooldown_seconds", label="Domain cooldown (s)")
+    min_required_coverage = setting_param("min_required_coverage", label="Quality gate: min required coverage (0 = off)")
 
     # ---- derived (read-only for views) ----
     filtered = param.DataFrame(default=None, doc="The catalog rows the filters show, in catalog order.")

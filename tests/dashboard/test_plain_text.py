@@ -6,7 +6,7 @@ import html
 
 import pytest
 
-from dashboard.views import render
+from dashboard.views.plan_html import plan_html
 from dashboard.views.builder import BatchRunBuilder
 from dashboard.views.state import BuilderState
 from engine.core.catalog import Catalog
@@ -40,6 +40,6 @@ def test_filters_send_escaped_labels_and_keep_the_raw_values(state, name, param)
 
 def test_plan_summary_shows_categories_as_text_not_markdown(state):
     state.select_all()
-    page = render.plan_html(state.preview.summary)
+    page = plan_html(state.preview.summary)
     assert IMG not in page and MD not in page  # no markup of the catalog's survives
     assert f"{html.escape(MD)}</span>&nbsp;1" in page and f"{html.escape(IMG)}</span>&nbsp;1" in page

@@ -24,16 +24,16 @@ def service(store):
 
 def test_start_is_disabled_without_a_selection(service):
     preview = PlanPreview(state=BuilderState(service))
-    assert preview._start.disabled and not preview._confirm.visible
+    assert preview.start_button.disabled and not preview.confirm.visible
 
 
 def test_large_selection_needs_the_confirmation_box(service):
     state = BuilderState(service, runner="noop")
     preview = PlanPreview(state=state)
     state.select_all()
-    assert preview._confirm.visible and preview._start.disabled and "300 items" in preview._confirm.label
+    assert preview.confirm.visible and preview.start_button.disabled and "300 items" in preview.confirm.label
     preview.confirm_large = True
-    assert not preview._start.disabled
+    assert not preview.start_button.disabled
     state.invert_selection()
     state.select_all()  # a new preview asks again
     assert preview.confirm_large is False
@@ -43,7 +43,7 @@ def test_small_selection_can_start_at_once(service):
     state = BuilderState(service, runner="noop")
     preview = PlanPreview(state=state)
     state.select_brand("Razer")
-    assert not preview._start.disabled and not preview._confirm.visible
+    assert not preview.start_button.disabled and not preview.confirm.visible
 
 
 def test_start_batch_plans_starts_and_hands_over_the_id(service):
@@ -53,7 +53,7 @@ def test_start_batch_plans_starts_and_hands_over_the_id(service):
     state.select_brand("Zowie")
     state.select_brand("Razer")
     state.to_top("Zowie")
-    asyncio.run(preview._start_batch(None))
+    asyncio.run(preview.start_batch())
     assert len(started) == 1 and preview.message == ""
     assert service.engine.wait_idle(10)
     items, total = service.items(started[0])
@@ -78,8 +78,8 @@ def test_start_failure_is_shown_not_raised(service):
     preview = PlanPreview(state=state)
     state.select_brand("Zowie")
     try:
-        asyncio.run(preview._start_batch(None))
-        assert "one batch runs at a time" in preview.message and not preview.busy and not preview._start.disabled
+        asyncio.run(preview.start_batch())
+        assert "one batch runs at a time" in preview.message and not preview.busy and not preview.start_button.disabled
     finally:
         gate.set()
         service.engine.wait_idle(10)
@@ -96,12 +96,12 @@ def test_server_defaults_start_the_form_and_hold_the_command(store):
     state.workers = 1
     assert state.settings().command == ["python", "job.py"] and state.settings().workers == 1
     preview = PlanPreview(state=state)
-    assert "command" in preview._settings_panel().objects[0]._widgets["runner"].options
+    assert "command" in preview.settings_form().widget("runner").options
     state.select_all()
-    assert "python job.py" in str(preview._summary().objects[0].object)
+    assert "python job.py" in str(preview.summary().objects[0].object)
 
 
 def test_the_command_runner_is_not_offered_without_a_server_command(service):
     preview = PlanPreview(state=BuilderState(service))
-    assert "command" not in preview._settings_panel().objects[0]._widgets["runner"].options
+    assert "command" not in preview.settings_form().widget("runner").options
 

@@ -9,16 +9,19 @@ from __future__ import annotations
 import asyncio
 import re
 import sys
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from dashboard.views import render
+from dashboard.views import summary_html
+from dashboard.views.formats import esc
+from dashboard.views.plan_html import plan_html
+from dashboard.views.theme import PALETTE, RESULT_COLORS
 from dashboard.context import AppContext
 from dashboard.views.history import History
 from dashboard.views.state import BuilderState
-from dashboard.views.summary import BatchRunSummary, RunState
+from dashboard.views.run_state import RunState
+from dashboard.views.summary import BatchRunSummary
 from engine.run.engine import BatchEngine
 from engine.core.catalog import Catalog
 from engine.core.plan import PlanRequest, Selection
@@ -30,7 +33,6 @@ from tests.conftest import products_frame, wait_until
 
 EVIL = "<img src=x onerror=alert(1)>"
 HEALED: set[str] = set()  # product ids whose failure the test has "fixed"
-GREEN = render.RESULT_COLORS["succeeded"] if hasattr(render, "RESULT_COLORS") else "#16a34a"
 
 
 @register("triage")
@@ -89,7 +91,7 @@ def followed(ctx: AppContext, batch: str) -> BatchRunSummary:
 
 def groups_text(view: BatchRunSummary) -> str:
     """The failure groups panel's text: each group's HTML, with its own Retry button beside it."""
-    return view._groups_table.value.to_csv()
+    return view.groups_table.value.to_csv()
 
 
 def plain(fragment: str) -> str:
@@ -97,47 +99,49 @@ def plain(fragment: str) -> str:
 
 
 def html_colours(text: str) -> set[str]:
-    return {c.lower() for c in re.findall(r"#[0-9a-fA-F]{6}", text)}
+    """Every colour a fragment paints, as hex: literal ones and the theme's CSS variables (var(--il-...))."""
+    return ({c.lower() for c in re.findall(r"#[0-9a-fA-F]{6}", text)}
+            | {PALETTE[name] for name in re.findall(r"var\(--il-([a-z0-9-]+)\)", text)})
 
 
 # --------------------------------------------------------------------------- the result, in colour and words
 def test_a_failed_batch_shows_a_red_failed_result_and_nothing_green(context):
     batch = run_batch(context, [r[0] for r in ROWS if r[0].startswith(("ta", "nb"))])
     view = followed(context, batch)
-    header, progress = view._header.object, view._progress_text.object + view._bar.object
+    header, progress = view.header.object, view.progress_text.object + view.bar.object
     assert 'class="result-badge"' in header and ">failed<" in header.lower()
-    assert render.RESULT_COLORS["failed"] in header
-    assert render.RESULT_COLORS["succeeded"].lower() not in html_colours(header + progress)
+    assert RESULT_COLORS["failed"] in header
+    assert PALETTE["green-600"] not in html_colours(header + progress)
     assert "Failed: 0 succeeded, 5 failed" in plain(progress) and "of 5 done" not in progress
 
 
 def test_a_mixed_batch_is_partial_in_amber_with_its_counts(context):
     batch = run_batch(context)
     view = followed(context, batch)
-    header = view._header.object
-    assert ">partial<" in header.lower() and render.RESULT_COLORS["partial"] in header
-    assert "Partial: 3 succeeded, 2 need review, 5 failed" in plain(view._progress_text.object)
-    assert view._counters["needs_review"].value == 2 and view._counters["failed"].value == 5
+    header = view.header.object
+    assert ">partial<" in header.lower() and RESULT_COLORS["partial"] in header
+    assert "Partial: 3 succeeded, 2 need review, 5 failed" in plain(view.progress_text.object)
+    assert view.counters["needs_review"].value == 2 and view.counters["failed"].value == 5
 
 
 def test_a_clean_batch_succeeds_in_green(context):
     batch = run_batch(context, ["ok-0", "ok-1"])
     view = followed(context, batch)
-    assert ">succeeded<" in view._header.object.lower() and render.RESULT_COLORS["succeeded"] in view._header.object
-    assert "Succeeded: 2 succeeded" in plain(view._progress_text.object)
+    assert ">succeeded<" in view.header.object.lower() and RESULT_COLORS["succeeded"] in view.header.object
+    assert "Succeeded: 2 succeeded" in plain(view.progress_text.object)
 
 
 def test_a_running_batch_keeps_its_state_badge_and_no_result():
     status = {"state": "running", "total": 4, "done": 1, "progress": 0.25, "result": None,
               "outcomes": {"succeeded": 1, "unfinished": 3}, "result_text": "1 succeeded, 3 not run yet",
               "reason": "started by dashboard"}
-    header = render.header_html("b1", status, {})
+    header = summary_html.header_html("b1", status, {})
     assert "result-badge" not in header and ">running<" in header
     assert "started by dashboard" in header
 
 
 def test_the_bar_has_one_segment_per_outcome_in_proportion():
-    bar = render.outcome_bar({"succeeded": 2, "needs_review": 1, "failed": 1, "skipped": 0, "stopped": 0,
+    bar = summary_html.outcome_bar({"succeeded": 2, "needs_review": 1, "failed": 1, "skipped": 0, "stopped": 0,
                               "unfinished": 0})
     widths = dict(re.findall(r'data-outcome="(\w+)" style="width:([\d.]+)%', bar))
     assert widths == {"succeeded": "50.00", "needs_review": "25.00", "failed": "25.00"}
@@ -147,7 +151,7 @@ def test_the_header_shows_why_the_batch_paused_with_its_reason_group(context):
     batch = run_batch(context, [r[0] for r in ROWS if r[0].startswith("ta")], fail_fast_failures=2)
     view = followed(context, batch)
     assert context.service.status(batch)["state"] == "paused"
-    assert "fail-fast" in view._header.object and "source timeout after &lt;n&gt; s" in view._header.object
+    assert "fail-fast" in view.header.object and "source timeout after &lt;n&gt; s" in view.header.object
 
 
 def test_stopped_items_never_show_as_failures(context):
@@ -160,7 +164,7 @@ def test_stopped_items_never_show_as_failures(context):
     view = followed(context, batch)
     view.run.load_triage()
     stopped = [g for g in view.run.failure_groups if "stop" in g["reason"].lower()]
-    assert stopped == [] and "stopped" not in view._failures.object.lower().replace("no failures", "")
+    assert stopped == [] and "stopped" not in view.failures.object.lower().replace("no failures", "")
 
 
 # --------------------------------------------------------------------------- triage panels
@@ -181,8 +185,8 @@ def test_retry_this_group_requeues_exactly_that_group(context):
     view.run.load_triage()
     timeout_group = next(g["reason"] for g in view.run.failure_groups if g["reason"].startswith("source timeout"))
     HEALED.update({"ta-0", "ta-1", "ta-2", "nb-0", "nb-1"})  # only the group retried may run again
-    row = list(view._groups_table.value["reason"]).index(timeout_group)
-    asyncio.run(view._group_clicked(SimpleNamespace(column="retry", row=row)))
+    row = list(view.groups_table.value["reason"]).index(timeout_group)
+    asyncio.run(view.group_clicked(row, "retry"))
     wait_until(lambda: context.service.status(batch)["state"] == "completed", timeout=20)
     items, _ = context.service.items(batch)
     states = dict(zip(items["product_id"], items["state"]))
@@ -195,10 +199,10 @@ def test_rerun_needs_review_with_another_profile_plans_a_new_batch_and_shows_it(
     batch = run_batch(context)
     view = followed(context, batch)
     view.run.load_triage()
-    assert "2 products" in view._review.object and "weight" in view._review.object
-    assert render.esc(EVIL) in view._review.object and EVIL not in view._review.object
+    assert "2 products" in view.review.object and "weight" in view.review.object
+    assert esc(EVIL) in view.review.object and EVIL not in view.review.object
     view.rerun_profile = "thorough"
-    asyncio.run(view._rerun_clicked(1))
+    asyncio.run(view.rerun_needs_review())
     new = view.run.batch_run_id
     assert new != batch and view.run.batch_state == "planned"
     saved = context.service.batch(new)
@@ -211,16 +215,16 @@ def test_the_items_table_searches_and_filters_by_brand_and_reason(context):
     batch = run_batch(context)
     view = followed(context, batch)
     view.item_search = "viper"
-    view._items.load()
-    assert list(view._items.frame["product_id"]) == ["low-0", "low-1"]
+    view.items.load()
+    assert list(view.items.frame["product_id"]) == ["low-0", "low-1"]
     view.param.update(item_search="", item_brand=EVIL)
-    view._items.load()
-    assert list(view._items.frame["product_id"]) == ["nb-0", "nb-1"]
+    view.items.load()
+    assert list(view.items.frame["product_id"]) == ["nb-0", "nb-1"]
     view.run.load_triage()
     reason = next(g["reason"] for g in view.run.failure_groups if g["reason"].startswith("source timeout"))
     view.param.update(item_brand="", item_reason=reason)
-    view._items.load()
-    assert list(view._items.frame["product_id"]) == ["ta-0", "ta-1", "ta-2"]
+    view.items.load()
+    assert list(view.items.frame["product_id"]) == ["ta-0", "ta-1", "ta-2"]
     assert EVIL in view.param.item_brand.objects
 
 
@@ -230,7 +234,7 @@ def test_an_items_events_show_its_jobs_stderr_tail_as_text(context, tmp_path):
     batch = run_batch(context, ["ok-0"], runner="command", command=[sys.executable, str(script)])
     view = followed(context, batch)
     view.show_item(1)
-    text = view._item_events.object
+    text = view.item_events.object
     assert "stderr tail (20 of 30 lines)" in text and "&lt;b&gt;line 29&lt;/b&gt;" in text and "<b>line" not in text
 
 
@@ -239,8 +243,8 @@ def test_history_lists_each_batch_with_its_result_and_reason(context):
     failed = run_batch(context, ["ta-0"])
     clean = run_batch(context, ["ok-0"])
     history = History(context)
-    history._batches.load()
-    rows = {r["batch_run_id"]: r for r in history._batches.frame.to_dict("records")}
+    history.batches.load()
+    rows = {r["batch_run_id"]: r for r in history.batches.frame.to_dict("records")}
     assert rows[failed]["result"] == "failed" and rows[clean]["result"] == "succeeded"
     assert "every item finished" in rows[failed]["reason"]
 
@@ -248,10 +252,10 @@ def test_history_lists_each_batch_with_its_result_and_reason(context):
 def test_plan_preview_shows_the_quality_gate_and_the_estimates_basis(context):
     state = BuilderState(context.service, runner="triage")
     state.select_all()
-    html = render.plan_html(state.preview.summary)
-    assert "Quality gate" in html and "80%" in html and render.esc(state.preview.summary.estimate.basis_text) in html
+    html = plan_html(state.preview.summary)
+    assert "Quality gate" in html and "80%" in html and esc(state.preview.summary.estimate.basis_text) in html
     state.min_required_coverage = 0.0
-    assert "Quality gate</b> off" in render.plan_html(state.preview.summary)
+    assert "Quality gate</b> off" in plan_html(state.preview.summary)
     assert state.settings().min_required_coverage == 0.0
 
 
@@ -278,19 +282,19 @@ def test_thousands_of_failures_group_into_five_and_one_group_retries_alone(tmp_p
     try:
         batch = run_batch(ctx, runner="triage-many", workers=8, fail_fast_failures=0)
         view = followed(ctx, batch)
-        table = view._groups_table.value
+        table = view.groups_table.value
         assert sorted(table["count"]) == [500] * 5 and len(table) == 5
         assert "HTTP <n> from <url>" in " ".join(table["reason"])
         row = next(i for i, r in enumerate(table["reason"]) if r.startswith("no parser"))
         group = {f"f-{i}" for i in range(n) if i % 5 == 1}
         HEALED.update(f"f-{i}" for i in range(n))  # anything that runs again now succeeds
-        asyncio.run(view._group_clicked(SimpleNamespace(column="retry", row=row)))
+        asyncio.run(view.group_clicked(row, "retry"))
         wait_until(lambda: ctx.service.status(batch)["state"] == "completed", timeout=60)
         items, _ = ctx.service.items(batch)
         assert set(items.loc[items["state"] == "completed", "product_id"]) == group
         assert (items["state"] == "failed").sum() == n - 500
         view.run.load_triage()
-        assert sorted(view._groups_table.value["count"]) == [500] * 4
+        assert sorted(view.groups_table.value["count"]) == [500] * 4
     finally:
         engine.close()
         store.close()

@@ -9,10 +9,12 @@ from typing import Any
 
 import pytest
 
-from dashboard.views import render
+from dashboard.views import summary_html
 from dashboard.context import AppContext
-from dashboard.views.history import History, OutcomeView
-from dashboard.views.summary import MAX_POINTS, BatchRunSummary, RunState, allowed_actions
+from dashboard.views.history import History
+from dashboard.views.outcome import OutcomeView
+from dashboard.views.run_state import MAX_POINTS, RunState, allowed_actions
+from dashboard.views.summary import BatchRunSummary
 from engine.run.engine import BatchEngine
 from engine.core.catalog import Catalog
 from engine.core.plan import PlanRequest, Selection
@@ -251,7 +253,7 @@ def test_the_series_grows_by_poll_and_is_thinned_past_its_cap(context):
     run.series = [{"t": float(i), "completed": i, "failed": 0, "recent_per_hour": math.nan,
                    "overall_per_hour": math.nan} for i in range(MAX_POINTS)]
     run.status = {}
-    run._sample({"state": "completed", "counts": {"completed": 10**6, "failed": 0}, "throughput": {}})
+    run.sample({"state": "completed", "counts": {"completed": 10**6, "failed": 0}, "throughput": {}})
     assert run.series_version == version + 1 and len(run.series) < MAX_POINTS and run.series[-1]["completed"] == 10**6
 
 
@@ -309,13 +311,13 @@ def test_force_stop_asks_for_confirmation_first(context):
     view.__panel__()  # no server: restores at once
     run = view.run
     polled(run, lambda: run.status["counts"]["running"] == 2)
-    assert not view._buttons["force_stop"].disabled and view._buttons["start"].disabled
-    view._buttons["force_stop"].clicks += 1
+    assert not view.buttons["force_stop"].disabled and view.buttons["start"].disabled
+    view.buttons["force_stop"].clicks += 1
     assert view.confirming_force_stop and run.batch_state == "running"
-    assert "2 running products" in view._confirm_text.object
-    asyncio.run(view._force_stop(1))
+    assert "2 running products" in view.confirm_text.object
+    asyncio.run(view.confirm_force_stop())
     assert not view.confirming_force_stop and run.batch_state == "stopped"
-    assert view._buttons["force_stop"].disabled and not view._buttons["resume"].disabled
+    assert view.buttons["force_stop"].disabled and not view.buttons["resume"].disabled
 
 
 def test_the_view_shows_counters_and_escapes_product_text(context, gate):
@@ -324,12 +326,12 @@ def test_the_view_shows_counters_and_escapes_product_text(context, gate):
     view = BatchRunSummary(context=context)
     view.__panel__()
     polled(view.run, lambda: view.run.status["counts"]["running"] == 7)
-    assert view._counters["running"].value == 7 and view._counters["queued"].value == 0
-    assert EVIL not in view._running.object and "&lt;script&gt;" in view._running.object
-    assert view._items.total == 7  # read when shown
+    assert view.counters["running"].value == 7 and view.counters["queued"].value == 0
+    assert EVIL not in view.running.object and "&lt;script&gt;" in view.running.object
+    assert view.items.total == 7  # read when shown
     view.item_state = "running"
-    view._items.load()
-    assert view._items.total == 7
+    view.items.load()
+    assert view.items.total == 7
     gate.open.set()
     polled(view.run, lambda: view.run.batch_state == "completed")
     view.stop()
@@ -343,9 +345,9 @@ def test_the_items_table_filters_by_state(context, gate):
     view = BatchRunSummary(context=context)
     view.__panel__()
     view.item_state = "failed"
-    view._items.load()
-    assert view._items.total == 1 and list(view._items.frame["product_id"]) == ["p00"]
-    assert "source timeout" in view._items.frame["last_error"].iloc[0]
+    view.items.load()
+    assert view.items.total == 1 and list(view.items.frame["product_id"]) == ["p00"]
+    assert "source timeout" in view.items.frame["last_error"].iloc[0]
 
 
 # --------------------------------------------------------------------------- history and outcomes
@@ -356,15 +358,15 @@ def test_history_lists_batches_with_counts_and_opens_items_and_events(context, g
     assert context.engine.wait_idle(10)
     history = History(context)
     history.__panel__()
-    row = history._batches.frame.iloc[0]
+    row = history.batches.frame.iloc[0]
     assert row["batch_run_id"] == batch and (row["outcome"], row["result"]) == ("6 succeeded, 1 failed", "partial")
     history.open_now(batch)
     assert history.detail["counts"] == {"completed": 6, "failed": 1}
-    assert history._items.total == 7 and history._events.total == context.store.count_events(batch)
-    assert history._events.frame.iloc[0]["kind"] == "batch"  # newest first: the batch completed
+    assert history.items.total == 7 and history.events.total == context.store.count_events(batch)
+    assert history.events.frame.iloc[0]["kind"] == "batch"  # newest first: the batch completed
     history.item_state = "failed"
-    history._items.load()
-    assert list(history._items.frame["product_id"]) == ["p04"]
+    history.items.load()
+    assert list(history.items.frame["product_id"]) == ["p04"]
 
 
 def test_outcome_view_shows_fields_with_evidence_escaped(context, gate):
@@ -376,7 +378,7 @@ def test_outcome_view_shows_fields_with_evidence_escaped(context, gate):
     view.product_id = "p-evil"
     view.load()
     assert view.outcome["fields"][0]["field"] == "max_dpi"
-    html = view._head.object + view._evidence.object
+    html = view.head.object + view.evidence.object
     assert EVIL not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "26000 dpi" in html and "manufacturer" in html and "s-1" in html
     assert 'href="javascript' not in html  # only http(s) sources become links
@@ -385,14 +387,14 @@ def test_outcome_view_shows_fields_with_evidence_escaped(context, gate):
 def test_outcome_view_says_when_a_product_never_ran(context):
     view = OutcomeView(context)
     view.show("p00")  # no server: the read runs at once
-    assert view.outcome is None and "no recorded outcome" in view.error and "no recorded outcome" in view._head.object
+    assert view.outcome is None and "no recorded outcome" in view.error and "no recorded outcome" in view.head.object
 
 
 def test_render_escapes_every_data_field():
     row = {"seq": 1, "brand": EVIL, "model": "<b>m</b>", "variant": "&", "product_id": "<i>", "attempt": 1,
            "error": "<img src=x onerror=alert(1)>", "final": True, "phase": "<x>"}
-    for text in (render.running_html([row], "running"), render.failures_html([row]),
-                 render.feed_html([{"kind": "<k>", "reason": EVIL, "actor": "<a>", "to_state": "<s>"}])):
+    for text in (summary_html.running_html([row], "running"), summary_html.failures_html([row]),
+                 summary_html.feed_html([{"kind": "<k>", "reason": EVIL, "actor": "<a>", "to_state": "<s>"}])):
         assert "<script>" not in text and "<img" not in text and "<b>m" not in text and "<x>" not in text
 
 
@@ -403,5 +405,5 @@ def test_history_hands_a_batch_to_the_run_summary(context):
     run.restore()
     history = History(context, run_state=run)
     history.open_now(older)
-    asyncio.run(history._watch_live())
+    asyncio.run(history.watch_live())
     assert run.batch_run_id == older and run.can_start
