@@ -11,7 +11,7 @@ from engine.run.engine import BatchEngine
 from engine.core.catalog import load_catalog
 from engine.core.limits import FakeClock
 from engine.service import BatchService
-from tests.engine.inline import InlineExecutor
+from tests.support.inline import InlineExecutor
 
 LATER = {"PlanPreview", "BatchRunSummary", "History"}
 

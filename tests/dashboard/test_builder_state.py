@@ -17,8 +17,8 @@ from engine.core.plan import LARGE_BATCH_THRESHOLD, PlanRequest, Selection
 from engine.service import BatchService
 from engine.core.settings import BatchSettings
 from dashboard.views.state import NEVER_RUN, BuilderState
-from tests.conftest import SMALL_ROWS, products_frame
-from tests.engine.inline import InlineExecutor
+from tests.support.catalogs import SMALL_ROWS, products_frame
+from tests.support.inline import InlineExecutor
 
 SMALL = SMALL_ROWS
 

@@ -11,7 +11,7 @@ from engine.run.engine import BatchEngine
 from engine.core.catalog import Catalog
 from engine.runners.base import register
 from engine.service import BatchService
-from tests.conftest import products_frame
+from tests.support.catalogs import products_frame
 
 
 @pytest.fixture

@@ -20,7 +20,8 @@ from engine.runners.base import RunnerError, register
 from engine.service import BatchService
 from engine.core.settings import BatchSettings
 from engine.store import Store
-from tests.conftest import products_frame, wait_until
+from tests.support.catalogs import products_frame
+from tests.support.polling import wait_until
 
 EVIL = "<script>alert(1)</script>"
 

@@ -10,7 +10,7 @@ import pytest
 
 from engine.run.engine import BatchEngine
 from engine.core.errors import IllegalTransition
-from tests.conftest import wait_until
+from tests.support.polling import wait_until
 
 
 def _state(store, batch):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from engine.runners.harvest.values import Parsed, parse_value, plausible
-from tests.harvest.kit import field
+from tests.support.harvest import field
 
 
 def value(category: str, name: str, text: str, label: str = ""):

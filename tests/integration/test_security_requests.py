@@ -18,9 +18,9 @@ from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.ioloop import IOLoop
 from tornado.websocket import websocket_connect
 
-from tests.integration.conftest import write_catalog
-from tests.integration.test_api import error
-from tests.servers import Server, start_server, stop_server
+from tests.support.catalogs import write_catalog
+from tests.support.api import error
+from tests.support.servers import Server, start_server, stop_server
 
 B = "/api/v1/indexlab/batch"
 PLAN = {"selection": {"all": True}, "settings": {"runner": "noop"}}

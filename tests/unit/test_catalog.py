@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from engine.core.catalog import CORE_COLUMNS, Catalog, default_catalog_path, load_catalog
 from engine.core.errors import CatalogError, CatalogProblem
-from tests.unprivileged import unprivileged
+from tests.support.unprivileged import unprivileged
 
 HEADER = "product_id,category,brand,model,variant\n"
 

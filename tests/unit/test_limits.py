@@ -26,7 +26,7 @@ from engine.core.limits import (
     backoff_delay,
     parse_retry_after,
 )
-from tests.conftest import wait_until
+from tests.support.polling import wait_until
 
 DOMAIN = "example.com"
 
