@@ -221,7 +221,7 @@ def select_products(proof: Proof) -> None:
         box = p.locator(".builder-search input")
         box.fill(query)
         box.press("Enter")
-        wait_until(lambda: (texts := proof.grid_rows().all_inner_texts()) and all(query in t.casefold() for t in texts),
+        wait_until(lambda: (texts := proof.grid_rows().all_inner_texts()) and all(query in t.casefold() for t in texts),  # noqa: B023
                    timeout=15, message=f"the grid never showed only rows matching {query!r}")
         for product_id in ids:
             cell = p.locator(".tabulator-cell[tabulator-field='product_id']", has_text=re.compile(rf"^{re.escape(product_id)}$"))

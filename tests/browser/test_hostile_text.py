@@ -29,8 +29,8 @@ import httpx
 import pytest
 from playwright.sync_api import Error as PlaywrightError
 
-from tests.support.browser import watch
 from tests.browser.test_summary import badge, count, server_errors, text
+from tests.support.browser import watch
 from tests.support.polling import wait_until
 from tests.support.servers import Server, start_server, stop_server
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.catalogs import write_catalog
-from tests.support.browser import PageWithConsole, watch
 from tests.browser.test_summary import SummaryServer, assert_clean, badge, count, serve_summary, text
+from tests.support.browser import PageWithConsole, watch
+from tests.support.catalogs import write_catalog
 from tests.support.polling import wait_until
 
 pytestmark = pytest.mark.browser

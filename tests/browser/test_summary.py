@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.support.catalogs import numbered_rows, write_catalog
 from tests.support.browser import PageWithConsole, watch
+from tests.support.catalogs import numbered_rows, write_catalog
 from tests.support.polling import wait_until
 from tests.support.servers import Server, free_port, panel_serve
 
@@ -242,7 +242,7 @@ def test_a_second_session_sees_an_action_within_two_seconds(app, sessions):
     first, second = sessions(), sessions()
     a, b = open_summary(first, app), open_summary(second, app)
     for page in (a, b):
-        wait_until(lambda: badge(page) == "running" and enabled(page, "Pause Batch"), timeout=15)
+        wait_until(lambda: badge(page) == "running" and enabled(page, "Pause Batch"), timeout=15)  # noqa: B023
     a.get_by_role("button", name="Pause Batch", exact=True).click()
     clicked = time.monotonic()
     wait_until(lambda: badge(b) == "paused" and enabled(b, "Resume Batch"), timeout=5)

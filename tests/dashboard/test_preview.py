@@ -7,8 +7,8 @@ import pytest
 
 from dashboard.views.preview import PlanPreview
 from dashboard.views.state import BuilderState
-from engine.run.engine import BatchEngine
 from engine.core.catalog import Catalog
+from engine.run.engine import BatchEngine
 from engine.runners.base import register
 from engine.service import BatchService
 from tests.support.catalogs import products_frame

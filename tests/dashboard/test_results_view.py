@@ -14,17 +14,17 @@ from typing import Any
 
 import pytest
 
-from dashboard.views import render
 from dashboard.context import AppContext
+from dashboard.views import render
 from dashboard.views.history import History
 from dashboard.views.state import BuilderState
 from dashboard.views.summary import BatchRunSummary, RunState
-from engine.run.engine import BatchEngine
 from engine.core.catalog import Catalog
 from engine.core.plan import PlanRequest, Selection
+from engine.core.settings import BatchSettings
+from engine.run.engine import BatchEngine
 from engine.runners.base import RunnerError, register
 from engine.service import BatchService
-from engine.core.settings import BatchSettings
 from engine.store import Store
 from tests.support.catalogs import products_frame
 from tests.support.polling import wait_until

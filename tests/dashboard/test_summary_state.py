@@ -9,16 +9,16 @@ from typing import Any
 
 import pytest
 
-from dashboard.views import render
 from dashboard.context import AppContext
+from dashboard.views import render
 from dashboard.views.history import History, OutcomeView
 from dashboard.views.summary import MAX_POINTS, BatchRunSummary, RunState, allowed_actions
-from engine.run.engine import BatchEngine
 from engine.core.catalog import Catalog
 from engine.core.plan import PlanRequest, Selection
+from engine.core.settings import BatchSettings
+from engine.run.engine import BatchEngine
 from engine.runners.base import RunnerError, register
 from engine.service import BatchService
-from engine.core.settings import BatchSettings
 from engine.store import Store
 from tests.support.catalogs import products_frame
 from tests.support.polling import wait_until

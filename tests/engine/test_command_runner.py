@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from engine.core.limits import Cancelled, CancelToken, DeadlineExceeded, Limits
+from engine.core.settings import BatchSettings
 from engine.runners import command as command_runner
 from engine.runners.base import RunContext, RunnerError, get_runner
 from engine.runners.command import run_command
-from engine.core.settings import BatchSettings
 from tests.support.polling import wait_until
 
 JOB = str(Path(__file__).parent / "jobs" / "fake_job.py")

@@ -141,7 +141,7 @@ def test_sigkill_at_random_instants_then_resume_loses_and_reruns_nothing(tmp_pat
         lines_before = 0
         while len(kills) < KILLS:
             # Kill only a child that is working: it has started a job since it was (re)started.
-            wait_until(lambda: proc.poll() is not None or len(_start_lines(log)) > lines_before,
+            wait_until(lambda: proc.poll() is not None or len(_start_lines(log)) > lines_before,  # noqa: B023
                        timeout=START_TIMEOUT_S, interval=0.01,
                        message=f"run {len(runs) - 1} started no job within {START_TIMEOUT_S}s (seed {seed})")
             assert proc.poll() is None, explain(

@@ -10,12 +10,11 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from engine.run.engine import BatchEngine
 from engine.core.catalog import Catalog
 from engine.core.plan import PlanRequest, Selection
+from engine.core.settings import BatchSettings
 from engine.runners.base import RunnerError, register
 from engine.service import BatchService
-from engine.core.settings import BatchSettings
 from engine.store import utcnow
 from tests.support.catalogs import product_rows
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.run.engine import BatchEngine
 from engine.core.errors import IllegalTransition
+from engine.run.engine import BatchEngine
 from tests.support.polling import wait_until
 
 

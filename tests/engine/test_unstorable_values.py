@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from engine.core.settings import BatchSettings
 from engine.run.engine import BatchEngine
 from engine.runners.base import RunnerError, register
-from engine.core.settings import BatchSettings
 from engine.store import EventRow, Store, utcnow
 from tests.support.polling import wait_until
 

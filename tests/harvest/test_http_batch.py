@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from engine.run.engine import BatchEngine
 from engine.core.catalog import Catalog
 from engine.core.plan import PlanRequest, Selection
-from engine.service import BatchService
 from engine.core.settings import BatchSettings
+from engine.run.engine import BatchEngine
+from engine.service import BatchService
 from engine.store import Store
 from tests.support.catalogs import products_frame
-from tests.support.polling import wait_until
 from tests.support.harvest import page, spec_table, write_corpus
+from tests.support.polling import wait_until
 from tests.support.sites import SiteServer
 
 PRODUCTS = [f"mouse-acme-swift-{i}" for i in range(4)]

@@ -10,9 +10,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.support.api import JOB
+from tests.support.api import JOB, error
 from tests.support.catalogs import write_catalog
-from tests.support.api import error
 from tests.support.servers import Server, start_server, stop_server
 
 P = "/api/v1/indexlab"

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.polling import wait_until
 from tests.support.catalogs import write_catalog
+from tests.support.polling import wait_until
 from tests.support.servers import Server, kill_server, start_server, stop_server
 
 B = "/api/v1/indexlab/batch"

@@ -8,7 +8,6 @@ import json
 import shlex
 import sys
 import unicodedata
-from pathlib import Path
 
 import httpx
 import pytest

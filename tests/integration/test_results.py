@@ -19,8 +19,8 @@ import httpx
 import pytest
 
 from tests.support.catalogs import numbered_rows, write_catalog
-from tests.support.polling import wait_until
 from tests.support.harvest import page, source, spec_table, write_corpus
+from tests.support.polling import wait_until
 from tests.support.servers import Server, start_server, stop_server
 
 B = "/api/v1/indexlab/batch"

@@ -15,9 +15,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.polling import wait_until
-from tests.support.catalogs import write_catalog
 from tests.support.api import error
+from tests.support.catalogs import write_catalog
+from tests.support.polling import wait_until
 from tests.support.servers import Server as Child
 from tests.support.servers import free_port, launch
 from tests.support.servers import panel_serve as serve_panel

@@ -15,12 +15,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.catalogs import write_catalog
-from tests.support.polling import wait_until
-from tests.support.harvest import PRODUCT, page, source, write_corpus
-from tests.support.sites import ChatStub
 from tests.support.api import error
+from tests.support.catalogs import write_catalog
+from tests.support.harvest import PRODUCT, page, source, write_corpus
+from tests.support.polling import wait_until
 from tests.support.servers import Server, start_server, stop_server
+from tests.support.sites import ChatStub
 
 P = "/api/v1/indexlab"
 SECRET_ENV, SECRET = "INDEXLAB_TEST_CLOUD_SECRET", "sk-live-do-not-leak"

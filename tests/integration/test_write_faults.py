@@ -19,8 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.polling import wait_until
 from tests.support.catalogs import write_catalog
+from tests.support.polling import wait_until
 from tests.support.servers import Server, start_server, stop_server
 from tests.support.unprivileged import unprivileged
 
