@@ -8,7 +8,7 @@ CHROMIUM ?= /usr/bin/chromium
 HOST ?= 127.0.0.1
 PORT ?= 5006
 
-.PHONY: run test gui-proof setup browser bench clean
+.PHONY: run test test-fast lint gui-proof setup browser bench clean
 
 setup: $(STAMP)
 
@@ -33,8 +33,18 @@ browser:
 run: $(STAMP)
 	$(VENV)/bin/indexlab serve --address $(HOST) --port $(PORT)
 
-test: $(STAMP) browser
+test: lint browser
 	INDEXLAB_CHROMIUM=$(CHROMIUM) $(PY) -m pytest
+
+# The edit-test loop: no browser, nothing marked slow.
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not browser and not slow"
+
+# Style (ruff, [tool.ruff]), the layer rules (import-linter, [tool.importlinter]) and no import cycles.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-cache
+	$(PY) tools/check_imports.py
 
 # The Phase 12 GUI proof alone (it is also part of `make test`); screenshots land in artifacts/gui-proof/.
 gui-proof: $(STAMP) browser

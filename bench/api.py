@@ -36,10 +36,10 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: bench/ is on sys.path, the repo root is not yet
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import httpx  # noqa: E402
+import httpx
 
-from bench.common import ROOT, command_line, machine, machine_line, stop_server  # noqa: E402
-from bench.make_catalog import write_catalog  # noqa: E402
+from bench.common import ROOT, command_line, machine, machine_line, stop_server
+from bench.make_catalog import write_catalog
 
 GOAL_P99_MS = 50.0
 API = "/api/v1/indexlab/batch"

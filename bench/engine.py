@@ -31,19 +31,18 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: bench/ is on sys.path, the repo root is not yet
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import command_line, machine, machine_line, stopwatch, summarize  # noqa: E402
+import pandas as pd
 
-import pandas as pd  # noqa: E402
-
-from engine.run.engine import BatchEngine  # noqa: E402
-from engine.core.catalog import Catalog  # noqa: E402
-from engine.core.limits import CancelToken, DomainLimiter, Limits, ProviderLimiter  # noqa: E402
-from engine.core.plan import PlanRequest, Selection  # noqa: E402
-from engine.runners import RunContext, register  # noqa: E402
-from engine.runners.noop import run_noop  # noqa: E402
-from engine.service import BatchService  # noqa: E402
-from engine.core.settings import BatchSettings  # noqa: E402
-from engine.store import Store  # noqa: E402
+from bench.common import command_line, machine, machine_line, stopwatch, summarize
+from engine.core.catalog import Catalog
+from engine.core.limits import CancelToken, DomainLimiter, Limits, ProviderLimiter
+from engine.core.plan import PlanRequest, Selection
+from engine.core.settings import BatchSettings
+from engine.run.engine import BatchEngine
+from engine.runners import RunContext, register
+from engine.runners.noop import run_noop
+from engine.service import BatchService
+from engine.store import Store
 
 GOAL_ITEMS_PER_S = 5_000.0
 GOAL_WORKERS = 8
@@ -242,7 +241,8 @@ def report_text(r: dict[str, Any]) -> str:
     return "\n".join([
         f"engine benchmark: {p['items']:,} items, workers {p['workers']}, {p['repeat']} repeats, runner {p['runner']}, DuckDB file",
         f"  machine: {machine_line(r['machine'])}",
-        f"  engine (durable)     : best {e['items_per_s']['best']:>10,.0f} items/s   median {e['items_per_s']['median']:>10,.0f} items/s   runs [{runs}]",
+        f"  engine (durable)     : best {e['items_per_s']['best']:>10,.0f} items/s   "
+        f"median {e['items_per_s']['median']:>10,.0f} items/s   runs [{runs}]",
         f"  durable transitions  : best {e['transitions_per_s']['best']:>10,.0f} /s        median {e['transitions_per_s']['median']:>10,.0f} /s",
         f"  bare ThreadPool      : best {b['items_per_s']['best']:>10,.0f} items/s   median {b['items_per_s']['median']:>10,.0f} items/s",
         f"  ratio engine/bare    : of best {r['ratio_engine_over_bare']['of_best']:.3f}   of medians {r['ratio_engine_over_bare']['of_medians']:.3f}",

@@ -35,15 +35,14 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: bench/ is on sys.path, the repo root is not yet
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import ROOT, command_line, machine, machine_line, stopwatch  # noqa: E402
-
-from engine.run.engine import BatchEngine  # noqa: E402
-from engine.core.catalog import Catalog, load_catalog  # noqa: E402
-from engine.core.errors import NotFound  # noqa: E402
-from engine.core.plan import PlanRequest, Selection  # noqa: E402
-from engine.service import BatchService  # noqa: E402
-from engine.core.settings import BatchSettings  # noqa: E402
-from engine.store import Store  # noqa: E402
+from bench.common import ROOT, command_line, machine, machine_line, stopwatch
+from engine.core.catalog import Catalog, load_catalog
+from engine.core.errors import NotFound
+from engine.core.plan import PlanRequest, Selection
+from engine.core.settings import BatchSettings
+from engine.run.engine import BatchEngine
+from engine.service import BatchService
+from engine.store import Store
 
 GOLD = ROOT / "fixtures" / "corpus" / "gold.jsonl"
 GOAL_PRECISION = 0.95
@@ -333,7 +332,7 @@ def report_text(r: dict[str, Any], errors: int) -> str:
         f"  correct      : {_pct(r['recall'])}  (gold fields found right{ceiling})",
         f"  calibration  : {_pct(cal['precision'])} right of {cal['fields']:,} values at confidence >= {cal['confidence']}"
         f" (goal {cal['goal']:.0%}); {_pct(cal['below_precision'])} of {cal['below_fields']:,} below",
-        f"  error kinds  : " + ", ".join(f"{k} {n:,}" for k, n in r["error_kinds"].items()),
+        "  error kinds  : " + ", ".join(f"{k} {n:,}" for k, n in r["error_kinds"].items()),
         "  per category :",
         *(f"    {cat:<11} precision {_pct(c['precision']):>7}  coverage {_pct(c['coverage']):>7}  "
           f"correct {_pct(c['recall']):>7}  ({c['products']} products)"
@@ -350,7 +349,7 @@ def report_text(r: dict[str, Any], errors: int) -> str:
         lines.append("  pages by layout (each page read alone):")
         lines.extend(f"    {name:<20} {c['pages']:>5} pages  {c['statements_per_page'] or 0:>4.1f} statements/page  "
                      f"{_pct(c['equal_gold']):>7} equal gold" for name, c in r["pages_by_layout"].items())
-    lines.append(f"  by tier      : " + ", ".join(f"{t} {_pct(v)}" for t, v in r["precision_by_tier"].items()))
+    lines.append("  by tier      : " + ", ".join(f"{t} {_pct(v)}" for t, v in r["precision_by_tier"].items()))
     if run["failures"]:
         lines.append(f"  not completed: {run['failures']}")
     if errors and r["top_errors"]:

@@ -29,7 +29,13 @@ import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
 from fixtures.vocabulary import (  # noqa: E402
-    brand_categories, brands_by_size, models, product_id, sku_format, slugify, variant_pool,
+    brand_categories,
+    brands_by_size,
+    models,
+    product_id,
+    sku_format,
+    slugify,
+    variant_pool,
 )
 
 COLUMNS = ("product_id", "category", "brand", "model", "variant", "release_year", "sku")

@@ -35,11 +35,11 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make the repo root importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import httpx  # noqa: E402
+import httpx
 
-from bench.common import ROOT, command_line, machine, machine_line, stop_server  # noqa: E402
-from bench.make_catalog import write_catalog  # noqa: E402
-from bench.ui import CHROMIUM, CHROMIUM_ARGS, BenchFailure, new_page, rss_mb, server_errors, start_server  # noqa: E402
+from bench.common import ROOT, command_line, machine, machine_line, stop_server
+from bench.make_catalog import write_catalog
+from bench.ui import CHROMIUM, CHROMIUM_ARGS, BenchFailure, new_page, rss_mb, server_errors, start_server
 
 GOALS = {"growth_mb": 40.0, "rss_mb": 500.0}
 RELEASE_DEADLINE_S = 120.0

@@ -54,10 +54,10 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make the repo root importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import httpx  # noqa: E402
+import httpx
 
-from bench.common import ROOT, command_line, machine, machine_line, stop_server  # noqa: E402
-from bench.make_catalog import write_catalog  # noqa: E402
+from bench.common import ROOT, command_line, machine, machine_line, stop_server
+from bench.make_catalog import write_catalog
 
 GOALS = {"first_paint_s": 2.0, "select_all_s": 1.0, "select_brand_s": 1.0, "search_s": 1.0, "rss_mb": 500.0}
 CHROMIUM = os.environ.get("INDEXLAB_CHROMIUM", "/usr/bin/chromium")

@@ -1,22 +1,14 @@
-"""Browser tests: a real ``indexlab serve`` process on 127.0.0.1 and Debian's Chromium via Playwright."""
+"""Browser fixtures: a real ``indexlab serve`` process on 127.0.0.1 and Debian's Chromium via Playwright."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
-from tests.servers import Server, start_server, stop_server
-
-CHROMIUM = os.environ.get("INDEXLAB_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--no-first-run", "--disable-sync", "--disable-quic", "--disable-dev-shm-usage",
-]
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, PageWithConsole, watch
+from tests.support.servers import Server, start_server, stop_server
 
 
 @pytest.fixture
@@ -38,31 +30,6 @@ def browser():
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
-
-
-@dataclass
-class PageWithConsole:
-    page: object
-    errors: list[str] = field(default_factory=list)
-    outside_requests: list[str] = field(default_factory=list)  # anything not on loopback: must stay empty
-
-
-def watch(context) -> PageWithConsole:
-    """A new page in ``context``: loopback-only requests, console errors and page errors collected."""
-    watched = PageWithConsole(page=context.new_page())
-
-    def loopback_only(route):
-        host = urlsplit(route.request.url).hostname or ""
-        if host in ("127.0.0.1", "localhost") or route.request.url.startswith(("data:", "blob:")):
-            route.continue_()
-        else:
-            watched.outside_requests.append(route.request.url)
-            route.abort()
-
-    context.route("**/*", loopback_only)
-    watched.page.on("console", lambda msg: watched.errors.append(msg.text) if msg.type == "error" else None)
-    watched.page.on("pageerror", lambda exc: watched.errors.append(f"{exc}\n{getattr(exc, 'stack', '')}"))
-    return watched
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 import pytest
 
 from tests.browser.test_summary import count
-from tests.conftest import wait_until
+from tests.support.polling import wait_until
 
 pytestmark = pytest.mark.browser
 

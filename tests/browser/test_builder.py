@@ -3,21 +3,16 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import expect
 
 from engine.core.catalog import default_catalog_path, load_catalog
-from tests.conftest import wait_until
-from tests.servers import Server, free_port, stop_server
+from tests.support.polling import wait_until
+from tests.support.servers import Server, panel_serve, stop_server
 
 pytestmark = pytest.mark.browser
 
@@ -32,25 +27,10 @@ def catalog():
 @pytest.fixture(scope="module")
 def builder_server(tmp_path_factory) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp("builder")
-    port = free_port()
-    panel = shutil.which("panel", path=str(Path(sys.executable).parent))
-    env = {**os.environ, "INDEXLAB_DB": str(tmp / "builder.duckdb"), "INDEXLAB_CATALOG": str(default_catalog_path()),
+    env = {"INDEXLAB_DB": str(tmp / "builder.duckdb"), "INDEXLAB_CATALOG": str(default_catalog_path()),
            "INDEXLAB_AUTO_RESUME": "0"}
-    log = tmp / "server.log"
-    process = subprocess.Popen([panel, "serve", str(APP), "--address", "127.0.0.1", "--port", str(port),
-                                "--allow-websocket-origin", f"127.0.0.1:{port}"],
-                               stdout=log.open("w"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
-    server = Server(url=f"http://127.0.0.1:{port}/builder_app", process=process, log=log)
-
-    def up() -> bool:
-        if process.poll() is not None:
-            raise AssertionError(f"panel serve exited with {process.returncode}:\n{server.output()}")
-        try:  # a static file: up, without opening a session
-            return httpx.get(f"http://127.0.0.1:{port}/static/js/bokeh.min.js", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    wait_until(up, timeout=60, message="panel serve did not come up")
+    # ready: a static file answers without opening a session
+    server = panel_serve(APP, log=tmp / "server.log", env=env, path="/builder_app", ready="/static/js/bokeh.min.js")
     yield server
     stop_server(server)
 

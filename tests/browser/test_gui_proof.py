@@ -35,8 +35,8 @@ from playwright.sync_api import expect
 
 from engine.core.states import ItemState
 from tests.browser.test_summary import badge, count, server_errors, text
-from tests.conftest import wait_until
-from tests.servers import Server, free_port, kill_server, start_server, stop_server
+from tests.support.polling import wait_until
+from tests.support.servers import Server, free_port, kill_server, start_server, stop_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -179,7 +179,7 @@ def proof(browser, tmp_path) -> Iterator[Proof]:
             "args": ["--settings", str(settings)]}
     server = start_server(**argv)
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    from tests.browser.conftest import watch
+    from tests.support.browser import watch
 
     watched = watch(context)
     proof = Proof(server=server, page=watched.page, errors=watched.errors, api=httpx.Client(base_url=server.url, timeout=30),
@@ -221,7 +221,7 @@ def select_products(proof: Proof) -> None:
         box = p.locator(".builder-search input")
         box.fill(query)
         box.press("Enter")
-        wait_until(lambda: (texts := proof.grid_rows().all_inner_texts()) and all(query in t.casefold() for t in texts),
+        wait_until(lambda: (texts := proof.grid_rows().all_inner_texts()) and all(query in t.casefold() for t in texts),  # noqa: B023
                    timeout=15, message=f"the grid never showed only rows matching {query!r}")
         for product_id in ids:
             cell = p.locator(".tabulator-cell[tabulator-field='product_id']", has_text=re.compile(rf"^{re.escape(product_id)}$"))

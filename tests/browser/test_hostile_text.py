@@ -29,10 +29,10 @@ import httpx
 import pytest
 from playwright.sync_api import Error as PlaywrightError
 
-from tests.browser.conftest import watch
 from tests.browser.test_summary import badge, count, server_errors, text
-from tests.conftest import wait_until
-from tests.servers import Server, start_server, stop_server
+from tests.support.browser import watch
+from tests.support.polling import wait_until
+from tests.support.servers import Server, start_server, stop_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import PageWithConsole, watch
 from tests.browser.test_summary import SummaryServer, assert_clean, badge, count, serve_summary, text
-from tests.conftest import wait_until
+from tests.support.browser import PageWithConsole, watch
+from tests.support.catalogs import write_catalog
+from tests.support.polling import wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -62,8 +63,7 @@ RESULT_BADGE = """() => {
 @pytest.fixture
 def results_app(tmp_path) -> Iterator[SummaryServer]:
     catalog = tmp_path / "catalog.csv"
-    catalog.write_text("product_id,category,brand,model,variant\n"
-                       + "".join(f"{pid},mouse,{brand},{model},\n" for pid, brand, model in ROWS))
+    write_catalog(catalog, [(pid, "mouse", brand, model, "") for pid, brand, model in ROWS])
     yield from serve_summary(tmp_path, catalog, "results.duckdb")
 
 

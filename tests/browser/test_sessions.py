@@ -8,9 +8,9 @@ pages must leave no traceback in the server's log.
 import httpx
 import pytest
 
-from tests.browser.conftest import watch
-from tests.conftest import wait_until
-from tests.servers import start_server, stop_server
+from tests.support.browser import watch
+from tests.support.polling import wait_until
+from tests.support.servers import start_server, stop_server
 
 pytestmark = pytest.mark.browser
 

@@ -1,6 +1,6 @@
 import pytest
 
-from tests.conftest import wait_until
+from tests.support.polling import wait_until
 
 pytestmark = pytest.mark.browser
 

@@ -6,7 +6,6 @@ the same engine); its items run the gated command job, which waits until the tes
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -18,9 +17,10 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.browser.conftest import PageWithConsole, watch
-from tests.conftest import wait_until
-from tests.servers import free_port
+from tests.support.browser import PageWithConsole, watch
+from tests.support.catalogs import numbered_rows, write_catalog
+from tests.support.polling import wait_until
+from tests.support.servers import Server, free_port, panel_serve
 
 pytestmark = pytest.mark.browser
 
@@ -51,34 +51,13 @@ class SummaryServer:
         return self.url + "/summary_app"
 
     def start(self) -> None:
-        port = urlsplit(self.url).port
-        argv = [str(Path(sys.executable).parent / "panel"), "serve", str(APP), "--plugins", "dashboard.api",
-                "--address", "127.0.0.1", "--port", str(port), "--allow-websocket-origin", f"127.0.0.1:{port}"]
-        env = {**os.environ, "INDEXLAB_DB": str(self.db), "INDEXLAB_CATALOG": str(self.catalog),
-               "INDEXLAB_API_ALLOW_COMMAND": "1", "PYTHONPATH": str(ROOT)}
-        handle = self.log.open("a")
-        self.process = subprocess.Popen(argv, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                        env=env, cwd=ROOT)
-
-        def up() -> bool:
-            if self.process.poll() is not None:
-                raise AssertionError(f"panel serve exited with {self.process.returncode}:\n{self.log.read_text()}")
-            try:
-                return self.client.get("/healthz", timeout=2).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        wait_until(up, timeout=60, message="panel serve did not answer on /healthz")
+        env = {"INDEXLAB_DB": str(self.db), "INDEXLAB_CATALOG": str(self.catalog), "INDEXLAB_API_ALLOW_COMMAND": "1"}
+        self.process = panel_serve(APP, log=self.log, env=env, port=urlsplit(self.url).port, plugin=True).process
 
     def stop(self) -> None:
         if self.process is None:
             return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=15)
+        Server(self.url, self.process, self.log).stop()
         self.process = None
 
     def halt(self) -> None:
@@ -105,11 +84,8 @@ class SummaryServer:
         return self.client.get(f"{B}/{batch}/status").json()
 
 
-def write_catalog(path: Path) -> Path:
-    rows = [f"p{i:02d},mouse,{['Logitech', 'Razer', 'Zowie'][i % 3]},Model {i}," for i in range(N - 1)]
-    rows.append('p-evil,mouse,Evil,<script>alert(1)</script>,<b>v</b>')
-    path.write_text("product_id,category,brand,model,variant\n" + "\n".join(rows) + "\n")
-    return path
+CATALOG = [*numbered_rows(N - 1, ("Logitech", "Razer", "Zowie"), id_format="p{:02d}"),
+           ("p-evil", "mouse", "Evil", "<script>alert(1)</script>", "<b>v</b>")]
 
 
 def server_errors(log: Path) -> list[str]:
@@ -131,7 +107,7 @@ def serve_summary(tmp_path: Path, catalog: Path, db_name: str = "summary.duckdb"
 
 @pytest.fixture
 def app(tmp_path) -> Iterator[SummaryServer]:
-    yield from serve_summary(tmp_path, write_catalog(tmp_path / "catalog.csv"))
+    yield from serve_summary(tmp_path, write_catalog(tmp_path / "catalog.csv", CATALOG))
 
 
 @pytest.fixture
@@ -266,7 +242,7 @@ def test_a_second_session_sees_an_action_within_two_seconds(app, sessions):
     first, second = sessions(), sessions()
     a, b = open_summary(first, app), open_summary(second, app)
     for page in (a, b):
-        wait_until(lambda: badge(page) == "running" and enabled(page, "Pause Batch"), timeout=15)
+        wait_until(lambda: badge(page) == "running" and enabled(page, "Pause Batch"), timeout=15)  # noqa: B023
     a.get_by_role("button", name="Pause Batch", exact=True).click()
     clicked = time.monotonic()
     wait_until(lambda: badge(b) == "paused" and enabled(b, "Resume Batch"), timeout=5)

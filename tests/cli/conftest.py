@@ -4,16 +4,12 @@ from pathlib import Path
 
 import pytest
 
-CATALOG_CSV = "product_id,category,brand,model,variant\n" + "\n".join(
-    f"p{i},mouse,{b},Model {i},{'Black' if i % 2 else ''}" for i, b in enumerate(["Logitech", "Razer", "Zowie"] * 3)
-) + "\n"
+from tests.support.catalogs import CLI_ROWS, write_catalog
 
 
 @pytest.fixture
 def catalog(tmp_path) -> Path:
-    path = tmp_path / "catalog.csv"
-    path.write_text(CATALOG_CSV)
-    return path
+    return write_catalog(tmp_path / "catalog.csv", CLI_ROWS)
 
 
 @pytest.fixture

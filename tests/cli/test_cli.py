@@ -10,6 +10,7 @@ import pytest
 
 from dashboard.cli import main
 
+
 def run(capsys, *argv):
     code = main([str(a) for a in argv])
     out, err = capsys.readouterr()

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from engine.store import Store
-from tests.unprivileged import unprivileged
+from tests.support.unprivileged import unprivileged
 
 EXE = shutil.which("indexlab", path=str(Path(sys.executable).parent))
 

@@ -82,7 +82,7 @@ def test_ctrl_c_once_stops_gracefully_and_resume_finishes(catalog, db, tmp_path)
     import signal
     import subprocess
 
-    from tests.conftest import wait_until
+    from tests.support.polling import wait_until
 
     started, job = _write_job(tmp_path, "float(os.environ.get('JOB_SECONDS', '0.3'))")
     argv = [_indexlab(), "run", "--db", str(db), "--catalog", str(catalog), "--all", "--workers", "1",
@@ -128,7 +128,7 @@ def test_ctrl_c_twice_force_stops_a_job_that_would_run_for_minutes(catalog, db, 
     import signal
     import subprocess
 
-    from tests.conftest import wait_until
+    from tests.support.polling import wait_until
 
     started, job = _write_job(tmp_path, "300")
     argv = [_indexlab(), "run", "--db", str(db), "--catalog", str(catalog), "--all", "--workers", "2",

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard.views.app import TABS, build_tabs
 from dashboard.context import AppContext
+from dashboard.views.app import TABS, build_tabs
 from dashboard.views.sessions import live_session_objects
-from engine.run.engine import BatchEngine
 from engine.core.catalog import load_catalog
 from engine.core.limits import FakeClock
+from engine.run.engine import BatchEngine
 from engine.service import BatchService
-from tests.engine.inline import InlineExecutor
+from tests.support.inline import InlineExecutor
 
 LATER = {"PlanPreview", "BatchRunSummary", "History"}
 

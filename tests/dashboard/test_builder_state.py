@@ -10,15 +10,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from engine.run.engine import BatchEngine
+from dashboard.views.state import NEVER_RUN, BuilderState
 from engine.core.catalog import Catalog
 from engine.core.limits import FakeClock
 from engine.core.plan import LARGE_BATCH_THRESHOLD, PlanRequest, Selection
-from engine.service import BatchService
 from engine.core.settings import BatchSettings
-from dashboard.views.state import NEVER_RUN, BuilderState
-from tests.conftest import SMALL_ROWS, products_frame
-from tests.engine.inline import InlineExecutor
+from engine.run.engine import BatchEngine
+from engine.service import BatchService
+from tests.support.catalogs import SMALL_ROWS, products_frame
+from tests.support.inline import InlineExecutor
 
 SMALL = SMALL_ROWS
 

@@ -12,7 +12,7 @@ from dashboard.views.order import BrandOrder
 from dashboard.views.state import BuilderState
 from engine.core.catalog import Catalog
 from engine.service import BatchService
-from tests.conftest import products_frame
+from tests.support.catalogs import products_frame
 
 ROWS = ([(f"m-log-{i:03d}", "mouse", "Logitech", f"G{i}", "") for i in range(120)]
         + [(f"m-raz-{i:03d}", "mouse", "Razer", f"Viper {i}", "Black" if i % 2 else "") for i in range(30)]

@@ -6,12 +6,12 @@ import html
 
 import pytest
 
-from dashboard.views.plan_html import plan_html
 from dashboard.views.builder import BatchRunBuilder
+from dashboard.views.plan_html import plan_html
 from dashboard.views.state import BuilderState
 from engine.core.catalog import Catalog
 from engine.service import BatchService
-from tests.conftest import products_frame
+from tests.support.catalogs import products_frame
 
 IMG = "<img src=x onerror=alert(1)>"
 MD = "**<b>x</b>** [l](javascript:alert(2))"

@@ -7,11 +7,11 @@ import pytest
 
 from dashboard.views.preview import PlanPreview
 from dashboard.views.state import BuilderState
-from engine.run.engine import BatchEngine
 from engine.core.catalog import Catalog
+from engine.run.engine import BatchEngine
 from engine.runners import register
 from engine.service import BatchService
-from tests.conftest import products_frame
+from tests.support.catalogs import products_frame
 
 
 @pytest.fixture

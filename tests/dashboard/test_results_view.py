@@ -13,23 +13,24 @@ from typing import Any
 
 import pytest
 
+from dashboard.context import AppContext
 from dashboard.views import summary_html
 from dashboard.views.formats import esc
-from dashboard.views.plan_html import plan_html
-from dashboard.views.theme import PALETTE, RESULT_COLORS
-from dashboard.context import AppContext
 from dashboard.views.history import History
-from dashboard.views.state import BuilderState
+from dashboard.views.plan_html import plan_html
 from dashboard.views.run_state import RunState
+from dashboard.views.state import BuilderState
 from dashboard.views.summary import BatchRunSummary
-from engine.run.engine import BatchEngine
+from dashboard.views.theme import PALETTE, RESULT_COLORS
 from engine.core.catalog import Catalog
 from engine.core.plan import PlanRequest, Selection
+from engine.core.settings import BatchSettings
+from engine.run.engine import BatchEngine
 from engine.runners import RunnerError, register
 from engine.service import BatchService
-from engine.core.settings import BatchSettings
 from engine.store import Store
-from tests.conftest import products_frame, wait_until
+from tests.support.catalogs import products_frame
+from tests.support.polling import wait_until
 
 EVIL = "<img src=x onerror=alert(1)>"
 HEALED: set[str] = set()  # product ids whose failure the test has "fixed"

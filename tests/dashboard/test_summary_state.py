@@ -9,20 +9,21 @@ from typing import Any
 
 import pytest
 
-from dashboard.views import summary_html
 from dashboard.context import AppContext
+from dashboard.views import summary_html
 from dashboard.views.history import History
 from dashboard.views.outcome import OutcomeView
 from dashboard.views.run_state import MAX_POINTS, RunState, allowed_actions
 from dashboard.views.summary import BatchRunSummary
-from engine.run.engine import BatchEngine
 from engine.core.catalog import Catalog
 from engine.core.plan import PlanRequest, Selection
+from engine.core.settings import BatchSettings
+from engine.run.engine import BatchEngine
 from engine.runners import RunnerError, register
 from engine.service import BatchService
-from engine.core.settings import BatchSettings
 from engine.store import Store
-from tests.conftest import products_frame, wait_until
+from tests.support.catalogs import products_frame
+from tests.support.polling import wait_until
 
 EVIL = "<script>alert(1)</script>"
 

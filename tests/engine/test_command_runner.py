@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 
 from engine.core.limits import Cancelled, CancelToken, DeadlineExceeded, Limits
+from engine.core.settings import BatchSettings
 from engine.runners import command as command_runner
 from engine.runners import get_runner
 from engine.runners.base import RunContext, RunnerError
 from engine.runners.command import run_command
-from engine.core.settings import BatchSettings
-from tests.conftest import wait_until
+from tests.support.polling import wait_until
 
 JOB = str(Path(__file__).parent / "jobs" / "fake_job.py")
 PRODUCT = {"product_id": "m-log-g502x", "category": "mouse", "brand": "Logitech", "model": "G502 X",

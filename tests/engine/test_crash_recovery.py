@@ -13,7 +13,6 @@ CRASH_TEST_SEED=<seed> replays the same delays.
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import random
@@ -27,7 +26,8 @@ from pathlib import Path
 import pytest
 
 from engine.store import Store
-from tests.conftest import wait_until
+from tests.support.catalogs import numbered_rows, write_catalog
+from tests.support.polling import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not Path("/proc/self/environ").exists(),
                                                    reason="finds the job processes through /proc (Linux)")]
@@ -47,14 +47,6 @@ def _indexlab() -> str:
     exe = shutil.which("indexlab", path=str(Path(sys.executable).parent)) or shutil.which("indexlab")
     assert exe, "the indexlab console script is installed with the package"
     return exe
-
-
-def _write_catalog(path: Path) -> None:
-    with path.open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["product_id", "category", "brand", "model", "variant"])
-        for i in range(PRODUCTS):
-            writer.writerow([f"p{i:04d}", "mouse", BRANDS[i % len(BRANDS)], f"Model {i}", ""])
 
 
 def _start_lines(log: Path) -> list[tuple[str, int]]:
@@ -119,7 +111,7 @@ def test_sigkill_at_random_instants_then_resume_loses_and_reruns_nothing(tmp_pat
     print(f"crash test seed: {seed} (replay with CRASH_TEST_SEED={seed})")
     rng = random.Random(seed)
     catalog, db, log = tmp_path / "catalog.csv", tmp_path / "indexlab.duckdb", tmp_path / "starts.log"
-    _write_catalog(catalog)
+    write_catalog(catalog, numbered_rows(PRODUCTS, BRANDS))
     env = {**os.environ, "SLOW_JOB_LOG": str(log), "SLOW_JOB_SECONDS": JOB_SECONDS}
     env.pop("INDEXLAB_DB", None)
     exe = _indexlab()
@@ -149,7 +141,7 @@ def test_sigkill_at_random_instants_then_resume_loses_and_reruns_nothing(tmp_pat
         lines_before = 0
         while len(kills) < KILLS:
             # Kill only a child that is working: it has started a job since it was (re)started.
-            wait_until(lambda: proc.poll() is not None or len(_start_lines(log)) > lines_before,
+            wait_until(lambda: proc.poll() is not None or len(_start_lines(log)) > lines_before,  # noqa: B023
                        timeout=START_TIMEOUT_S, interval=0.01,
                        message=f"run {len(runs) - 1} started no job within {START_TIMEOUT_S}s (seed {seed})")
             assert proc.poll() is None, explain(

@@ -10,14 +10,13 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from engine.run.engine import BatchEngine
 from engine.core.catalog import Catalog
 from engine.core.plan import PlanRequest, Selection
+from engine.core.settings import BatchSettings
 from engine.runners import RunnerError, register
 from engine.service import BatchService
-from engine.core.settings import BatchSettings
 from engine.store import utcnow
-from tests.engine.conftest import product_rows
+from tests.support.catalogs import product_rows
 
 
 def _service(store, engine, n: int) -> BatchService:
@@ -88,7 +87,7 @@ def test_a_gate_of_zero_is_off(inline_engine, plan_batch):
 
 
 def test_force_stopped_items_are_never_failures(engine, plan_batch, script, store):
-    from tests.conftest import wait_until
+    from tests.support.polling import wait_until
 
     batch = plan_batch(6, workers=2)
     script.default = "block"

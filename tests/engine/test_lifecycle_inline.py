@@ -147,9 +147,9 @@ def test_stop_of_a_paused_batch_stops_every_queued_item_and_resume_finishes_them
 
 
 def test_product_that_left_the_catalog_is_skipped(store, plan_batch, script):
-    from engine.run.engine import BatchEngine
     from engine.core.limits import FakeClock
-    from tests.engine.inline import InlineExecutor
+    from engine.run.engine import BatchEngine
+    from tests.support.inline import InlineExecutor
 
     batch = plan_batch(3)
     keep = set(store.items(batch)["product_id"][1:])

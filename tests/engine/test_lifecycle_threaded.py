@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.run.engine import BatchEngine
 from engine.core.errors import IllegalTransition
-from tests.conftest import wait_until
+from engine.run.engine import BatchEngine
+from tests.support.polling import wait_until
 
 
 def _state(store, batch):

@@ -8,7 +8,7 @@ from engine.run.engine import BatchEngine
 from engine.run.items import PRODUCT_KEYS, ItemColumns
 from engine.run.live import LiveStatus
 from engine.store import BulkMove, EventRow, ItemMove, ItemRow, utcnow
-from tests.engine.inline import InlineExecutor
+from tests.support.inline import InlineExecutor
 
 
 def test_item_table_holds_every_item_in_seq_order(store, plan_batch):

@@ -13,7 +13,7 @@ from engine.core.errors import ConfirmationRequired, NotFound, SchemaTooNew, Sto
 from engine.core.plan import PlanRequest, PlanSummary, Selection
 from engine.service import BatchService
 from engine.store import SCHEMA_VERSION, ItemMove, Store, utcnow
-from tests.conftest import products_frame
+from tests.support.catalogs import products_frame
 
 
 def _service(store, products):

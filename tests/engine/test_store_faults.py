@@ -12,7 +12,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from tests.unprivileged import unprivileged
+from tests.support.unprivileged import unprivileged
 
 CHILD = textwrap.dedent("""
     import json, os, sys

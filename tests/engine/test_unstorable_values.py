@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from engine.core.settings import BatchSettings
 from engine.run.engine import BatchEngine
 from engine.runners import RunnerError, register
-from engine.core.settings import BatchSettings
 from engine.store import EventRow, Store, utcnow
-from tests.conftest import wait_until
+from tests.support.polling import wait_until
 
 BAD = "caf\udce9 \ud800"  # what surrogateescape-decoded Latin-1 and a cut UTF-16 pair look like
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from engine.runners.harvest.values import Parsed, parse_value, plausible
-from tests.harvest.kit import field
+from tests.support.harvest import field
 
 
 def value(category: str, name: str, text: str, label: str = ""):
@@ -109,7 +109,8 @@ def test_frequency_response_has_one_spelling(text):
 
 @pytest.mark.parametrize("text, expected", [
     ("Focus Pro 35K Optical Sensor", "Focus Pro 35K"), ("PixArt PAW3395 sensor", "PAW3395"),
-    ("HERO 25K", "HERO 25K"), ("PMW3325 Optical Sensor", "PMW3325"), ("HERO Optical Sensor", "HERO"), ("Owl-Eye optical sensor", "Owl-Eye"), ("Advanced Optical Sensor", "Advanced Optical"), ("5G Optical", "5G Optical"),
+    ("HERO 25K", "HERO 25K"), ("PMW3325 Optical Sensor", "PMW3325"), ("HERO Optical Sensor", "HERO"),
+    ("Owl-Eye optical sensor", "Owl-Eye"), ("Advanced Optical Sensor", "Advanced Optical"), ("5G Optical", "5G Optical"),
 ])
 def test_sensor_names(text, expected):  # "Advanced Optical" is a name; "PMW3325 optical sensor" is a code
     assert value("mouse", "sensor", text) == expected

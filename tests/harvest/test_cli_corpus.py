@@ -6,7 +6,7 @@ import json
 
 from dashboard.cli import main
 from engine.store import Store
-from tests.harvest.conftest import PRODUCT, page, source, spec_table, write_corpus
+from tests.support.harvest import PRODUCT, page, source, spec_table, write_corpus
 
 
 def _catalog(tmp_path):

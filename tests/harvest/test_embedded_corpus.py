@@ -8,7 +8,7 @@ import pytest
 
 from engine.core.catalog import load_catalog
 from engine.runners.harvest.corpus import EMBEDDED_SOURCES
-from tests.harvest.conftest import run
+from tests.support.harvest import run
 
 GOLD = EMBEDDED_SOURCES.parent / "gold.jsonl"
 pytestmark = pytest.mark.skipif(not GOLD.is_file(), reason="the embedded corpus is not generated (fixtures/corpus)")

@@ -6,7 +6,7 @@ import json
 
 from engine.runners.harvest.extract import Extractor, snippet_id
 from engine.runners.harvest.page import MAX_PARSE_BYTES
-from tests.harvest.conftest import MOUSE, extract, page, spec_table
+from tests.support.harvest import MOUSE, extract, page, spec_table
 
 SPECS = {"Max DPI": "26,000 DPI", "Weight": "58 g", "Polling rate": "8 kHz", "Sensor": "Focus Pro 30K",
          "Connectivity": "USB-C, Bluetooth, 2.4 GHz wireless"}

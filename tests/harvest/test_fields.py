@@ -6,7 +6,7 @@ import pytest
 
 from engine.runners.harvest.fields import LabelMatcher, normalise
 from engine.runners.harvest.values import UNIT_WORDS
-from tests.harvest.conftest import MOUSE
+from tests.support.harvest import MOUSE
 
 
 @pytest.fixture

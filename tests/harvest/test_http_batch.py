@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from engine.run.engine import BatchEngine
 from engine.core.catalog import Catalog
 from engine.core.plan import PlanRequest, Selection
-from engine.service import BatchService
 from engine.core.settings import BatchSettings
+from engine.run.engine import BatchEngine
+from engine.service import BatchService
 from engine.store import Store
-from tests.conftest import products_frame, wait_until
-from tests.harvest.conftest import page, spec_table, write_corpus
-from tests.harvest.servers import SiteServer
+from tests.support.catalogs import products_frame
+from tests.support.harvest import page, spec_table, write_corpus
+from tests.support.polling import wait_until
+from tests.support.sites import SiteServer
 
 PRODUCTS = [f"mouse-acme-swift-{i}" for i in range(4)]
 DOMAINS = {"manufacturer": "acme.test", "lab_review": "lab.test", "retailer": "shop.test"}
@@ -111,7 +112,7 @@ def test_throttled_requests_were_retried_not_recorded_as_errors(site, finished_b
 
 
 def test_an_unreachable_source_is_an_error_of_that_source(tmp_path, site):
-    from tests.harvest.conftest import run, source
+    from tests.support.harvest import run, source
 
     corpus = write_corpus(tmp_path / "c", [
         {**source("up", "manufacturer", None), "domain": "acme.test", "url": site.url("acme.test", f"{PRODUCTS[0]}.html"),

@@ -7,7 +7,7 @@ import pytest
 
 from engine.runners.harvest.fields import LabelMatcher
 from engine.runners.harvest.values import UNIT_WORDS
-from tests.harvest.kit import fields
+from tests.support.harvest import fields
 
 
 def matched(category: str, label: str) -> str | None:

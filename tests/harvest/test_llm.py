@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from engine.core.limits import DomainLimiter, Limits, ProviderLimiter
-from tests.harvest.conftest import PRODUCT, page, run, source, write_corpus
-from tests.harvest.servers import ChatStub
+from tests.support.harvest import PRODUCT, page, run, source, write_corpus
+from tests.support.sites import ChatStub
 
 KEY_ENV = "INDEXLAB_TEST_LLM_KEY"
 SENSOR_SAYS = "we call it Focus Pro 30K"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from engine.runners.harvest.reconcile import Evidence, reconcile
 from engine.runners.harvest.runner import COVERAGE_CONFIDENCE
 from engine.runners.harvest.values import parse_value
-from tests.harvest.conftest import MOUSE, PRODUCT, page, run, source, spec_table, write_corpus
+from tests.support.harvest import MOUSE, PRODUCT, page, run, source, spec_table, write_corpus
 
 F = {f.name: f for f in MOUSE}
 

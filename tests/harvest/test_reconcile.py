@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from engine.runners.harvest.reconcile import Evidence, reconcile
 from engine.runners.harvest.values import parse_value
-from tests.harvest.conftest import MOUSE
+from tests.support.harvest import MOUSE
 
 F = {f.name: f for f in MOUSE}
 

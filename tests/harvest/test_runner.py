@@ -7,7 +7,7 @@ import pytest
 from engine.core.limits import Cancelled, CancelToken
 from engine.runners import get_runner
 from engine.runners.base import PHASES, RunnerError
-from tests.harvest.conftest import PRODUCT, Recorder, page, run, source, spec_table, write_corpus
+from tests.support.harvest import PRODUCT, Recorder, page, run, source, spec_table, write_corpus
 
 MAKER = page(spec_table({"Max DPI": "26,000 DPI", "Weight": "58 g", "Polling rate": "8000 Hz",
                          "Sensor": "Focus Pro 30K", "Connectivity": "USB-C, 2.4 GHz wireless"}))

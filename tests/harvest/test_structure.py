@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from tests.harvest.kit import read
+from tests.support.harvest import read
 
 
 # --------------------------------------------------------------------------- what must never be read
@@ -54,7 +54,7 @@ def test_a_sidebar_of_related_products_outside_main_is_not_read():
 
 def test_everything_outside_the_main_element_is_furniture():
     from engine.runners.harvest.extract import Extractor, best_per_field
-    from tests.harvest.kit import PRODUCTS, fields
+    from tests.support.harvest import PRODUCTS, fields
 
     html = ("<html><body><div class='top'><p>Weight: 99 g</p></div><main><p>Weight: 54 g</p></main>"
             "<div class='bottom'><p>Max DPI: 12,000</p></div></body></html>")
@@ -228,7 +228,7 @@ def test_blocks_headed_as_other_products_are_not_read():
 
 def test_a_huge_table_stops_at_the_candidate_cap():
     from engine.runners.harvest.extract import MAX_CANDIDATES, Extractor
-    from tests.harvest.kit import PRODUCTS, fields
+    from tests.support.harvest import PRODUCTS, fields
 
     html = "<html><body><main><table>" + "<tr><th>Weight</th><td>58</td><td>g</td></tr>" * 20000 + "</table></main></body></html>"
     found = Extractor(fields("mouse"), "mouse").extract(html, PRODUCTS["mouse"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from engine.runners.harvest.values import Parsed, parse_value, same_value
-from tests.harvest.conftest import MOUSE
+from tests.support.harvest import MOUSE
 
 F = {f.name: f for f in MOUSE}
 

@@ -60,7 +60,7 @@ def test_every_source_has_its_document_in_its_category(sources, docs):
 
 def test_products_pages_and_layouts(sources, gold):
     per_cat = Counter(g["category"] for g in gold)
-    assert per_cat == {c: 50 for c in CATEGORIES}, per_cat
+    assert per_cat == dict.fromkeys(CATEGORIES, 50), per_cat
     pages = Counter(s["product_id"] for s in sources)
     assert set(pages) == {g["product_id"] for g in gold}, "a product without pages, or pages without gold"
     assert all(2 <= n <= 5 for n in pages.values()), Counter(pages.values())

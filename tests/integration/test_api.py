@@ -6,7 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from tests.conftest import wait_until
+from tests.support.api import error
+from tests.support.polling import wait_until
 
 B = "/api/v1/indexlab/batch"
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
@@ -24,13 +25,6 @@ def finish(api, batch: str) -> None:
     """Leave no batch running for the next test: open the gate and wait for the end."""
     api.gate.touch()
     wait_until(lambda: api.status(batch)["state"] in ("completed", "stopped", "paused"), timeout=60)
-
-
-def error(response: httpx.Response, status: int) -> dict:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "field"}
-    return body["error"]
 
 
 # --------------------------------------------------------------------------- read endpoints
@@ -228,8 +222,8 @@ def test_twenty_clients_firing_conflicting_calls_get_only_legal_moves_and_no_500
 
 
 def test_token_guards_mutating_calls(tmp_path):
-    from tests.integration.conftest import write_catalog
-    from tests.servers import start_server, stop_server
+    from tests.support.catalogs import write_catalog
+    from tests.support.servers import start_server, stop_server
 
     server = start_server(tmp_path / "t.duckdb", write_catalog(tmp_path / "c.csv", 8), log=tmp_path / "t.log",
                           env={"INDEXLAB_API_TOKEN": "s3cret"})
@@ -245,8 +239,8 @@ def test_token_guards_mutating_calls(tmp_path):
 
 
 def test_commands_are_refused_unless_the_server_allows_them(tmp_path):
-    from tests.integration.conftest import write_catalog
-    from tests.servers import start_server, stop_server
+    from tests.support.catalogs import write_catalog
+    from tests.support.servers import start_server, stop_server
 
     server = start_server(tmp_path / "c.duckdb", write_catalog(tmp_path / "c.csv", 8), log=tmp_path / "c.log")
     try:
@@ -260,37 +254,19 @@ def test_commands_are_refused_unless_the_server_allows_them(tmp_path):
 
 def test_panel_serve_with_the_api_plugin_serves_both(tmp_path):
     """`panel serve dashboard/views/app.py --plugins dashboard.api`: one process, one engine, both faces."""
-    import os
-    import shutil
-    import subprocess
-    import sys
     from pathlib import Path
 
-    from tests.integration.conftest import write_catalog
-    from tests.servers import free_port
+    from tests.support.catalogs import write_catalog
+    from tests.support.servers import panel_serve
 
-    port = free_port()
     app = Path(__file__).resolve().parents[2] / "dashboard" / "views" / "app.py"
-    env = {**os.environ, "INDEXLAB_DB": str(tmp_path / "p.duckdb"),
-           "INDEXLAB_CATALOG": str(write_catalog(tmp_path / "c.csv", 12))}
-    panel = shutil.which("panel", path=str(Path(sys.executable).parent))
-    log = (tmp_path / "panel.log").open("w")
-    proc = subprocess.Popen([panel, "serve", str(app), "--plugins", "dashboard.api", "--address", "127.0.0.1",
-                             "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
+    env = {"INDEXLAB_DB": str(tmp_path / "p.duckdb"), "INDEXLAB_CATALOG": str(write_catalog(tmp_path / "c.csv", 12))}
+    server = panel_serve(app, log=tmp_path / "panel.log", env=env, plugin=True, timeout=90)
+    base = server.url
     try:
-        def up():
-            try:
-                return httpx.get(f"{base}/healthz", timeout=2).status_code == 200
-            except httpx.HTTPError:
-                return proc.poll() is not None
-        wait_until(up, timeout=90)
-        assert proc.poll() is None, (tmp_path / "panel.log").read_text()
         assert httpx.get(f"{base}/healthz").json()["catalog_products"] == 12
         planned = httpx.post(f"{base}{B}/plan", json={"selection": {"all": True}, "settings": {"runner": "noop"}})
         assert planned.status_code == 201
         assert "IndexLab Batch" in httpx.get(f"{base}/app", timeout=30).text
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        server.stop(timeout=30)

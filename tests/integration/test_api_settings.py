@@ -10,9 +10,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.integration.conftest import JOB, write_catalog
-from tests.integration.test_api import error
-from tests.servers import Server, start_server, stop_server
+from tests.support.api import JOB, error
+from tests.support.catalogs import write_catalog
+from tests.support.servers import Server, start_server, stop_server
 
 P = "/api/v1/indexlab"
 SELECTION = {"selection": {"all": True}}

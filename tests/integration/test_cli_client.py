@@ -13,20 +13,18 @@ import httpx
 import pytest
 
 from dashboard.cli import main
-from tests.conftest import wait_until
-from tests.servers import Server, free_port, start_server, stop_server
+from tests.support.catalogs import CLI_ROWS, write_catalog
+from tests.support.polling import wait_until
+from tests.support.servers import Server, free_port, start_server, stop_server
 
 API = "/api/v1/indexlab/batch"
-CATALOG_CSV = "product_id,category,brand,model,variant\n" + "\n".join(
-    f"p{i},mouse,{b},Model {i},{'Black' if i % 2 else ''}" for i, b in enumerate(["Logitech", "Razer", "Zowie"] * 3)
-) + "\n"
 JOB = "import json, sys, time\ntime.sleep(float(sys.argv[1]))\nprint(json.dumps({'fields': {}}))\n"
 
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("cli-client")
-    (root / "catalog.csv").write_text(CATALOG_CSV)
+    write_catalog(root / "catalog.csv", CLI_ROWS)
     (root / "job.py").write_text(JOB)
     return root
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import wait_until
-from tests.integration.conftest import write_catalog
-from tests.servers import Server, kill_server, start_server, stop_server
+from tests.support.catalogs import write_catalog
+from tests.support.polling import wait_until
+from tests.support.servers import Server, kill_server, start_server, stop_server
 
 B = "/api/v1/indexlab/batch"
 JOBS = Path(__file__).parent / "jobs"

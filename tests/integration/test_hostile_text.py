@@ -8,14 +8,13 @@ import json
 import shlex
 import sys
 import unicodedata
-from pathlib import Path
 
 import httpx
 import pytest
 
 from dashboard.cli import main
-from tests.conftest import wait_until
-from tests.servers import start_server, stop_server
+from tests.support.polling import wait_until
+from tests.support.servers import start_server, stop_server
 
 API = "/api/v1/indexlab/batch"
 JOB = ("import json, sys\np = json.load(sys.stdin)\n"

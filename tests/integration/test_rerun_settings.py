@@ -8,14 +8,14 @@ import os
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.integration.test_results import JOB, error, indexlab
-from tests.conftest import wait_until
-from tests.servers import Server, start_server, stop_server
+from tests.support.catalogs import numbered_rows, write_catalog
+from tests.support.polling import wait_until
+from tests.support.servers import Server, start_server, stop_server
 
 B = "/api/v1/indexlab/batch"
 OFFERED_URL, OFFERED_KEY = "http://127.0.0.1:9/v1", "LOCAL_LLM_KEY"
@@ -41,8 +41,7 @@ def setup(tmp_path_factory) -> Iterator[Setup]:
     root = tmp_path_factory.mktemp("rerun-settings")
     (root / "jobs").mkdir()
     catalog = root / "catalog.csv"
-    catalog.write_text("product_id,category,brand,model,variant\n"
-                       + "".join(f"item-{n},mouse,Zowie,Model {n},\n" for n in range(1, 7)))
+    write_catalog(catalog, numbered_rows(6, ["Zowie"], id_format="item-{}", start=1))
     db = root / "r.duckdb"
     own = subprocess.run([indexlab(), "run", "--db", str(db), "--catalog", str(catalog), "--product-id", "item-1",
                           "--product-id", "item-2", "--max-attempts", "1", "--command", f"sh {JOB} fail {root / 'jobs'}"],

@@ -18,9 +18,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import wait_until
-from tests.harvest.conftest import page, source, spec_table, write_corpus
-from tests.servers import Server, start_server, stop_server
+from tests.support.catalogs import numbered_rows, write_catalog
+from tests.support.harvest import page, source, spec_table, write_corpus
+from tests.support.polling import wait_until
+from tests.support.servers import Server, start_server, stop_server
 
 B = "/api/v1/indexlab/batch"
 JOB = Path(__file__).parent / "jobs" / "triage_job.sh"
@@ -89,8 +90,7 @@ def ids(*numbers: int) -> list[str]:
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory) -> Iterator[Lab]:
     root = tmp_path_factory.mktemp("results")
-    rows = [f"item-{n},mouse,{BRANDS[n % 4]},Model {n}," for n in range(1, N_PRODUCTS + 1)]
-    (root / "catalog.csv").write_text("product_id,category,brand,model,variant\n" + "\n".join(rows) + "\n")
+    write_catalog(root / "catalog.csv", numbered_rows(N_PRODUCTS, BRANDS, id_format="item-{}", start=1))
     server = start_server(root / "results.duckdb", root / "catalog.csv", log=root / "server.log",
                           env={"INDEXLAB_API_ALLOW_COMMAND": "1", "INDEXLAB_API_TOKEN": ""})
     with httpx.Client(base_url=server.url, timeout=30) as client:

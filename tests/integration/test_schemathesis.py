@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import write_catalog
-from tests.servers import start_server, stop_server
+from tests.support.catalogs import write_catalog
+from tests.support.servers import start_server, stop_server
 
 
 @pytest.mark.slow

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -16,10 +15,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import wait_until
-from tests.integration.conftest import write_catalog
-from tests.integration.test_api import error
-from tests.servers import free_port
+from tests.support.api import error
+from tests.support.catalogs import write_catalog
+from tests.support.polling import wait_until
+from tests.support.servers import Server as Child
+from tests.support.servers import free_port, launch
+from tests.support.servers import panel_serve as serve_panel
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "dashboard" / "views" / "app.py"
@@ -57,45 +58,17 @@ def env(tmp_path) -> dict[str, str]:
             "PYTHONPATH": str(ROOT)}
 
 
-class Child:
-    def __init__(self, argv: list[str], env: dict[str, str], log: Path) -> None:
-        self.log = log
-        self.process = subprocess.Popen(argv, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL, cwd=ROOT)
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def exited_or_answers(self, url: str) -> bool:
-        if self.process.poll() is not None:
-            return True
-        try:
-            httpx.get(url, timeout=2)
-            return True
-        except httpx.HTTPError:
-            return False
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=30)
-
-
 @pytest.fixture
 def children() -> Iterator[list[Child]]:
     started: list[Child] = []
     yield started
     for child in started:
-        child.stop()
+        child.stop(timeout=30)
 
 
 def panel_serve(children: list[Child], env: dict[str, str], log: Path, port: int, *args: str) -> Child:
-    panel = shutil.which("panel", path=str(Path(sys.executable).parent))
-    child = Child([panel, "serve", str(APP), "--plugins", "dashboard.api", "--port", str(port), *args], env, log)
+    child = serve_panel(APP, log=log, env=env, inherit_env=False, port=port, address=None, plugin=True, args=args,
+                        ready=None)
     children.append(child)
     return child
 
@@ -134,7 +107,8 @@ def test_pn_serve_of_the_app_on_a_network_address_refuses_to_start(tmp_path, env
     port = free_port()
     script = ("import panel as pn\nfrom dashboard.views.app import create_app\n"
               f"pn.serve({{'/': create_app}}, address={IP!r}, port={port}, show=False)\n")
-    child = Child([sys.executable, "-c", script], env, tmp_path / "pn.log")
+    child = launch([sys.executable, "-c", script], url=f"http://{IP}:{port}", log=tmp_path / "pn.log", env=env,
+                   inherit_env=False, cwd=ROOT, ready=None)
     children.append(child)
     assert_refused_to_start(child, f"http://{IP}:{port}", clean=False)  # pn.serve raises to its caller
 
@@ -158,8 +132,7 @@ def test_with_a_token_and_a_login_the_network_gets_both_checked(tmp_path, env, c
 def test_panel_serve_of_the_app_alone_on_a_network_address_shows_no_dashboard(tmp_path, env, children):
     """Without --plugins nothing of ours runs before the first page: the page itself refuses."""
     port = free_port()
-    panel = shutil.which("panel", path=str(Path(sys.executable).parent))
-    child = Child([panel, "serve", str(APP), "--address", IP, "--port", str(port)], env, tmp_path / "alone.log")
+    child = serve_panel(APP, log=tmp_path / "alone.log", env=env, inherit_env=False, port=port, address=IP, ready=None)
     children.append(child)
     url = f"http://{IP}:{port}/app"
     wait_until(lambda: child.exited_or_answers(url), timeout=90, message=child.output)

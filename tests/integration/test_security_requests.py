@@ -18,9 +18,9 @@ from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.ioloop import IOLoop
 from tornado.websocket import websocket_connect
 
-from tests.integration.conftest import write_catalog
-from tests.integration.test_api import error
-from tests.servers import Server, start_server, stop_server
+from tests.support.api import error
+from tests.support.catalogs import write_catalog
+from tests.support.servers import Server, start_server, stop_server
 
 B = "/api/v1/indexlab/batch"
 PLAN = {"selection": {"all": True}, "settings": {"runner": "noop"}}
@@ -133,7 +133,7 @@ def _answer_to_headers_only(server: Server, path: str, length: int, content_type
     try:
         response.begin()
     except TimeoutError:
-        raise AssertionError(f"no answer to a {length}-byte Content-Length within 15 s: the server waits for the body")
+        raise AssertionError(f"no answer to a {length}-byte Content-Length within 15 s: the server waits for the body") from None
     response.body = response.read()  # type: ignore[attr-defined]
     sock.close()
     return response

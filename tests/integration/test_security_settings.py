@@ -15,11 +15,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import wait_until
-from tests.harvest.conftest import PRODUCT, page, source, write_corpus
-from tests.harvest.servers import ChatStub
-from tests.integration.test_api import error
-from tests.servers import Server, start_server, stop_server
+from tests.support.api import error
+from tests.support.catalogs import write_catalog
+from tests.support.harvest import PRODUCT, page, source, write_corpus
+from tests.support.polling import wait_until
+from tests.support.servers import Server, start_server, stop_server
+from tests.support.sites import ChatStub
 
 P = "/api/v1/indexlab"
 SECRET_ENV, SECRET = "INDEXLAB_TEST_CLOUD_SECRET", "sk-live-do-not-leak"
@@ -77,8 +78,7 @@ def setup(tmp_path_factory) -> Iterator[Setup]:
     corpus = write_corpus(tmp / "corpus", [source("shop-1", "retailer", "d-shop")], {"d-shop": SHOP})
     attacker_corpus = write_corpus(tmp / "evil", [source("shop-1", "retailer", None, url=f"{attacker.url}/page")])
     catalog = tmp / "catalog.csv"
-    catalog.write_text("product_id,category,brand,model,variant\n"
-                       f"{PRODUCT['product_id']},mouse,{PRODUCT['brand']},{PRODUCT['model']},\n")
+    write_catalog(catalog, [(PRODUCT["product_id"], "mouse", PRODUCT["brand"], PRODUCT["model"], "")])
     settings = tmp / "settings.json"  # the administrator's: its own corpus, and one more LLM endpoint on offer
     settings.write_text(json.dumps({"corpus": str(corpus), "domain_cooldown_seconds": 0, "api_allow": {
         "llm_endpoints": [{"base_url": admin.base_url, "api_key_env": ADMIN_ENV}]}}))
@@ -150,7 +150,7 @@ def test_the_servers_own_settings_are_always_allowed(setup):
 def test_allow_command_opens_programs_and_paths_but_never_endpoints_or_secrets(tmp_path):
     """INDEXLAB_API_ALLOW_COMMAND=1 (a trusted local client) may name a program or corpus, not an LLM endpoint or key."""
     catalog = tmp_path / "c.csv"
-    catalog.write_text(f"product_id,category,brand,model,variant\n{PRODUCT['product_id']},mouse,Acme,Swift Pro,\n")
+    write_catalog(catalog, [(PRODUCT["product_id"], "mouse", "Acme", "Swift Pro", "")])
     server = start_server(tmp_path / "a.duckdb", catalog, log=tmp_path / "a.log",
                           env={"INDEXLAB_API_ALLOW_COMMAND": "1", SECRET_ENV: SECRET})
     try:

@@ -15,7 +15,8 @@ from engine.run.engine import BatchEngine
 from engine.runners.base import RunnerError, register
 from engine.service import BatchService, Failure, FeedEvent
 from engine.service.reads import FEED_KINDS
-from tests.conftest import products_frame, wait_until
+from tests.support.catalogs import products_frame
+from tests.support.polling import wait_until
 
 PRODUCTS = [(f"p{i}", "mouse", "Zowie", f"Model {i}", "") for i in range(6)]
 

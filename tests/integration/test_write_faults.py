@@ -19,10 +19,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import wait_until
-from tests.integration.conftest import write_catalog
-from tests.servers import Server, start_server, stop_server
-from tests.unprivileged import unprivileged
+from tests.support.catalogs import write_catalog
+from tests.support.polling import wait_until
+from tests.support.servers import Server, start_server, stop_server
+from tests.support.unprivileged import unprivileged
 
 B = "/api/v1/indexlab/batch"
 PACED_JOB = Path(__file__).parents[1] / "browser" / "jobs" / "paced_job.py"

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from engine.core.catalog import CORE_COLUMNS, Catalog, default_catalog_path, load_catalog
 from engine.core.errors import CatalogError, CatalogProblem
-from tests.unprivileged import unprivileged
+from tests.support.unprivileged import unprivileged
 
 HEADER = "product_id,category,brand,model,variant\n"
 
@@ -239,7 +239,7 @@ def test_missing_required_field_is_reported(tmp_path, field):
 
 @pytest.mark.parametrize("field", ["brand", "model", "category", "product_id"])
 def test_blank_required_field_is_reported(tmp_path, field):
-    bad = {c: v for c, v in zip(CORE_COLUMNS, ["p2", "mice", "L", "M", ""])} | {field: "   "}
+    bad = dict(zip(CORE_COLUMNS, ["p2", "mice", "L", "M", ""])) | {field: "   "}
     path = write(tmp_path / "c.csv", HEADER + "p1,mice,L,M,\n" + ",".join(bad.values()) + "\n")
     catalog = load_catalog(path)
     problem = only_problem(catalog)

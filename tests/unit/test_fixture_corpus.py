@@ -219,10 +219,10 @@ def test_gold_values_are_plausible(gold):
     def values(category, name):
         return [g["fields"][name] for g in gold.values() if g["category"] == category and name in g["fields"]]
 
-    assert 38 <= min(values("mouse", "weight")) and max(values("mouse", "weight")) <= 140
+    assert min(values("mouse", "weight")) >= 38 and max(values("mouse", "weight")) <= 140
     assert max(values("mouse", "max_dpi")) <= 44_000 and max(values("mouse", "polling_rate")) <= 8000
-    assert 15 <= min(values("monitor", "screen_size")) and max(values("monitor", "screen_size")) <= 57
-    assert 60 <= min(values("monitor", "refresh_rate")) and max(values("monitor", "refresh_rate")) <= 540
+    assert min(values("monitor", "screen_size")) >= 15 and max(values("monitor", "screen_size")) <= 57
+    assert min(values("monitor", "refresh_rate")) >= 60 and max(values("monitor", "refresh_rate")) <= 540
     wired = [g for g in gold.values() if g["category"] == "mouse" and g["fields"]["connectivity"] == ["Wired"]]
     assert wired and all("battery_life" not in g["fields"] and "cable_length" in g["fields"] for g in wired)
 
@@ -312,7 +312,7 @@ def test_pages_are_full_html_with_furniture_noise_and_scripts(sample):
         assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
         for part in ("<title>", "<nav", "<footer", "<main>", "<script"):
             assert part in page, (s["source_id"], part)
-    assert 1200 <= min(sizes) and max(sizes) <= 6000
+    assert min(sizes) >= 1200 and max(sizes) <= 6000
     assert 1500 <= sorted(sizes)[len(sizes) // 2] <= 4000
     pages = [page for _, page in sample]
     assert sum('class="cookie-banner"' in p for p in pages) > 0.5 * len(pages)

@@ -6,7 +6,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from engine.core.errors import IndexLabError
 from engine.core.limits import (
-    CancelToken,
     Cancelled,
+    CancelToken,
     DeadlineExceeded,
     DomainLimiter,
     FakeClock,
@@ -26,7 +26,7 @@ from engine.core.limits import (
     backoff_delay,
     parse_retry_after,
 )
-from tests.conftest import wait_until
+from tests.support.polling import wait_until
 
 DOMAIN = "example.com"
 
@@ -104,7 +104,7 @@ def test_backoff_rejects_attempt_zero() -> None:
 
 # --- Retry-After ---------------------------------------------------------------------------
 
-NOW = datetime(2015, 10, 21, 7, 27, 30, tzinfo=timezone.utc)
+NOW = datetime(2015, 10, 21, 7, 27, 30, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(("header", "seconds"), [("120", 120.0), (" 7 ", 7.0), ("0", 0.0), ("1.5", 1.5)])
@@ -137,7 +137,7 @@ def test_retry_after_is_never_negative(header: str) -> None:
 
 
 def test_retry_after_default_now_is_the_current_time() -> None:
-    soon = datetime.now(timezone.utc) + timedelta(hours=1)
+    soon = datetime.now(UTC) + timedelta(hours=1)
     seconds = parse_retry_after(soon.strftime("%a, %d %b %Y %H:%M:%S GMT"))
     assert seconds is not None and 3_500 < seconds <= 3_600
 

@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.core.plan import brand_priority, order_items
-from tests.conftest import products_frame
+from tests.support.catalogs import products_frame
 
 
 def _order(df, priority):

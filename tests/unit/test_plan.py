@@ -3,10 +3,9 @@
 import pytest
 
 from engine.core.errors import PlanError
-from engine.core.plan import (LARGE_BATCH_THRESHOLD, MIN_HISTORY_SAMPLES, PlanRequest, Selection, build_plan,
-                         estimate)
+from engine.core.plan import LARGE_BATCH_THRESHOLD, MIN_HISTORY_SAMPLES, PlanRequest, Selection, build_plan, estimate
 from engine.core.settings import PROFILE_SECONDS_PER_PRODUCT, BatchSettings, Profile
-from tests.conftest import products_frame
+from tests.support.catalogs import products_frame
 
 
 def _plan(products, env=None, durations=(), **request):

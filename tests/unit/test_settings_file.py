@@ -4,8 +4,15 @@ import json
 
 import pytest
 
-from engine.core.settings import (BatchSettings, LlmEndpoint, Profile, SettingsFileError, load_server_settings,
-                             load_settings_file, with_defaults)
+from engine.core.settings import (
+    BatchSettings,
+    LlmEndpoint,
+    Profile,
+    SettingsFileError,
+    load_server_settings,
+    load_settings_file,
+    with_defaults,
+)
 from engine.runners import check_runner
 
 

@@ -3,8 +3,15 @@ import itertools
 import pytest
 
 from engine.core.errors import IllegalTransition
-from engine.core.states import (BATCH_MOVES, ITEM_MOVES, TERMINAL_ITEM_STATES, BatchState, ItemState,
-                           check_batch_move, check_item_move)
+from engine.core.states import (
+    BATCH_MOVES,
+    ITEM_MOVES,
+    TERMINAL_ITEM_STATES,
+    BatchState,
+    ItemState,
+    check_batch_move,
+    check_item_move,
+)
 
 LEGAL_ITEM_MOVES = {
     ("queued", "running"), ("queued", "skipped"), ("queued", "stopped"),

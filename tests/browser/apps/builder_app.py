@@ -11,8 +11,8 @@ import warnings
 
 import panel as pn
 
-from dashboard.views.builder import BatchRunBuilder
 from dashboard.context import get_context
+from dashboard.views.builder import BatchRunBuilder
 from dashboard.views.state import BuilderState
 
 warnings.filterwarnings("ignore", category=DeprecationWarning, module="bokeh")

@@ -12,8 +12,8 @@ import panel as pn  # noqa: E402
 
 from dashboard.context import get_context  # noqa: E402
 from dashboard.views.history import History  # noqa: E402
-from dashboard.views.sessions import quiet_closed_pages  # noqa: E402
 from dashboard.views.run_state import RunState  # noqa: E402
+from dashboard.views.sessions import quiet_closed_pages  # noqa: E402
 from dashboard.views.summary import BatchRunSummary  # noqa: E402
 
 pn.extension("tabulator", notifications=True)

@@ -21,7 +21,6 @@ import sys
 import time
 from pathlib import Path
 
-
 IDLE_SECONDS = 60  # a job that sleeps until killed
 POLL_SECONDS = 0.01  # how often a job looks for its grandchild's pid file
 

@@ -22,7 +22,7 @@ class _Server:
         self.lock = threading.Lock()
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
-    def start(self) -> "_Server":
+    def start(self) -> _Server:
         self.thread.start()
         return self
 
