@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from dashboard.api.client import add_commands as add_batch_commands
+from dashboard.client import add_commands as add_batch_commands
 from engine import cli as engine_cli
 from engine.cli.common import EXIT_OK, SubCommands, add_db, config_of
 from engine.core.errors import IndexLabError

@@ -6,14 +6,16 @@ import atexit
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.core.catalog import Catalog, default_catalog_path, load_catalog
-from engine.core.config import Config, db_path, load_config
-from engine.core.settings import ApiAllow, ServerSettings, load_server_settings
-from engine.run.engine import BatchEngine
-from engine.runners import check_runner
-from engine.service import BatchService
-from engine.store import Store
+from engine.core.config import Config, load_config
+from engine.core.settings import ApiAllow, ServerSettings
+from engine.service import BatchService, open_service, server_settings
+
+if TYPE_CHECKING:  # the parts the service owns, named for tests and the start-up line
+    from engine.run.engine import BatchEngine
+    from engine.store import Store
 
 
 @dataclass(frozen=True, eq=False)
@@ -40,7 +42,7 @@ _contexts: dict[tuple[str, str], AppContext] = {}
 
 def default_settings(path: str | Path | None = None) -> ServerSettings:
     """The server's settings: ``path`` (a JSON or TOML file), else the built-in ones."""
-    return load_server_settings(path, check_runner=check_runner) if path else ServerSettings()
+    return server_settings(path)
 
 
 def get_context(db: str | Path | None = None, catalog: str | Path | None = None,
@@ -59,15 +61,10 @@ def get_context(db: str | Path | None = None, catalog: str | Path | None = None,
     with _lock:
         if key not in _contexts:
             cat = load_catalog(catalog_path)
-            server_settings = default_settings(settings or config.settings)
-            store = Store(db_path(db_file))
-            try:
-                engine = BatchEngine(store, catalog_ids=cat.products["product_id"],
-                                     auto_resume=config.auto_resume).open()
-            except BaseException:
-                store.close()
-                raise
-            service = BatchService(store, cat, engine, server_settings.defaults)
-            _contexts[key] = context = AppContext(store, cat, engine, service, server_settings.api_allow)
+            chosen = default_settings(settings or config.settings)
+            service = open_service(db_file, cat, run=True, auto_resume=config.auto_resume,
+                                   defaults=chosen.defaults)
+            _contexts[key] = context = AppContext(service.store, cat, service.engine, service,
+                                                  chosen.api_allow)
             atexit.register(context.close)  # `panel serve` exits without telling us: flush and close
         return _contexts[key]

@@ -20,7 +20,6 @@ from dashboard.views.sessions import debug_routes, quiet_closed_pages
 from engine.cli.output import plain
 from engine.core.config import Config
 
-
 # Bokeh discards a session once its page has been gone this long (its default: long enough for a slow
 # browser to open the websocket after loading the page) ...
 UNUSED_SESSION_LIFETIME_MS = 15_000

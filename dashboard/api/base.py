@@ -23,8 +23,15 @@ from tornado.web import HTTPError, RequestHandler, stream_request_body
 from dashboard import guard
 from dashboard.api import models as m
 from dashboard.context import AppContext, get_context
-from engine.core.errors import (ConfirmationRequired, IllegalTransition, IndexLabError, NotFound, PlanError,
-                                StoreError, StoreRejected)
+from engine.core.errors import (
+    ConfirmationRequired,
+    IllegalTransition,
+    IndexLabError,
+    NotFound,
+    PlanError,
+    StoreError,
+    StoreRejected,
+)
 
 log = logging.getLogger("indexlab.api")
 PREFIX = "/api/v1/indexlab"

@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
 from engine.core.plan import PlanSummary, Selection
 from engine.core.settings import BatchSettings
 from engine.core.states import BatchState, ItemState
-from engine.service.models import (BatchPage, BatchStatus, EventPage, FailureReport, Gate, ItemPage, NeedsReview,
-                                   ProductPage)
-from engine.service.models import BatchSummary as BatchSummary, Health as Health  # response bodies as they are
+from engine.service.models import (
+    BatchPage,
+    BatchStatus,
+    EventPage,
+    FailureReport,
+    Gate,
+    ItemPage,
+    NeedsReview,
+    ProductPage,
+)
+from engine.service.models import BatchSummary as BatchSummary  # response bodies as they are
+from engine.service.models import Health as Health
 
 MAX_PAGE = 1000
 MAX_OFFSET = 2**31 - 1  # larger offsets overflow the store's INTEGER arithmetic
@@ -27,7 +36,7 @@ class Strict(BaseModel):
 def _changes_of(model: type[BaseModel], name: str) -> type[BaseModel]:
     """``model`` with every field optional (same types and bounds): the fields a client changes."""
     fields: dict[str, Any] = {
-        field: (Optional[Annotated[info.annotation, *info.metadata] if info.metadata else info.annotation],
+        field: ((Annotated[info.annotation, *info.metadata] if info.metadata else info.annotation) | None,
                 Field(None, description=info.description))
         for field, info in model.model_fields.items()
     }
@@ -74,7 +83,7 @@ class RerunBody(Strict):
         "Settings to change from the batch's own (another profile, say); the rest are the batch's."))
 
     @model_validator(mode="after")
-    def _reason_only_for_failed(self) -> "RerunBody":
+    def _reason_only_for_failed(self) -> RerunBody:
         if self.reason is not None and self.which != "failed":
             raise ValueError("a reason group selects failed items: send which='failed' with it")
         return self

@@ -10,13 +10,14 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from dashboard.api import models as m
-from dashboard.api.operations import B, OPERATIONS
+from dashboard.api.operations import OPERATIONS, B
 
 REF = "#/components/schemas/{model}"
 ERROR_TEXT = {400: "Malformed JSON", 401: "Missing or wrong API token",
               403: "A Host or Origin that is not this server's, a network request to a server without auth, or (plan) "
                    "a setting naming a program, path, LLM endpoint or key the server does not offer",
-              404: "Unknown batch (retry: or a reason group with no failed items)", 409: "Illegal lifecycle move, another batch running, or a large plan without confirm_large",
+              404: "Unknown batch (retry: or a reason group with no failed items)",
+              409: "Illegal lifecycle move, another batch running, or a large plan without confirm_large",
               413: "Body too large", 415: "Body not application/json", 422: "Invalid field, unknown field, empty selection, or nothing to re-run",
               503: "The database cannot be written now (disk full, read-only): nothing was changed; retry later"}
 
@@ -56,7 +57,8 @@ def openapi_document() -> dict[str, Any]:
         method, path, body, query, response, ok = (operation.method, operation.path, operation.body, operation.query,
                                                    operation.response, operation.ok)
         op: dict[str, Any] = {"summary": operation.summary, "operationId": operation.name,
-                              "responses": {str(ok): {"description": "OK", "content": {"application/json": {"schema": {"$ref": REF.format(model=response.__name__)}}}}}}
+                              "responses": {str(ok): {"description": "OK", "content": {
+                                  "application/json": {"schema": {"$ref": REF.format(model=response.__name__)}}}}}}
         if "{batch_run_id}" in path:
             op["parameters"] = [{"name": "batch_run_id", "in": "path", "required": True, "schema": {"type": "string"}}]
         if query is not None:
@@ -67,7 +69,8 @@ def openapi_document() -> dict[str, Any]:
             op["requestBody"] = {"required": True, "content": {"application/json": {"schema": {"$ref": REF.format(model=body.__name__)}}}}
             op["security"] = [{}, {"bearer": []}]
         for status in sorted({*operation.errors, 403, *((415,) if body else ())}):  # every route checks Host and Origin
-            op["responses"][str(status)] = {"description": ERROR_TEXT[status], "content": {"application/json": {"schema": {"$ref": REF.format(model="ErrorBody")}}}}
+            op["responses"][str(status)] = {"description": ERROR_TEXT[status], "content": {
+                "application/json": {"schema": {"$ref": REF.format(model="ErrorBody")}}}}
         if response in (m.PlanResponse, m.StatusResponse):  # follow the batch id to what can be done next
             op["responses"][str(ok)]["links"] = _links()
         paths.setdefault(path, {})[method] = op

@@ -1,6 +1,6 @@
 """Every REST operation, declared once: method, path template, handler, body or query model, response model,
 summary and error statuses. The Tornado routes (``dashboard.api.handlers``), the OpenAPI document's paths
-(``dashboard.api.openapi``) and the HTTP client's URLs (``dashboard.api.client``) are all derived from here."""
+(``dashboard.api.openapi``) and the HTTP client's URLs (``dashboard.client``) are all derived from here."""
 
 from __future__ import annotations
 

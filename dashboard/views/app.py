@@ -13,13 +13,13 @@ from collections.abc import Callable
 import panel as pn
 
 from dashboard import guard
-from dashboard.views.builder import BatchRunBuilder
 from dashboard.context import AppContext, get_context
+from dashboard.views.builder import BatchRunBuilder
 from dashboard.views.history import History, OutcomeView
 from dashboard.views.preview import PlanPreview
+from dashboard.views.run_state import RunState
 from dashboard.views.sessions import track
 from dashboard.views.state import BuilderState
-from dashboard.views.run_state import RunState
 from dashboard.views.summary import BatchRunSummary
 from dashboard.views.theme import hex_of
 

@@ -12,11 +12,10 @@ checks the page). Grid checks and ``state.selected`` are kept in step both ways:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-
 import asyncio
 import html
 import weakref
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -191,7 +190,7 @@ class BatchRunBuilder(Viewer):
                            "columns": GRID_COLUMN_OPTIONS},
             # No editors at all (not just disabled ones): a cell with an editor takes keyboard focus,
             # so Tab would stop on every cell of every row (and lose focus there) between checkboxes.
-            editors={column: None for column in GRID_COLUMNS},
+            editors=dict.fromkeys(GRID_COLUMNS),
             stylesheets=[GRID_CSS],
         )
         grid.selection = self._page_selection(grid)

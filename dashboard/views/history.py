@@ -196,7 +196,7 @@ class History(pn.viewable.Viewer):
         return self._layout
 
     def _compose(self) -> pn.viewable.Viewable:
-        card = dict(styles=dict(CARD_STYLES), sizing_mode="stretch_width", margin=(6, 6))
+        card = {"styles": dict(CARD_STYLES), "sizing_mode": "stretch_width", "margin": (6, 6)}
         refresh = pn.widgets.Button(label="Refresh", color="default", variant="outline", width=90)
         pn.bind(lambda _: self.refresh(), refresh.param.clicks, watch=True)
         listing = pn.Column(

@@ -16,11 +16,11 @@ from dashboard.views.formats import alert
 from dashboard.views.offloop import off_loop
 from dashboard.views.plain import TEXT_TOOLTIP
 from dashboard.views.plan_html import plan_html, snapshot_html
-from dashboard.views.theme import HTML_CSS, ROOT_CSS, hex_of
 from dashboard.views.state import UI_SETTINGS, BuilderState
+from dashboard.views.theme import HTML_CSS, ROOT_CSS, hex_of
 from engine.core.errors import IndexLabError
 from engine.core.plan import LARGE_BATCH_THRESHOLD
-from engine.runners import runner_names
+from engine.service import runner_names
 
 BAR_HEIGHT = 22
 LABEL_CHARS = 40  # a longer brand is cut on the chart's axis (in full on the grid's hover), so the bars keep their room

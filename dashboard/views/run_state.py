@@ -18,8 +18,17 @@ import pandas as pd
 import param
 
 from dashboard.views.offloop import off_loop
-from dashboard.views.run_reads import (FAILURES_KEEP, FEED_KINDS, event_key, failure_key, failures_seed, feed_seed,
-                                       history_points, merged, num)
+from dashboard.views.run_reads import (
+    FAILURES_KEEP,
+    FEED_KINDS,
+    event_key,
+    failure_key,
+    failures_seed,
+    feed_seed,
+    history_points,
+    merged,
+    num,
+)
 from engine.core.errors import IndexLabError
 from engine.core.states import BATCH_MOVES, BatchState, ItemState
 

@@ -20,8 +20,8 @@ import param
 from engine.core.catalog import Catalog
 from engine.core.errors import IndexLabError
 from engine.core.plan import BatchPlan, PlanRequest, Selection, brand_priority
-from engine.service import BatchService
 from engine.core.settings import BatchSettings, Profile, with_defaults
+from engine.service import BatchService
 
 NEVER_RUN = "never run"
 

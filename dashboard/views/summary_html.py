@@ -9,11 +9,20 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from dashboard.views.formats import (as_datetime, badge, clock, duration, esc, gate_words, product_label, rate,
-                                     result_badge, stamp)
+from dashboard.views.formats import (
+    as_datetime,
+    badge,
+    clock,
+    duration,
+    esc,
+    gate_words,
+    product_label,
+    rate,
+    result_badge,
+    stamp,
+)
 from dashboard.views.theme import BATCH_COLORS, ITEM_COLORS, OUTCOME_COLORS, RESULT_COLORS
-from engine.runners.base import PHASES
-
+from engine.core.states import PHASES
 
 OUTCOME_WORDS = {"succeeded": "succeeded", "needs_review": "need review", "failed": "failed", "skipped": "skipped",
                  "stopped": "stopped"}

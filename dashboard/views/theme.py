@@ -33,7 +33,7 @@ PALETTE = {
 
 def var(name: str) -> str:
     """``var(--il-<name>)`` for a stylesheet or an inline style; a KeyError names an unknown colour at import."""
-    PALETTE[name]  # noqa: B018  (fail early on a typo)
+    PALETTE[name]
     return f"var(--il-{name})"
 
 

@@ -14,8 +14,18 @@ import sys
 from collections.abc import Callable, Sequence
 
 from engine.cli import commands, run
-from engine.cli.common import (EXIT_FAILED, EXIT_OK, SubCommands, add_plan_options, add_rerun_options, config_of,
-                               group_limit, non_negative, plan_request_from_args, rerun_changes)
+from engine.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    SubCommands,
+    add_plan_options,
+    add_rerun_options,
+    config_of,
+    group_limit,
+    non_negative,
+    plan_request_from_args,
+    rerun_changes,
+)
 from engine.cli.output import emit_json, plain, print_plan, say
 from engine.cli.status import STATUS_GROUPS, exit_code, print_failure_groups, print_status
 from engine.core.config import load_config

@@ -5,12 +5,21 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from engine.cli.common import (EXIT_CATALOG_PROBLEMS, EXIT_OK, SubCommands, add_catalog, add_db, add_plan_options,
-                               non_negative, open_catalog, open_store, plan_request_from_args)
+from engine.cli.common import (
+    EXIT_CATALOG_PROBLEMS,
+    EXIT_OK,
+    SubCommands,
+    add_catalog,
+    add_db,
+    add_plan_options,
+    non_negative,
+    open_catalog,
+    open_service,
+    plan_request_from_args,
+)
 from engine.cli.output import emit_json, plain, print_plan, say
 from engine.core.catalog import default_catalog_path, load_catalog
 from engine.core.states import ItemState
-from engine.service import BatchService
 
 
 # --------------------------------------------------------------------------- catalog
@@ -35,8 +44,8 @@ def cmd_catalog(args: argparse.Namespace) -> int:
 def cmd_plan(args: argparse.Namespace) -> int:
     request = plan_request_from_args(args)
     catalog = open_catalog(args)
-    with open_store(args) as store:
-        saved = BatchService(store, catalog).plan(request, actor="cli")
+    with open_service(args, catalog) as service:
+        saved = service.plan(request, actor="cli")
     if args.json:
         emit_json({"batch_run_id": saved.batch_run_id, "state": saved.state.value,
                    "created_at": saved.created_at, **saved.summary.model_dump(mode="json")})
@@ -47,8 +56,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- items
 def cmd_items(args: argparse.Namespace) -> int:
-    with open_store(args, writes=False) as store:
-        page, total = BatchService(store, catalog=None).items(
+    with open_service(args, writes=False) as service:
+        page, total = service.items(
             args.batch_run_id, state=args.state, brand=args.brand, search=args.search, reason=args.reason,
             gate=args.gate, offset=args.offset, limit=args.limit)
     if args.json:
@@ -66,8 +75,8 @@ def cmd_items(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- outcome
 def cmd_outcome(args: argparse.Namespace) -> int:
-    with open_store(args, writes=False) as store:
-        outcome = BatchService(store, catalog=None).outcome(args.product_id)
+    with open_service(args, writes=False) as service:
+        outcome = service.outcome(args.product_id)
     if args.json:
         emit_json(outcome)
         return EXIT_OK

@@ -19,11 +19,12 @@ from pydantic import ValidationError
 
 from engine.cli.output import warn
 from engine.core.catalog import Catalog, default_catalog_path, load_catalog
-from engine.core.config import Config, db_path
+from engine.core.config import Config
 from engine.core.errors import IndexLabError
 from engine.core.plan import PlanRequest, Selection
 from engine.core.settings import BatchSettings, Profile
-from engine.store import Store
+from engine.service import BatchService
+from engine.service import open_service as service_over
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CATALOG_PROBLEMS = 0, 1, 2, 3
 
@@ -57,9 +58,11 @@ def open_catalog(args: argparse.Namespace) -> Catalog:
     return catalog
 
 
-def open_store(args: argparse.Namespace, *, writes: bool = True) -> Store:
-    """The database of ``--db`` (else ``INDEXLAB_DB``), or one clear error (``engine.core.config.db_path``)."""
-    return Store(db_path(args.db or config_of(args).db, writes=writes))
+def open_service(args: argparse.Namespace, catalog: Catalog | None = None, *, run: bool = False,
+                 writes: bool = True) -> BatchService:
+    """The service over the database of ``--db`` (else ``INDEXLAB_DB``), or one clear error; ``run`` also opens the
+    engine (``engine.service.open_service``). Use it in a ``with`` block."""
+    return service_over(args.db or config_of(args).db, catalog, run=run, writes=writes)
 
 
 # --------------------------------------------------------------------------- plan and re-run options

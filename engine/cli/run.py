@@ -16,13 +16,23 @@ import threading
 import time
 from typing import Any
 
-from engine.cli.common import (EXIT_OK, SubCommands, add_catalog, add_db, add_plan_options, add_rerun_options,
-                               group_limit, open_catalog, open_store, plan_request_from_args, rerun_changes)
+from engine.cli.common import (
+    EXIT_OK,
+    SubCommands,
+    add_catalog,
+    add_db,
+    add_plan_options,
+    add_rerun_options,
+    group_limit,
+    open_catalog,
+    open_service,
+    plan_request_from_args,
+    rerun_changes,
+)
 from engine.cli.output import emit_json, plain, print_plan, say
 from engine.cli.status import STATUS_GROUPS, exit_code, print_failure_groups, print_status, progress_line, summary
 from engine.core.errors import IndexLabError
 from engine.core.states import ACTIVE_BATCH_STATES, BatchState
-from engine.run.engine import BatchEngine
 from engine.service import BatchService
 
 FOLLOW_TICK_S = 0.25
@@ -32,8 +42,8 @@ _RESUMABLE = (*ACTIVE_BATCH_STATES, BatchState.STOPPED)
 class _Interrupts:
     """First Ctrl-C: graceful stop. Second: force stop."""
 
-    def __init__(self, engine: BatchEngine, batch_run_id: str) -> None:
-        self.engine, self.batch_run_id, self.count = engine, batch_run_id, 0
+    def __init__(self, service: BatchService, batch_run_id: str) -> None:
+        self.service, self.batch_run_id, self.count = service, batch_run_id, 0
 
     def __call__(self, signum: int, frame: Any) -> None:
         # Nothing but counting here: printing or waiting for a commit inside a signal frame can
@@ -45,72 +55,64 @@ class _Interrupts:
         print(f"\nindexlab: {'force stop' if force else 'stopping gracefully (Ctrl-C again to force)'}",
               file=sys.stderr, flush=True)
         try:
-            self.engine.stop(self.batch_run_id, force=force, actor="cli", reason="Ctrl-C")
+            self.service.stop(self.batch_run_id, force=force, actor="cli", reason="Ctrl-C")
         except IndexLabError as exc:
             say(f"indexlab: {exc}", file=sys.stderr)
 
 
-def follow(engine: BatchEngine, batch_run_id: str) -> dict[str, Any]:
+def follow(service: BatchService, batch_run_id: str) -> dict[str, Any]:
     """Show progress until the dispatcher is idle; return the final status."""
     tty = sys.stderr.isatty()
     last_line = 0.0
-    while not engine.wait_idle(timeout=FOLLOW_TICK_S):
+    while not service.wait_idle(timeout=FOLLOW_TICK_S):
         now = time.monotonic()
         if tty or now - last_line >= 5.0:
-            line = plain(progress_line(engine.status(batch_run_id)))
+            line = plain(progress_line(service.status(batch_run_id)))
             print(f"\r{line[:160]:<160}" if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True)
             last_line = now
-    final = engine.status(batch_run_id)
+    final = service.status(batch_run_id)
     print(("\r" if tty else "") + plain(progress_line(final)), file=sys.stderr, flush=True)
     return final
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     catalog = open_catalog(args)
-    with open_store(args) as store:
-        engine = BatchEngine(store, catalog_ids=catalog.products["product_id"], auto_resume=True).open()
+    with open_service(args, catalog, run=True) as service:
+        if args.batch:
+            batch_run_id = service.batch(args.batch)["batch_run_id"]  # NotFound for an unknown one
+        elif args.resume:
+            batch_run_id = service.active_batch_id() or service.latest_batch_id(_RESUMABLE)
+            if batch_run_id is None:
+                raise IndexLabError(f"nothing to resume in {service.db_path}: no running, paused or stopped batch")
+        else:
+            batch_run_id = service.plan(plan_request_from_args(args), actor="cli").batch_run_id
+        previous = signal.signal(signal.SIGINT, _Interrupts(service, batch_run_id))  # before any job starts
         try:
-            service = BatchService(store, catalog, engine)
-            if args.batch:
-                batch_run_id = service.batch(args.batch)["batch_run_id"]  # NotFound for an unknown one
-            elif args.resume:
-                batch_run_id = engine.active_batch_id()
-                latest = store.latest_batch([s.value for s in _RESUMABLE])
-                if batch_run_id is None and latest is None:
-                    raise IndexLabError(f"nothing to resume in {store.path}: no running, paused or stopped batch")
-                batch_run_id = batch_run_id or latest["batch_run_id"]
-            else:
-                batch_run_id = service.plan(plan_request_from_args(args), actor="cli").batch_run_id
-            previous = signal.signal(signal.SIGINT, _Interrupts(engine, batch_run_id))  # before any job starts
-            try:
-                # recover() may already be running it, or have finished it meanwhile
-                if engine.status(batch_run_id)["state"] in (BatchState.PLANNED, BatchState.PAUSED, BatchState.STOPPED):
-                    service.start(batch_run_id, actor="cli")
-                say(f"indexlab: batch {batch_run_id} running (db {store.path})", file=sys.stderr)
-                final = follow(engine, batch_run_id)
-            finally:
-                signal.signal(signal.SIGINT, previous)
+            # recover() may already be running it, or have finished it meanwhile
+            if service.status(batch_run_id)["state"] in (BatchState.PLANNED, BatchState.PAUSED, BatchState.STOPPED):
+                service.start(batch_run_id, actor="cli")
+            say(f"indexlab: batch {batch_run_id} running (db {service.db_path})", file=sys.stderr)
+            final = follow(service, batch_run_id)
         finally:
-            engine.close()
+            signal.signal(signal.SIGINT, previous)
     emit_json(summary(final))
     say(f"indexlab: {final['result_text'] if final['result'] else final['state']}"
             + (f" ({final['reason']})" if final.get("reason") else ""), file=sys.stderr)
     return exit_code(final)
 
 
-def _batch_id(store: Any, batch_run_id: str | None) -> str:
+def _batch_id(service: BatchService, batch_run_id: str | None) -> str:
     if batch_run_id is not None:
         return batch_run_id
-    latest = store.latest_batch()
+    latest = service.latest_batch_id()
     if latest is None:
-        raise IndexLabError(f"no batches in {store.path}")
-    return latest["batch_run_id"]
+        raise IndexLabError(f"no batches in {service.db_path}")
+    return latest
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    with open_store(args, writes=False) as store:
-        service = BatchService(store, catalog=None)
-        batch_run_id = _batch_id(store, args.batch_run_id)
+    with open_service(args, writes=False) as service:
+        batch_run_id = _batch_id(service, args.batch_run_id)
         status = service.status(batch_run_id)
         groups = [] if args.json else service.failure_groups(batch_run_id, limit=STATUS_GROUPS)
     if args.json:
@@ -121,9 +123,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_failures(args: argparse.Namespace) -> int:
-    with open_store(args, writes=False) as store:
-        service = BatchService(store, catalog=None)
-        batch_run_id = _batch_id(store, args.batch_run_id)
+    with open_service(args, writes=False) as service:
+        batch_run_id = _batch_id(service, args.batch_run_id)
         groups = service.failure_groups(batch_run_id, limit=args.limit)
         failed = service.batch_with_counts(batch_run_id)["counts"].get("failed", 0)
     if args.json:
@@ -135,8 +136,8 @@ def cmd_failures(args: argparse.Namespace) -> int:
 
 def cmd_rerun(args: argparse.Namespace) -> int:
     catalog = open_catalog(args)
-    with open_store(args) as store:
-        saved = BatchService(store, catalog).rerun(args.batch_run_id, which=args.which, reason=args.reason,
+    with open_service(args, catalog) as service:
+        saved = service.rerun(args.batch_run_id, which=args.which, reason=args.reason,
                                                    settings=rerun_changes(args), actor="cli")
     if args.json:
         emit_json({"batch_run_id": saved.batch_run_id, "state": saved.state.value,

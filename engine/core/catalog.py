@@ -20,19 +20,27 @@ so every format obeys the same rules.
 
 from __future__ import annotations
 
-import csv
-import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from engine.core.catalog_read import (
+    _FOLDER,
+    _IMPLIED,
+    _LINE,
+    _LOCATION,
+    _READERS,
+    _SOURCE,
+    CORE_COLUMNS,
+    _kind,
+    _read_tree,
+)
 from engine.core.errors import CatalogError, CatalogProblem
-from engine.core.catalog_read import (CORE_COLUMNS, REQUIRED_COLUMNS, _FOLDER, _IMPLIED, _LINE, _LOCATION, _READERS,
-                                      _SOURCE, _kind, _read_tree)
 
 PRODUCT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 FILE_FORMATS = (".csv", ".json", ".jsonl", ".ndjson", ".parquet")
@@ -125,18 +133,19 @@ def _validate(raw: pd.DataFrame) -> tuple[pd.DataFrame, list[CatalogProblem]]:
         wrong = _not_string(value)
         shown = value.to_numpy(dtype=object) if wrong.any() else None
         expect = "a string or null" if field == "variant" else "a string"
-        report(wrong, field, lambda i: f"{field} must be {expect}, got {_kind(shown[i])} {shown[i]!r:.60}")
+        # report() calls each message lambda at once, inside this iteration (B023 cannot see that)
+        report(wrong, field, lambda i: f"{field} must be {expect}, got {_kind(shown[i])} {shown[i]!r:.60}")  # noqa: B023
         text = value.where(~wrong).astype("str").str.strip()
         if _FOLDER in raw.columns and field in _IMPLIED:  # JSON tree: the path names these too
             implied, where = raw[_IMPLIED[field][0]], _IMPLIED[field][1]
             report(text.notna() & text.ne("") & text.ne(implied), field,
-                   lambda i: f"{field} {text.iloc[i]!r} does not match {where} {implied.iloc[i]!r}")
+                   lambda i: f"{field} {text.iloc[i]!r} does not match {where} {implied.iloc[i]!r}")  # noqa: B023
             text = text.fillna(implied)
         if field == "variant":
             text = text.fillna("")
         else:
-            report(text.isna() & ~wrong, field, lambda i: f"{field} is missing")
-            report(text.eq(""), field, lambda i: f"{field} is empty")
+            report(text.isna() & ~wrong, field, lambda i: f"{field} is missing")  # noqa: B023
+            report(text.eq(""), field, lambda i: f"{field} is empty")  # noqa: B023
         core[field] = text
 
     pid = core["product_id"]

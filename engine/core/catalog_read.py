@@ -3,7 +3,6 @@ location columns, plus the file-level problems. ``engine.core.catalog`` validate
 
 from __future__ import annotations
 
-
 import csv
 import io
 import itertools

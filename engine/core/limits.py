@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
@@ -145,8 +145,8 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
         when = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):
         return None
-    now = now or datetime.now(timezone.utc)
-    when, now = (t if t.tzinfo else t.replace(tzinfo=timezone.utc) for t in (when, now))
+    now = now or datetime.now(UTC)
+    when, now = (t if t.tzinfo else t.replace(tzinfo=UTC) for t in (when, now))
     return max(0.0, (when - now).total_seconds())
 
 

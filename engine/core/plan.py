@@ -12,9 +12,9 @@ import difflib
 import math
 import os
 import re
-from functools import lru_cache
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
@@ -56,7 +56,8 @@ class Selection(BaseModel):
     product_ids: list[str] = Field(default_factory=list, description="Only these products.")
     brands: list[str] = Field(default_factory=list, description="Only products of these brands (case-insensitive).")
     categories: list[str] = Field(default_factory=list, description="Only products of these categories.")
-    search: str | None = Field(None, max_length=200, description="Only products whose brand, model, variant or id contains this text (case-insensitive).")
+    search: str | None = Field(None, max_length=200, description=(
+        "Only products whose brand, model, variant or id contains this text (case-insensitive)."))
 
     @property
     def is_empty_request(self) -> bool:

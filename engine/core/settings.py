@@ -50,7 +50,8 @@ class BatchSettings(BaseModel):
     llm_provider: str = Field("openai", min_length=1, max_length=64, description="Name of the LLM provider (rate limits are per provider).")
     llm_model: str = Field("gpt-4o-mini", min_length=1, max_length=128, description="Model asked by the thorough profile.")
     llm_base_url: str = Field("https://api.openai.com/v1", min_length=1, max_length=512, description="OpenAI-compatible endpoint.")
-    llm_api_key_env: str = Field("OPENAI_API_KEY", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="Env var holding the provider key (the key itself is never stored).")
+    llm_api_key_env: str = Field("OPENAI_API_KEY", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+                                 description="Env var holding the provider key (the key itself is never stored).")
     workers: int = Field(2, ge=1, le=64, description="Products run at once.")
     max_run_seconds: float = Field(600.0, gt=0, le=86_400, description="Per product attempt; past it the attempt is cancelled and fails.")
     max_attempts: int = Field(3, ge=1, le=20, description="Attempts per product before it is failed.")
@@ -68,7 +69,7 @@ class BatchSettings(BaseModel):
     fail_fast_failures: int = Field(20, ge=0, le=100_000, description="Pause the batch after this many consecutive failures (0: never).")
 
     @model_validator(mode="after")
-    def _command_needs_argv(self) -> "BatchSettings":
+    def _command_needs_argv(self) -> BatchSettings:
         if self.runner == "command" and not self.command:
             raise ValueError("runner 'command' needs a command (argv list), e.g. ['python', 'my_job.py']")
         return self

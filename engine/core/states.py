@@ -53,7 +53,10 @@ FINISHED_BATCH_STATES = frozenset({BatchState.COMPLETED, BatchState.STOPPED})
 # Items that end without a (further) run: the move into one of these sets the item's finished_at.
 SET_ASIDE_ITEM_STATES = frozenset({ItemState.STOPPED, ItemState.SKIPPED})
 
-I = ItemState
+# The phases of one product run, in order: a runner reports the one it is in (RunContext.phase).
+PHASES = ("discover", "fetch", "extract", "reconcile", "finalize")
+
+I = ItemState  # noqa: E741 (a one-letter alias keeps the transition table readable)
 B = BatchState
 
 ITEM_MOVES: dict[ItemState, frozenset[ItemState]] = {

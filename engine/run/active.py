@@ -11,12 +11,12 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from engine.core.errors import IndexLabError
-from engine.run.items import ItemColumns
 from engine.core.limits import CancelToken
-from engine.runners.base import Runner
 from engine.core.settings import BatchSettings
-from engine.store import OutcomeRecord
 from engine.core.text import NotStorable, as_text, storable, storable_json
+from engine.run.items import ItemColumns
+from engine.runners.base import Runner
+from engine.store import OutcomeRecord
 
 
 class ActiveItem(NamedTuple):

@@ -9,10 +9,16 @@ import heapq
 import json
 from collections.abc import Sequence
 
-from engine.run.active import ActiveItem, ActiveRun
 from engine.core.errors import IllegalTransition, NotFound
-from engine.core.states import (FINISHED_BATCH_STATES, SET_ASIDE_ITEM_STATES, BatchState, ItemState,
-                                check_batch_move, check_item_move)
+from engine.core.states import (
+    FINISHED_BATCH_STATES,
+    SET_ASIDE_ITEM_STATES,
+    BatchState,
+    ItemState,
+    check_batch_move,
+    check_item_move,
+)
+from engine.run.active import ActiveItem, ActiveRun
 from engine.store import BatchMove, BulkMove, EventRow, ItemMove, utcnow
 
 ENGINE = "engine"  # the actor of transitions the engine makes by itself

@@ -11,17 +11,17 @@ import threading
 from concurrent.futures import Future
 from typing import Any
 
-from engine.run.active import ActiveItem, ActiveRun, Attempt, OutcomeNotStorable, outcome_parts, short_error
 from engine.core.errors import StoreError
-from engine.core.limits import CancelToken, Cancelled, DeadlineExceeded, backoff_delay
-from engine.runners.base import RunContext, Runner
+from engine.core.limits import Cancelled, CancelToken, DeadlineExceeded, backoff_delay
 from engine.core.settings import BatchSettings
 from engine.core.states import ACTIVE_BATCH_STATES, BatchState, ItemState, check_item_move
-from engine.store import utcnow
 from engine.core.text import storable
 from engine.core.triage import NEEDS_REVIEW, batch_result, gate, result_counts, result_words
 from engine.core.triage import fingerprint as triage_fingerprint
+from engine.run.active import ActiveItem, ActiveRun, Attempt, OutcomeNotStorable, outcome_parts, short_error
 from engine.run.changes import ENGINE
+from engine.runners.base import RunContext, Runner
+from engine.store import utcnow
 
 log = logging.getLogger("indexlab.engine")
 

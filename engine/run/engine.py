@@ -15,17 +15,17 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
 
-from engine.run.active import ActiveRun
 from engine.core.limits import Clock, DomainLimiter, Limits, ProviderLimiter, SystemClock
-from engine.run.live import LiveStatus
 from engine.core.states import ItemState
-from engine.store import BulkMove, Store, utcnow
-from engine.run.writer import GroupCommitWriter
+from engine.run.active import ActiveRun
 from engine.run.changes import ENGINE, ChangeBuilders
 from engine.run.dispatch import Dispatcher
 from engine.run.lifecycle import Lifecycle
+from engine.run.live import LiveStatus
 from engine.run.loading import Loading
 from engine.run.recovery import Recovery
+from engine.run.writer import GroupCommitWriter
+from engine.store import BulkMove, Store, utcnow
 
 ABANDON_GRACE_S = 2.0  # past its deadline plus this, an attempt that ignores cancellation is abandoned
 ExecutorFactory = Callable[[int], Executor]

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from engine.run.active import ActiveRun
 from engine.core.errors import IllegalTransition
-from engine.runners import get_runner
 from engine.core.states import BatchState, ItemState, check_batch_move
+from engine.run.active import ActiveRun
+from engine.runners import get_runner
 from engine.store import Change, utcnow
 
 

@@ -13,10 +13,10 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from engine.run.items import ItemColumns
 from engine.core.states import ItemState
-from engine.store import BatchMove, BulkMove, Change, EventRow, ItemMove, ItemRow, as_utc
 from engine.core.triage import NEEDS_REVIEW, batch_result, result_counts, result_words
+from engine.run.items import ItemColumns
+from engine.store import BatchMove, BulkMove, Change, EventRow, ItemMove, ItemRow, as_utc
 
 RECENT_WINDOW_S = 120.0  # throughput "recent" window
 MAX_FAILURES = 20

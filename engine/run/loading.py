@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.run.active import ActiveItems, ActiveRun
 from engine.core.errors import IllegalTransition, IndexLabError
+from engine.core.settings import BatchSettings
+from engine.core.states import BUSY_BATCH_STATES, ItemState
+from engine.run.active import ActiveItems, ActiveRun
 from engine.run.items import ItemColumns
+from engine.run.live import LiveStatus
 from engine.runners import get_runner
 from engine.runners.base import Runner
-from engine.core.settings import BatchSettings
-from engine.run.live import LiveStatus
-from engine.core.states import BUSY_BATCH_STATES, ItemState
 
 MAX_CACHED_STATUSES = 16
 

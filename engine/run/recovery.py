@@ -6,18 +6,18 @@ Part of BatchEngine (engine/run/engine.py).
 from __future__ import annotations
 
 import heapq
-from contextlib import contextmanager
 import logging
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from engine.run.active import ActiveRun, Attempt
 from engine.core.errors import StoreError, StoreRejected
-from engine.runners.orphans import job_id, sweep_orphans
 from engine.core.settings import BatchSettings
 from engine.core.states import ACTIVE_BATCH_STATES, BatchState, ItemState, check_batch_move
-from engine.store import BatchMove, Change, EventRow, Interrupted, ItemMove, OutcomeRecord, utcnow
+from engine.run.active import ActiveRun, Attempt
 from engine.run.changes import ENGINE
+from engine.runners.orphans import job_id, sweep_orphans
+from engine.store import BatchMove, Change, EventRow, Interrupted, ItemMove, OutcomeRecord, utcnow
 
 log = logging.getLogger("indexlab.engine")
 

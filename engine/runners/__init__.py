@@ -1,7 +1,10 @@
 """Product jobs. Importing this package registers the built-in runners (command, noop, harvest)."""
 
-from engine.runners import command, noop  # noqa: F401  (registers them)
-from engine.runners import harvest  # noqa: F401  (registers it)
+from engine.runners import (  # noqa: F401  (registers them)
+    command,
+    harvest,
+    noop,
+)
 from engine.runners.base import RunContext, Runner, RunnerError
 from engine.runners.registry import check_runner, get_runner, register, runner_names
 

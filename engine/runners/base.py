@@ -16,7 +16,6 @@ from engine.core.limits import CancelToken, Limits
 from engine.core.settings import BatchSettings
 
 Outcome = dict[str, Any]
-PHASES = ("discover", "fetch", "extract", "reconcile", "finalize")
 
 
 class RunnerError(IndexLabError):

@@ -37,10 +37,10 @@ from collections import deque
 from typing import IO, Any
 
 from engine.core.limits import Cancelled, DeadlineExceeded
-from engine.runners.orphans import JOB_ENV, die_with_parent, job_id
-from engine.runners.base import Outcome, RunContext, RunnerError
-from engine.runners.registry import register
 from engine.core.settings import BatchSettings
+from engine.runners.base import Outcome, RunContext, RunnerError
+from engine.runners.orphans import JOB_ENV, die_with_parent, job_id
+from engine.runners.registry import register
 
 KILL_GRACE_SECONDS = 1.0  # between SIGTERM and SIGKILL: time to flush, short enough for force stop's 2 s
 POLL_SECONDS = 0.05  # longest wait between exit / cancel / deadline checks

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.core.settings import BatchSettings
 from engine.runners.base import Outcome, RunContext
 from engine.runners.registry import register
-from engine.core.settings import BatchSettings
 
 
 @register("noop", durable_dispatch=False)

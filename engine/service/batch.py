@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -12,15 +13,23 @@ import pyarrow as pa
 from engine.core.catalog import Catalog
 from engine.core.errors import ConfirmationRequired, IndexLabError, NotFound, PlanError
 from engine.core.ids import new_batch_run_id
-from engine.run.items import ItemColumns
-from engine.core.plan import HISTORY_DAYS, LARGE_BATCH_THRESHOLD, BatchPlan, PlanRequest, PlanSummary, Selection, build_plan
-from engine.runners import get_runner
+from engine.core.plan import (
+    HISTORY_DAYS,
+    LARGE_BATCH_THRESHOLD,
+    BatchPlan,
+    PlanRequest,
+    PlanSummary,
+    Selection,
+    build_plan,
+)
 from engine.core.settings import BatchSettings, with_defaults
-from engine.run.live import LiveStatus
 from engine.core.states import ACTIVE_BATCH_STATES, BatchState
+from engine.core.triage import NEEDS_REVIEW, batch_result, result_counts, result_words
+from engine.run.items import ItemColumns
+from engine.run.live import LiveStatus
+from engine.runners import get_runner
 from engine.service.reads import TypedReads
 from engine.store import Store, utcnow
-from engine.core.triage import NEEDS_REVIEW, batch_result, result_counts, result_words
 
 if TYPE_CHECKING:
     from engine.run.engine import BatchEngine
@@ -50,11 +59,47 @@ class BatchService(TypedReads):
     """One per process: owns nothing but the store and the catalog it was given."""
 
     def __init__(self, store: Store, catalog: Catalog | None, engine: BatchEngine | None = None,
-                 defaults: BatchSettings | None = None) -> None:
+                 defaults: BatchSettings | None = None, *, owns: bool = False) -> None:
         self.store = store
         self.catalog = catalog
         self.engine = engine
         self.defaults = defaults or BatchSettings()  # the server's settings for what a new plan leaves out
+        self._owns = owns  # opened by open_service: close() stops the engine and closes the store
+
+    # ------------------------------------------------------------------ lifetime (open_service)
+    def close(self) -> None:
+        """Stop dispatching (states stay as they are: the next start recovers them) and close the database."""
+        if not self._owns:
+            return
+        self._owns = False
+        try:
+            if self.engine is not None:
+                self.engine.close()
+        finally:
+            self.store.close()
+
+    def __enter__(self) -> BatchService:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def db_path(self) -> Path:
+        return self.store.path
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Block until the engine has nothing left to dispatch (the headless CLI, tests)."""
+        return self._engine().wait_idle(timeout)
+
+    def active_batch_id(self) -> str | None:
+        """The batch this process's engine is dispatching, if any."""
+        return self.engine.active_batch_id() if self.engine is not None else None
+
+    def latest_batch_id(self, states: tuple[BatchState, ...] | None = None) -> str | None:
+        """The newest batch (in one of ``states``), if any."""
+        batch = self.store.latest_batch([s.value for s in states] if states else None)
+        return batch["batch_run_id"] if batch else None
 
     def preview(self, request: PlanRequest) -> BatchPlan:
         """The plan as it would be saved, estimated from this store's history; writes nothing."""
@@ -194,8 +239,9 @@ class BatchService(TypedReads):
     def resume(self, batch_run_id: str, *, actor: str = "operator") -> dict[str, Any]:
         return self._engine().resume(batch_run_id, actor=actor)
 
-    def stop(self, batch_run_id: str, *, force: bool = False, actor: str = "operator") -> dict[str, Any]:
-        return self._engine().stop(batch_run_id, force=force, actor=actor)
+    def stop(self, batch_run_id: str, *, force: bool = False, actor: str = "operator",
+             reason: str | None = None) -> dict[str, Any]:
+        return self._engine().stop(batch_run_id, force=force, actor=actor, reason=reason)
 
     def retry_failed(self, batch_run_id: str, seqs: list[int] | None = None, *, reason: str | None = None,
                      actor: str = "operator") -> int:

@@ -12,9 +12,25 @@ import pandas as pd
 from engine.core.catalog import Catalog
 from engine.core.settings import BatchSettings
 from engine.core.states import ItemState
-from engine.service.models import (BatchItem, BatchPage, BatchStatus, BatchSummary, Event, EventPage, Failure,
-                                   FailureGroup, FailureReport, FeedEvent, Health, ItemPage, MissingField,
-                                   NeedsReview, Product, ProductOutcome, ProductPage)
+from engine.service.models import (
+    BatchItem,
+    BatchPage,
+    BatchStatus,
+    BatchSummary,
+    Event,
+    EventPage,
+    Failure,
+    FailureGroup,
+    FailureReport,
+    FeedEvent,
+    Health,
+    ItemPage,
+    MissingField,
+    NeedsReview,
+    Product,
+    ProductOutcome,
+    ProductPage,
+)
 from engine.store import Store
 
 if TYPE_CHECKING:

@@ -22,18 +22,41 @@ import duckdb
 import pyarrow as pa
 
 from engine.core.errors import IndexLabError, SchemaTooNew, StoreError, StoreLocked, StoreRejected, StoreUnavailable
-
-from engine.store.changes import (BatchMove, BulkMove, Change, EventRow, Interrupted, ItemMove, ItemRow,  # noqa: F401
-                                  OutcomeRecord,
-                                  EVENT_FIELDS, EVENT_SCHEMA, FIELD_SCHEMA, ITEM_ROW_FIELDS, ITEM_ROW_SCHEMA,
-                                  OUTCOME_FIELDS, OUTCOME_SCHEMA)
-from engine.store.schema import CREATE_VERSION_TABLE, INSERT_VERSION, MIGRATIONS, SCHEMA_VERSION, SELECT_VERSION  # noqa: F401
-from engine.store.sql import (
-    DELETE_OUTCOME_FIELDS_FROM_ARROW, INSERT_BATCH, INSERT_BULK_MOVE_EVENTS, INSERT_EVENT, INSERT_EVENTS_FROM_ARROW,
-    INSERT_INTERRUPTED_EVENTS, INSERT_ITEMS_FROM_ARROW, INSERT_OUTCOME_FIELDS_FROM_ARROW, UPDATE_BATCH_STATE,
-    UPDATE_BULK_MOVE, UPDATE_INTERRUPTED, UPDATE_ITEMS_FROM_ARROW, UPSERT_OUTCOMES_FROM_ARROW, UPSERT_PROBE,
+from engine.store.changes import (
+    EVENT_FIELDS,
+    EVENT_SCHEMA,
+    FIELD_SCHEMA,
+    ITEM_ROW_FIELDS,
+    ITEM_ROW_SCHEMA,
+    OUTCOME_FIELDS,
+    OUTCOME_SCHEMA,
+    BatchMove,
+    BulkMove,
+    Change,
+    EventRow,
+    Interrupted,
+    ItemMove,
+    ItemRow,
+    OutcomeRecord,
 )
 from engine.store.reads import ItemFilter, Reads, as_utc, utcnow  # noqa: F401  (ItemFilter, as_utc: re-exported)
+from engine.store.schema import CREATE_VERSION_TABLE, INSERT_VERSION, MIGRATIONS, SCHEMA_VERSION, SELECT_VERSION
+from engine.store.sql import (
+    DELETE_OUTCOME_FIELDS_FROM_ARROW,
+    INSERT_BATCH,
+    INSERT_BULK_MOVE_EVENTS,
+    INSERT_EVENT,
+    INSERT_EVENTS_FROM_ARROW,
+    INSERT_INTERRUPTED_EVENTS,
+    INSERT_ITEMS_FROM_ARROW,
+    INSERT_OUTCOME_FIELDS_FROM_ARROW,
+    UPDATE_BATCH_STATE,
+    UPDATE_BULK_MOVE,
+    UPDATE_INTERRUPTED,
+    UPDATE_ITEMS_FROM_ARROW,
+    UPSERT_OUTCOMES_FROM_ARROW,
+    UPSERT_PROBE,
+)
 
 log = logging.getLogger("indexlab.store")
 _LOCK_PID = re.compile(r"PID (\d+)")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from engine.core.limits import Cancelled, CancelToken
+from engine.core.states import PHASES
 from engine.runners import get_runner
-from engine.runners.base import PHASES, RunnerError
+from engine.runners.base import RunnerError
 from tests.support.harvest import PRODUCT, Recorder, page, run, source, spec_table, write_corpus
 
 MAKER = page(spec_table({"Max DPI": "26,000 DPI", "Weight": "58 g", "Polling rate": "8000 Hz",

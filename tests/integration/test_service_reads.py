@@ -12,7 +12,7 @@ from engine.core.errors import NotFound
 from engine.core.plan import PlanRequest, Selection
 from engine.core.settings import BatchSettings
 from engine.run.engine import BatchEngine
-from engine.runners.base import RunnerError, register
+from engine.runners import RunnerError, register
 from engine.service import BatchService, Failure, FeedEvent
 from engine.service.reads import FEED_KINDS
 from tests.support.catalogs import products_frame

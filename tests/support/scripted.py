@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.core.settings import BatchSettings
-from engine.runners.base import RunnerError, register
+from engine.runners import RunnerError, register
 
 
 @dataclass

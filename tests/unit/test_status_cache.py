@@ -14,8 +14,9 @@ import pytest
 from tornado.httpserver import HTTPServer
 from tornado.web import Application
 
-from dashboard.api import handlers as api
+from dashboard.api import endpoints, handlers
 from engine.core.errors import NotFound
+from engine.service import BatchStatus
 
 BATCH = "b-1"
 URL = f"/api/v1/indexlab/batch/{BATCH}/status"
@@ -45,14 +46,17 @@ class SlowService:
                                              "stopped": 0, "unfinished": 1},
                 "result_text": f"{self.calls} succeeded, 1 not run yet", "reason": "started"}
 
+    def batch_status(self, batch_run_id: str) -> BatchStatus:  # the typed read the API serves
+        return BatchStatus.model_validate(self.status(batch_run_id))
+
 
 @pytest.fixture(autouse=True)
 def empty_cache():
-    api._status_cache.clear()
-    api._status_pending.clear()
+    endpoints._status_cache.clear()
+    endpoints._status_pending.clear()
     yield
-    api._status_cache.clear()
-    api._status_pending.clear()
+    endpoints._status_cache.clear()
+    endpoints._status_pending.clear()
 
 
 async def _serve(service: SlowService) -> tuple[HTTPServer, str]:
@@ -61,7 +65,7 @@ async def _serve(service: SlowService) -> tuple[HTTPServer, str]:
     sock.bind(("127.0.0.1", 0))
     sock.listen(64)
     sock.setblocking(False)
-    server = HTTPServer(Application(api.routes(lambda: context)))
+    server = HTTPServer(Application(handlers.routes(lambda: context)))
     server.add_sockets([sock])
     return server, f"http://127.0.0.1:{sock.getsockname()[1]}"
 
@@ -91,7 +95,7 @@ def _run(scenario, *, missing: bool = False) -> None:
 def test_concurrent_pollers_share_one_refresh():
     async def scenario(service: SlowService, client: httpx.AsyncClient) -> None:
         polls = [asyncio.ensure_future(client.get(URL)) for _ in range(10)]
-        await _until(lambda: service.calls == 1 and not any(p.done() for p in polls) and len(api._status_pending) == 1)
+        await _until(lambda: service.calls == 1 and not any(p.done() for p in polls) and len(endpoints._status_pending) == 1)
         service.release.set()
         answers = await asyncio.gather(*polls)
         assert {a.status_code for a in answers} == {200}
@@ -105,7 +109,7 @@ def test_a_refresh_begun_before_a_lifecycle_call_is_not_cached():
     async def scenario(service: SlowService, client: httpx.AsyncClient) -> None:
         poll = asyncio.ensure_future(client.get(URL))
         await _until(lambda: service.calls == 1)
-        api._forget_status(BATCH)  # what start, pause, stop, retry and skip do once they are committed
+        endpoints._forget_status(BATCH)  # what start, pause, stop, retry and skip do once they are committed
         service.release.set()
         assert (await poll).json()["counts"]["completed"] == 1
         assert (await client.get(URL)).json()["counts"]["completed"] == 2  # read again, not the stale body
@@ -118,11 +122,11 @@ def test_a_refresh_begun_before_a_lifecycle_call_is_not_cached():
 def test_every_waiting_poller_gets_the_refresh_error():
     async def scenario(service: SlowService, client: httpx.AsyncClient) -> None:
         polls = [asyncio.ensure_future(client.get(URL)) for _ in range(5)]
-        await _until(lambda: service.calls == 1 and len(api._status_pending) == 1)
+        await _until(lambda: service.calls == 1 and len(endpoints._status_pending) == 1)
         service.release.set()
         answers = await asyncio.gather(*polls)
         assert [a.status_code for a in answers] == [404] * 5
         assert {a.json()["error"]["code"] for a in answers} == {"not_found"}
-        assert not api._status_pending and not api._status_cache
+        assert not endpoints._status_pending and not endpoints._status_cache
 
     _run(scenario, missing=True)

@@ -30,11 +30,27 @@ from typing import Any
 from engine.runners.harvest import vocab
 from engine.runners.harvest.fields import FieldDef, LabelMatcher, normalise
 from engine.runners.harvest.jsonld import json_ld_properties, microdata_items, names_product
-from engine.runners.harvest.page import (COMPARE_MARK, HEADINGS, headed_block, main_scope, parse_page, text_of,
-                                         value_text)
+from engine.runners.harvest.page import (
+    COMPARE_MARK,
+    HEADINGS,
+    headed_block,
+    main_scope,
+    parse_page,
+    text_of,
+    value_text,
+)
 from engine.runners.harvest.prose import ProseReader, sentences
-from engine.runners.harvest.values import (UNIT_WORDS, UNITS, Parsed, convert, parse_value, plausible, quantities,
-                                           strip_marks, tidy_number)
+from engine.runners.harvest.values import (
+    UNIT_WORDS,
+    UNITS,
+    Parsed,
+    convert,
+    parse_value,
+    plausible,
+    quantities,
+    strip_marks,
+    tidy_number,
+)
 
 # How much a layout is trusted when one page states a field twice: lower wins.
 METHOD_RANK = {"json_ld": 0, "table": 1, "definition_list": 1, "bullets": 2, "pairs": 2, "prose": 3}

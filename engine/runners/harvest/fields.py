@@ -129,7 +129,7 @@ class LabelMatcher:
         qualifiers after ("Weight mouse only", "Polling rate wireless"); the longest alias wins."""
         n = len(words)
         for size in range(min(n, 4), 0, -1):
-            for start in range(0, n - size + 1):
+            for start in range(n - size + 1):
                 hit = self._exact.get(" ".join(words[start:start + size]))
                 if hit is None:
                     continue

@@ -22,10 +22,10 @@ from typing import Any
 import httpx
 
 from engine.core.limits import parse_retry_after
+from engine.core.settings import BatchSettings
 from engine.runners.base import RunContext
 from engine.runners.harvest.fields import FieldDef
 from engine.runners.harvest.values import Parsed, parse_value, same_value
-from engine.core.settings import BatchSettings
 
 MAX_LLM_TRIES = 4
 LLM_TIMEOUT_S = 60.0

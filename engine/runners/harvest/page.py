@@ -31,7 +31,8 @@ DROP_TAGS = frozenset({"script", "style", "noscript", "template", "iframe", "obj
 NOISE_TAGS = frozenset({"nav", "footer", "aside", "header", "dialog"})
 # Whole class/id words that mark furniture ("ad" only as a word: "header", "shadow" are fine).
 NOISE_WORDS = frozenset({"ad", "ads", "adv", "advert", "adverts", "advertisement", "advertising", "sponsored",
-                         "promo", "promotion", "cookie", "cookies", "consent", "gdpr", "banner", "related", "recommend", "recommended", "recommendation",
+                         "promo", "promotion", "cookie", "cookies", "consent", "gdpr", "banner", "related", "recommend",
+                         "recommended", "recommendation",
                          "recommendations", "upsell", "crosssell", "similar", "newsletter", "breadcrumb",
                          "breadcrumbs", "modal", "popup", "share", "social", "viewed", "alsoviewed", "sidebar",
                          "tooltip", "tooltiptext", "tippy", "popover", "footnote", "footnotes", "fineprint",
@@ -149,9 +150,7 @@ def _screen_reader_only(el: Any) -> bool:
 def _clean(root: Any) -> None:
     doomed = []
     for el in root.iter():
-        if not isinstance(el.tag, str):  # comments / entities left by recover mode
-            doomed.append(el)
-        elif el.tag in DROP_TAGS or is_noise(el):
+        if not isinstance(el.tag, str) or el.tag in DROP_TAGS or is_noise(el):  # comments / entities left by recover mode
             doomed.append(el)
         elif _comparison(el):
             el.set(COMPARE_MARK, "1")
@@ -185,9 +184,8 @@ def main_scope(root: Any) -> Any:
     """The page's main content (``<main>``, ``[role=main]``, else ``<body>``): navigation, sidebars
     and footers outside it are not read even when their markup has no telling class."""
     for el in root.iter("main", "div", "section", "article"):
-        if el.tag == "main" or (el.get("role") or "").lower() == "main":
-            if text_of(el):
-                return el
+        if (el.tag == "main" or (el.get("role") or "").lower() == "main") and text_of(el):
+            return el
     body = root.find("body")
     return body if body is not None else root
 

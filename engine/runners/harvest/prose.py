@@ -19,8 +19,17 @@ import re
 from collections.abc import Iterator
 
 from engine.runners.harvest.fields import FieldDef
-from engine.runners.harvest.values import (UNITS, Parsed, Quantity, canonical_unit, clean_text, convert,
-                                           finish_number, mentioned_choices, quantities)
+from engine.runners.harvest.values import (
+    UNITS,
+    Parsed,
+    Quantity,
+    canonical_unit,
+    clean_text,
+    convert,
+    finish_number,
+    mentioned_choices,
+    quantities,
+)
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"“(])")
 _COMPARISON = re.compile(r"\b(than|compared|comparison|versus|vs|unlike|predecessor|previous|rival|competitors?|"

@@ -23,18 +23,26 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.core.settings import BatchSettings, Profile
 from engine.runners.base import Outcome, RunContext
-from engine.runners.registry import register
 from engine.runners.harvest import llm
 from engine.runners.harvest.corpus import Corpus, Source, get_corpus
 from engine.runners.harvest.extract import best_per_field, snippet_id
 from engine.runners.harvest.fetch import Fetched, Fetcher
 from engine.runners.harvest.fields import FieldDef
 from engine.runners.harvest.prose import keyword_pattern
-from engine.runners.harvest.reconcile import (LLM_TIER, LLM_WEIGHT, TIER_TRUST, Evidence, FieldResult, Group, decide,
-                                               reconcile)
+from engine.runners.harvest.reconcile import (
+    LLM_TIER,
+    LLM_WEIGHT,
+    TIER_TRUST,
+    Evidence,
+    FieldResult,
+    Group,
+    decide,
+    reconcile,
+)
 from engine.runners.harvest.values import Parsed, same_value
-from engine.core.settings import BatchSettings, Profile
+from engine.runners.registry import register
 
 FAST_MAX_SOURCES = 2
 # A required field counts toward coverage (the quality gate's input) only at this confidence: a value

@@ -275,7 +275,7 @@ def _described_bool(fd: FieldDef, text: str) -> bool | None:
             return True
     own = {w for key in fd.keys for w in key.split() if len(w) > 2} | set(vocab.BOOL_WORDS.get(fd.name, ()))
     if words & own:
-        return False if negated else True
+        return not negated
     return None
 
 

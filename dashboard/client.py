@@ -20,8 +20,15 @@ from typing import Any
 
 from dashboard.api.operations import B, url
 from engine import cli
-from engine.cli import (STATUS_GROUPS, add_rerun_options, exit_code, group_limit, print_failure_groups,
-                            print_status, rerun_changes)
+from engine.cli import (
+    STATUS_GROUPS,
+    add_rerun_options,
+    exit_code,
+    group_limit,
+    print_failure_groups,
+    print_status,
+    rerun_changes,
+)
 from engine.core.errors import IndexLabError
 from engine.core.plan import PlanSummary
 from engine.core.states import ItemState
