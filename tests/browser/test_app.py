@@ -2,8 +2,8 @@
 
 import pytest
 
-from tests.browser.test_summary import count
 from tests.support.polling import wait_until
+from tests.support.summary import count
 
 pytestmark = pytest.mark.browser
 

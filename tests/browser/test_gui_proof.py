@@ -34,9 +34,9 @@ import pytest
 from playwright.sync_api import expect
 
 from engine.core.states import ItemState
-from tests.browser.test_summary import badge, count, server_errors, text
 from tests.support.polling import wait_until
 from tests.support.servers import Server, free_port, kill_server, start_server, stop_server
+from tests.support.summary import badge, count, server_errors, text
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -29,10 +29,10 @@ import httpx
 import pytest
 from playwright.sync_api import Error as PlaywrightError
 
-from tests.browser.test_summary import badge, count, server_errors, text
 from tests.support.browser import watch
 from tests.support.polling import wait_until
 from tests.support.servers import Server, start_server, stop_server
+from tests.support.summary import badge, count, server_errors, text
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

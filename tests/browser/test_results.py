@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.test_summary import SummaryServer, assert_clean, badge, count, serve_summary, text
 from tests.support.browser import PageWithConsole, watch
 from tests.support.catalogs import write_catalog
 from tests.support.polling import wait_until
+from tests.support.summary import SummaryServer, assert_clean, badge, count, serve_summary, text
 
 pytestmark = pytest.mark.browser
 

@@ -6,103 +6,24 @@ the same engine); its items run the gated command job, which waits until the tes
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
-import httpx
 import pytest
 
 from tests.support.browser import PageWithConsole, watch
 from tests.support.catalogs import numbered_rows, write_catalog
 from tests.support.polling import wait_until
-from tests.support.servers import Server, free_port, panel_serve
+from tests.support.summary import SummaryServer, assert_clean, badge, count, serve_summary, text
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[2]
-APP = Path(__file__).parent / "apps" / "summary_app.py"
-JOB = ROOT / "tests" / "integration" / "jobs" / "gated_job.py"
 FIELDS_JOB = Path(__file__).parent / "jobs" / "fields_job.py"
-B = "/api/v1/indexlab/batch"
 N = 12
-
-
-@dataclass
-class SummaryServer:
-    url: str
-    db: Path
-    catalog: Path
-    log: Path
-    gate: Path
-    job_log: Path
-    process: subprocess.Popen | None = None
-    client: httpx.Client = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.client = httpx.Client(base_url=self.url, timeout=30)
-
-    @property
-    def page_url(self) -> str:
-        return self.url + "/summary_app"
-
-    def start(self) -> None:
-        env = {"INDEXLAB_DB": str(self.db), "INDEXLAB_CATALOG": str(self.catalog), "INDEXLAB_API_ALLOW_COMMAND": "1"}
-        self.process = panel_serve(APP, log=self.log, env=env, port=urlsplit(self.url).port, plugin=True).process
-
-    def stop(self) -> None:
-        if self.process is None:
-            return
-        Server(self.url, self.process, self.log).stop()
-        self.process = None
-
-    def halt(self) -> None:
-        """Force-stop the active batch: under ``panel serve`` nothing closes the engine before the interpreter exits."""
-        self.gate.touch()  # release any job still waiting
-        if self.process is None:
-            return
-        active = self.client.get("/healthz").json().get("active_batch_run_id")
-        if active and self.status(active)["state"] in ("running", "paused", "stopping"):
-            self.client.post(f"{B}/stop", json={"batch_run_id": active, "force": True})
-
-    # ------------------------------------------------------------------ REST
-    def post(self, action: str, body: dict) -> dict:
-        response = self.client.post(f"{B}/{action}", json=body)
-        assert response.status_code in (200, 201), response.text
-        return response.json()
-
-    def plan_gated(self, workers: int = 2) -> str:
-        settings = {"runner": "command", "command": [sys.executable, str(JOB), str(self.job_log), str(self.gate)],
-                    "workers": workers, "max_run_seconds": 120}
-        return self.post("plan", {"selection": {"all": True}, "settings": settings})["batch_run_id"]
-
-    def status(self, batch: str) -> dict:
-        return self.client.get(f"{B}/{batch}/status").json()
-
-
 CATALOG = [*numbered_rows(N - 1, ("Logitech", "Razer", "Zowie"), id_format="p{:02d}"),
            ("p-evil", "mouse", "Evil", "<script>alert(1)</script>", "<b>v</b>")]
-
-
-def server_errors(log: Path) -> list[str]:
-    """Tracebacks in the server log (a page closing while the server writes to it logs none: dashboard.views.sessions)."""
-    return log.read_text(errors="replace").replace("\x00", "").split("Traceback (most recent call last):")[1:]
-
-
-def serve_summary(tmp_path: Path, catalog: Path, db_name: str = "summary.duckdb") -> Iterator[SummaryServer]:
-    """A started SummaryServer on a free loopback port; stopped after, and its log must hold no error."""
-    srv = SummaryServer(url=f"http://127.0.0.1:{free_port()}", db=tmp_path / db_name, catalog=catalog,
-                        log=tmp_path / "server.log", gate=tmp_path / "gate", job_log=tmp_path / "jobs.log")
-    srv.start()
-    yield srv
-    srv.halt()
-    srv.stop()
-    srv.client.close()
-    assert server_errors(srv.log) == [], srv.log.read_text(errors="replace")
 
 
 @pytest.fixture
@@ -134,23 +55,6 @@ def open_summary(session: PageWithConsole, app: SummaryServer) -> object:
     return page
 
 
-def text(page, css_class: str) -> str:
-    """The text a Panel pane shows: its content sits in the shadow root under the element with ``css_class``."""
-    inner = page.locator(f".{css_class} div")
-    return inner.first.inner_text() if inner.count() else ""
-
-
-def count(page, state: str) -> int | None:
-    text_ = text(page, f"summary-count-{state}").split()
-    digits = [t.replace(",", "") for t in text_ if t.replace(",", "").isdigit()]
-    return int(digits[-1]) if digits else None
-
-
-def badge(page) -> str:
-    badges = page.locator(".summary-header .badge")
-    return badges.first.inner_text().strip().lower() if badges.count() else ""
-
-
 def enabled(page, label: str) -> bool:
     return page.get_by_role("button", name=label, exact=True).first.is_enabled()
 
@@ -169,12 +73,6 @@ def chart_points(page) -> int:
 
 def started_jobs(app: SummaryServer) -> int:
     return len(app.job_log.read_text().splitlines()) if app.job_log.exists() else 0
-
-
-def assert_clean(*sessions: PageWithConsole) -> None:
-    for s in sessions:
-        assert s.errors == [], s.errors
-        assert s.outside_requests == [], s.outside_requests
 
 
 # --------------------------------------------------------------------------- tests

@@ -9,12 +9,7 @@ from pathlib import Path
 import pytest
 
 from dashboard.cli import main
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
+from tests.support.cli import run
 
 
 def test_catalog_summary_as_json(capsys, catalog):

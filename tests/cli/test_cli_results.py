@@ -5,30 +5,8 @@ from __future__ import annotations
 
 import json
 import subprocess
-from pathlib import Path
 
-import pytest
-
-from tests.cli.test_cli import run
-from tests.integration.test_results import JOB, indexlab
-
-
-@pytest.fixture
-def items(tmp_path) -> Path:
-    """30 products item-1 .. item-30, all Zowie (the job decides their fate by number)."""
-    path = tmp_path / "items.csv"
-    path.write_text("product_id,category,brand,model,variant\n"
-                    + "".join(f"item-{n},mouse,Zowie,Model {n},\n" for n in range(1, 31)))
-    return path
-
-
-def run_job(capsys, db, catalog, mode: str, tmp_path, *extra: str):
-    return run(capsys, "run", "--db", db, "--catalog", catalog, "--max-attempts", "1",
-               "--command", f"sh {JOB} {mode} {tmp_path}", *extra)
-
-
-def selection(*numbers: int) -> list[str]:
-    return [arg for n in numbers for arg in ("--product-id", f"item-{n}")]
+from tests.support.cli import indexlab, run, run_job, selection
 
 
 def test_unknown_batches_and_nothing_to_rerun_exit_1_with_one_line(capsys, db, items, tmp_path):

@@ -4,7 +4,7 @@ import json
 import sys
 
 from engine.store import Store
-from tests.cli.test_cli import run
+from tests.support.cli import run
 
 
 def test_run_plans_starts_and_completes_with_a_summary(capsys, catalog, db):

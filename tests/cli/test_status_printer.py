@@ -9,7 +9,7 @@ from engine.cli.output import _json_default
 from engine.cli.status import exit_code, print_failure_groups, print_status
 from engine.service import BatchService, BatchStatus, FailureGroup
 from engine.store import Store
-from tests.cli.test_cli_results import items, run_job, selection  # noqa: F401 (the items fixture)
+from tests.support.cli import run_job, selection
 
 
 def as_api_document(value):
@@ -17,7 +17,7 @@ def as_api_document(value):
     return json.loads(json.dumps(value, default=_json_default))
 
 
-def test_the_printer_takes_the_typed_read_models_and_prints_the_api_document_the_same(capsys, db, items, tmp_path):  # noqa: F811
+def test_the_printer_takes_the_typed_read_models_and_prints_the_api_document_the_same(capsys, db, items, tmp_path):
     code, out, _ = run_job(capsys, db, items, "fail", tmp_path, *selection(1, 2, 3))
     batch_run_id = json.loads(out)["batch_run_id"]
     with Store(db) as store:

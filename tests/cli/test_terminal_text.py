@@ -11,7 +11,7 @@ import unicodedata
 import pytest
 
 from engine.cli.commands import plain
-from tests.cli.test_cli import run
+from tests.support.cli import run
 
 EVIL_BRAND = "Evil\x1b]0;pwned\x07"  # retitles the terminal window
 EVIL_MODEL = "M\x1b[2J"  # clears the screen

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from tests.integration.test_results import JOB, error, indexlab
 from tests.support.catalogs import numbered_rows, write_catalog
+from tests.support.cli import TRIAGE_JOB as JOB
+from tests.support.cli import error, indexlab
 from tests.support.polling import wait_until
 from tests.support.servers import Server, start_server, stop_server
 

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,12 +17,13 @@ import httpx
 import pytest
 
 from tests.support.catalogs import numbered_rows, write_catalog
+from tests.support.cli import TRIAGE_JOB, error, indexlab
 from tests.support.harvest import page, source, spec_table, write_corpus
 from tests.support.polling import wait_until
 from tests.support.servers import Server, start_server, stop_server
 
 B = "/api/v1/indexlab/batch"
-JOB = Path(__file__).parent / "jobs" / "triage_job.sh"
+JOB = TRIAGE_JOB
 BRANDS = ["Logitech", "Razer", "Zowie", "Pulsar"]
 N_PRODUCTS = 2500
 FULL_SPECS = page(spec_table({"Max DPI": "26,000 DPI", "Weight": "58 g", "Polling rate": "8000 Hz",
@@ -32,10 +31,6 @@ FULL_SPECS = page(spec_table({"Max DPI": "26,000 DPI", "Weight": "58 g", "Pollin
 FIVE_REASONS = ["exit 1: source timeout for <product_id> after <n>s", "exit 1: GET <url> returned <n>",
                 "exit 3: parser failed at line <n> of <path>", "exit 1: checksum <id> mismatch",
                 "exit 1: <model> has no price (<n> offers seen)"]  # by N % 5
-
-
-def indexlab() -> str:
-    return shutil.which("indexlab", path=str(Path(sys.executable).parent))
 
 
 @dataclass
@@ -98,11 +93,6 @@ def lab(tmp_path_factory) -> Iterator[Lab]:
     stop_server(server)
     log = server.output()
     assert "Traceback" not in log and " 500 " not in log, log[-3000:]
-
-
-def error(response: httpx.Response, status: int) -> dict:
-    assert response.status_code == status, response.text
-    return response.json()["error"]
 
 
 # --------------------------------------------------------------------------- unhappy paths first
