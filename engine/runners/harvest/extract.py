@@ -18,16 +18,24 @@ Only the page's main content is read (``page.main_scope``); footnote lines ("* m
 Every number must be plausible for its field (``values.plausible``). Each candidate keeps where it
 was found (an XPath, or a path into the structured data) for its snippet id, and the text it came
 from for the evidence and the LLM.
+
+The records (``Candidate``, ``PageExtract``, ``snippet_id``, ``best_per_field``) live in ``candidates``,
+reading a "W x L x H" value in ``dimensions``; all four are imported here, so imports from here still work.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
 from engine.runners.harvest import vocab
+from engine.runners.harvest.candidates import (  # noqa: F401  (best_per_field, snippet_id: re-exported)
+    Candidate,
+    PageExtract,
+    best_per_field,
+    snippet_id,
+)
+from engine.runners.harvest.dimensions import _DIMENSION_LABEL, _DIMENSION_WORDS, _dimension_values
 from engine.runners.harvest.fields import FieldDef, LabelMatcher, normalise
 from engine.runners.harvest.jsonld import json_ld_properties, microdata_items, names_product
 from engine.runners.harvest.page import (
@@ -44,16 +52,11 @@ from engine.runners.harvest.values import (
     UNIT_WORDS,
     UNITS,
     Parsed,
-    convert,
     parse_value,
     plausible,
-    quantities,
     strip_marks,
-    tidy_number,
 )
 
-# How much a layout is trusted when one page states a field twice: lower wins.
-METHOD_RANK = {"json_ld": 0, "table": 1, "definition_list": 1, "bullets": 2, "pairs": 2, "prose": 3}
 TABLE_TAGS = frozenset({"table", "thead", "tbody", "tfoot", "tr", "td", "th", "caption", "colgroup", "col"})
 BLOCK_TAGS = frozenset({"div", "p", "li", "section", "article", "main", "table", "ul", "ol", "dl", "tr", "td",
                         "th", "dt", "dd", "blockquote", "figure", "header", "footer", "nav", "aside", "form",
@@ -62,14 +65,6 @@ LEAF_TAGS = frozenset({"p", "li", "div", "section", "article", "blockquote", "fi
 _KEY_VALUE = re.compile(r"^\s*([^:：|\t\n]{1,60}?)\s*(?:[:：|=]|\t+|\s[–—-]{1,2}\s|\.{3,}|…+| {2,})\s*(\S.*)$")
 _BRACKET_LABEL = re.compile(r"^\s*[【\[〔]\s*([^】\]〕]{1,60}?)\s*[】\]〕]\s*[:：–—-]?\s*(\S.*)$")
 _FOOTNOTE_LINE = re.compile(r"^\s*(?:[*†‡§¹²³⁴⁵⁶⁷⁸⁹]|\(\d\)|\[\d\]|note:|disclaimer:)", re.I)
-_DIMENSION_WORDS = frozenset({"dimensions", "dimension", "size", "measurements"})
-_DIMENSION_LABEL = frozenset({*_DIMENSION_WORDS, "product", "item", "pad", "mousepad", "mat", "overall", "approx",
-                              "w", "l", "h", "d", "x", "t", "th", "mm", "cm", "in", "inches"})
-_DIMENSION_SPLIT = re.compile(r"\s*(?:[x×*✕]|\bby\b)\s*", re.I)
-_DIMENSION_TAG = re.compile(r"(?:^|[\d\s\"”])(?P<tag>width|length|depth|height|thickness|thick|th|w|l|d|h|t)\b\.?", re.I)
-_TAG_FIELD = {"w": "width", "width": "width", "l": "length", "length": "length", "d": "length", "depth": "length",
-              "h": "thickness", "height": "thickness", "t": "thickness", "th": "thickness", "thick": "thickness",
-              "thickness": "thickness"}
 _SEGMENTS = re.compile(r"\s+[|•·]\s+")  # "Weight: 54 g | Max DPI: 35K · Polling: 8 kHz"
 _COLONS = re.compile(r"[^\s:：][:：]\s")
 _TITLE_TAGS = frozenset({*HEADINGS, "strong", "b", "a", "header", "p", "span", "div", "figcaption", "dt", "caption"})
@@ -81,41 +76,6 @@ MAX_TEXT_BLOCKS = 400  # kept per page for the LLM's snippet search
 MAX_CANDIDATES = 5_000  # per page: a hostile page cannot make extraction quadratic
 MAX_PROSE_CHARS = 20_000  # of one text block read as sentences
 MAX_SNIPPET = 300
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """One value for one field on one page."""
-
-    field: str
-    value: Parsed
-    method: str
-    anchor: Any  # the element it was read from (None for JSON-LD)
-    suffix: str  # the rest of the location: a JSON-LD path, a line or sentence number
-    snippet: str
-    order: int  # position on the page: the first statement wins a tie within a page
-
-    @property
-    def location(self) -> str:
-        """The element's XPath plus the suffix; computed on demand (XPaths cost a sibling scan)."""
-        if self.anchor is None:
-            return self.suffix
-        return self.anchor.getroottree().getpath(self.anchor) + self.suffix
-
-
-@dataclass
-class PageExtract:
-    """Everything one page stated, in page order; ``parsed`` is False for a page that could not be read."""
-
-    candidates: list[Candidate] = field(default_factory=list)
-    texts: list[str] = field(default_factory=list)  # visible text of the page's text blocks (for the LLM)
-    parsed: bool = True
-    truncated: bool = False
-
-
-def snippet_id(content_hash: str, location: str) -> str:
-    """Stable evidence id: the same page content and place always give the same id."""
-    return hashlib.sha1(f"{content_hash}:{location}".encode()).hexdigest()[:16]
 
 
 class Extractor:
@@ -371,37 +331,6 @@ def _is_unit(text: str) -> bool:
     return bool(key) and (key in UNITS or key.replace(" ", "") in UNITS)
 
 
-def _dimension_values(value: str, order: list[str]) -> dict[str, Parsed]:
-    parts = [p for p in _DIMENSION_SPLIT.split(value) if p.strip()]
-    if not 2 <= len(parts) <= 3:
-        return {}
-    shared = next((q.unit for p in reversed(parts) for q in quantities(p) if q.unit and not q.unit.startswith("?")), "")
-    if not shared:
-        return {}
-    sized: list[tuple[str | None, Parsed]] = []
-    for part in parts:
-        qs = [q for q in quantities(part) if not q.unit.startswith("?") or len(q.unit) <= 3]
-        if len(qs) != 1:
-            return {}
-        q = qs[0]
-        unit = q.unit if q.unit and not q.unit.startswith("?") else shared
-        parsed = convert(type(q)(q.value, q.decimals, unit, q.start, q.end, q.multiplied, q.num_end), "mm")
-        if parsed is None:
-            return {}
-        tag = _DIMENSION_TAG.search(part[q.num_end:] if q.num_end >= 0 else part)
-        sized.append((_TAG_FIELD.get(tag.group("tag").lower()) if tag else None,
-                      Parsed(tidy_number(round(parsed.value, 1)), parsed.tolerance)))
-    if all(t is not None for t, _ in sized) and len({t for t, _ in sized}) == len(sized):
-        return {t: p for t, p in sized if t}
-    if len(order) == len(sized) and len(set(order)) == len(order):
-        return {_TAG_FIELD[t]: p for t, (_, p) in zip(order, sized)}
-    (_, a), (_, b) = sized[0], sized[1]
-    found = {"width": max(a, b, key=lambda p: p.value), "length": min(a, b, key=lambda p: p.value)}
-    if len(sized) == 3:
-        found["thickness"] = sized[2][1]
-    return found
-
-
 def _block_containers(scope: Any) -> set[Any]:
     """Elements with a block element inside; the others hold one statement's worth of text.
     (One pass: each block marks its ancestors until it meets one already marked. The set keeps
@@ -418,14 +347,3 @@ def _block_containers(scope: Any) -> set[Any]:
 
 def _inside(el: Any, tags: tuple[str, ...]) -> bool:
     return any(isinstance(a.tag, str) and a.tag in tags for a in el.iterancestors())
-
-
-def best_per_field(candidates: list[Candidate]) -> dict[str, Candidate]:
-    """What one page says about each field: its most structured statement, the first one on a tie."""
-    best: dict[str, Candidate] = {}
-    for c in candidates:
-        held = best.get(c.field)
-        if held is None or (METHOD_RANK[c.method], c.order) < (METHOD_RANK[held.method], held.order):
-            best[c.field] = c
-    return best
-
