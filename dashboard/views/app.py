@@ -26,6 +26,7 @@ from dashboard.views.theme import hex_of
 warnings.filterwarnings("ignore", category=DeprecationWarning, module="bokeh")  # Pandas4Warning on render
 guard.install()  # `pn.serve` of the app: no network address without auth, bodies capped
 
+LIVE_OR_PAUSED = ("running", "paused", "stopping")
 TABS = ("Batch Run Builder", "Plan Preview", "Batch Run Summary", "History")
 ACCENT = hex_of("accent")  # the template draws it: a concrete colour
 
@@ -43,7 +44,13 @@ def build_tabs(context: AppContext) -> pn.Tabs:
         tabs.active = TABS.index("Batch Run Summary")
         await run.follow_async(batch_run_id)
 
-    run.restore()  # the latest active or paused batch, with its counters and position
+    async def restore() -> None:
+        """Page-load work, off the loop: follow the latest active or paused batch, with its counters and
+        position; a restored session opens on the live batch."""
+        await run.restore_async()
+        if run.batch_state in LIVE_OR_PAUSED:
+            tabs.active = TABS.index("Batch Run Summary")
+
     outcome = OutcomeView(context)
     builder = BatchRunBuilder(state=state)
 
@@ -59,8 +66,7 @@ def build_tabs(context: AppContext) -> pn.Tabs:
         (TABS[2], _when_shown(lambda: BatchRunSummary(run=run, restore_on_load=False))),
         (TABS[3], _when_shown(lambda: History(context, run_state=run, outcome=outcome))),
     ])
-    if run.batch_state in ("running", "paused", "stopping"):
-        tabs.active = TABS.index("Batch Run Summary")  # a restored session opens on the live batch
+    pn.state.onload(restore)  # served: once the page is loaded; in a notebook or a test: now
     track(tabs, state, run, outcome, builder)  # each must die with its session
     return tabs
 

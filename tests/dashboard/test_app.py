@@ -9,9 +9,11 @@ from dashboard.views.app import TABS, build_tabs
 from dashboard.views.sessions import live_session_objects
 from engine.core.catalog import load_catalog
 from engine.core.limits import FakeClock
+from engine.core.plan import PlanRequest, Selection
 from engine.run.engine import BatchEngine
 from engine.service import BatchService
 from tests.support.inline import InlineExecutor
+from tests.support.polling import wait_until
 
 LATER = {"PlanPreview", "BatchRunSummary", "History"}
 
@@ -32,3 +34,13 @@ def test_a_page_load_builds_only_the_tab_it_shows(context):
     tabs.active = TABS.index("History")
     assert "History" in live_session_objects()
     assert not {"PlanPreview", "BatchRunSummary"} & set(live_session_objects())
+
+
+def test_a_page_load_restores_the_live_batch_and_opens_its_summary(context):
+    """Page-load work runs through pn.state.onload (off the loop when served): the session follows the running
+    batch and opens on its Summary."""
+    request = PlanRequest(selection=Selection(brands=["Razer"]), settings={"runner": "noop"}, confirm_large=True)
+    batch = context.service.plan(request).batch_run_id
+    context.service.start(batch)
+    tabs = build_tabs(context)
+    wait_until(lambda: tabs.active == TABS.index("Batch Run Summary"), timeout=10, message="never opened the summary")
