@@ -1,8 +1,8 @@
 """What following a batch reads besides the live status, and how new rows merge into kept lists.
 
 The engine's live status holds the last 50 events and 20 failures, in memory: a session that opens
-mid-batch, or after a restart, starts from the store instead. Every function here but ``merged`` and the
-keys reads the store: call them from a worker thread.
+mid-batch, or after a restart, starts from the store instead. The seeds are the service's reads
+(``feed_seed``, ``failures_seed``, ``finish_times``) as the rows a session keeps: call them from a worker thread.
 """
 
 from __future__ import annotations
@@ -13,17 +13,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from dashboard.views.formats import as_datetime
 from engine.core.states import ItemState
+from engine.service import BatchService
+from engine.service.reads import FAILURES_KEEP, FEED_KINDS
 
-FEED_KINDS = frozenset({"batch_transition", "operator_action", "bulk_transition"})  # the operator's feed
-FEED_SEED_EVENTS = 2_000  # the store's newest events read for the feed when a batch is followed
-FAILURES_KEEP = 20
 SEED_POINTS = 1_200  # history drawn when a batch is followed mid-run
 SEED_MIN_WINDOW = 5  # finishes in the window before a drawn rate means anything (the first seconds spike)
 RECENT_WINDOW_MS = 120_000  # as the engine's "recent" throughput (engine.run.live.RECENT_WINDOW_S)
+__all__ = ["EPOCH", "FAILURES_KEEP", "FEED_KINDS", "event_key", "failure_key", "failures_seed", "feed_seed",
+           "history_points", "merged", "num"]
 EPOCH = datetime.min.replace(tzinfo=UTC)
 
 
@@ -56,35 +56,21 @@ def event_key(event: Mapping[str, Any]) -> tuple:
             event.get("to_state"), event.get("reason"))
 
 
-def feed_seed(service: Any, batch_run_id: str) -> list[dict[str, Any]]:
-    """The feed's start: batch moves and operator actions among the first and the newest stored events."""
-    events, total = service.events(batch_run_id, offset=0, limit=50)
-    if total > 50:
-        events += service.events(batch_run_id, offset=max(50, total - FEED_SEED_EVENTS), limit=FEED_SEED_EVENTS)[0]
-    return [e for e in events if e.get("kind") in FEED_KINDS]
+def feed_seed(service: BatchService, batch_run_id: str) -> list[dict[str, Any]]:
+    """The feed's start (``BatchService.feed_seed``) as the rows the feed keeps."""
+    return [event.model_dump() for event in service.feed_seed(batch_run_id)]
 
 
-def failures_seed(service: Any, batch_run_id: str) -> list[dict[str, Any]]:
-    """The newest failed items as failures: the engine's own list lives in memory and starts empty after a restart."""
-    page, _ = service.items(batch_run_id, state=ItemState.FAILED.value)
-    if page.empty:
-        return []
-    page = page.sort_values("finished_at", ascending=False, kind="stable").head(FAILURES_KEEP)
-    return [{"seq": int(r["seq"]), "product_id": r["product_id"], "brand": r["brand"], "model": r["model"],
-             "variant": r["variant"], "attempt": int(r["attempts"]), "error": r["last_error"] or "", "final": True,
-             "at": r["finished_at"] if pd.notna(r["finished_at"]) else None} for r in page.to_dict("records")]
+def failures_seed(service: BatchService, batch_run_id: str) -> list[dict[str, Any]]:
+    """The newest failed items as failures (``BatchService.failures_seed``) as the rows the list keeps."""
+    return [failure.model_dump() for failure in service.failures_seed(batch_run_id, keep=FAILURES_KEEP)]
 
 
-def history_points(service: Any, batch_run_id: str) -> list[dict[str, Any]]:
+def history_points(service: BatchService, batch_run_id: str) -> list[dict[str, Any]]:
     """Completed and failed over time (and the recent rate) from the items' finish times, thinned to SEED_POINTS."""
-    frames = []
-    for state in (ItemState.COMPLETED.value, ItemState.FAILED.value):
-        page, _ = service.items(batch_run_id, state=state)
-        frames.append(page[["state", "finished_at"]])
-    done = pd.concat(frames, ignore_index=True).dropna(subset=["finished_at"])
+    done = service.finish_times(batch_run_id)
     if done.empty:
         return []
-    done = done.sort_values("finished_at", kind="stable")
     t = done["finished_at"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy().astype("datetime64[ms]").astype("int64")
     completed = np.cumsum(done["state"].to_numpy() == ItemState.COMPLETED.value)
     failed = np.cumsum(done["state"].to_numpy() == ItemState.FAILED.value)
