@@ -10,6 +10,7 @@ from engine.cli.common import (
     EXIT_OK,
     SubCommands,
     add_catalog,
+    add_command,
     add_db,
     add_plan_options,
     non_negative,
@@ -103,19 +104,16 @@ def _pct(value: float | None) -> str:
 
 # --------------------------------------------------------------------------- parser
 def add_commands(sub: SubCommands) -> None:
-    p = sub.add_parser("catalog", help="summarise a catalog and list every problem in it")
+    p = add_command(sub, "catalog", cmd_catalog, json=True, help="summarise a catalog and list every problem in it")
     p.add_argument("path", nargs="?", type=Path, help="catalog path (default: the embedded fixtures catalog)")
-    p.add_argument("--json", action="store_true", help="one JSON document on stdout")
-    p.set_defaults(handler=cmd_catalog)
 
-    p = sub.add_parser("plan", help="save a batch plan (a planned batch with its queued items) and print it")
+    p = add_command(sub, "plan", cmd_plan, json=True,
+                    help="save a batch plan (a planned batch with its queued items) and print it")
     add_db(p)
     add_catalog(p)
     add_plan_options(p)
-    p.add_argument("--json", action="store_true", help="one JSON document on stdout")
-    p.set_defaults(handler=cmd_plan)
 
-    p = sub.add_parser("items", help="a batch's items in run order")
+    p = add_command(sub, "items", cmd_items, json=True, help="a batch's items in run order")
     p.add_argument("batch_run_id")
     add_db(p)
     p.add_argument("--state", choices=[s.value for s in ItemState], help="only items in this state")
@@ -125,11 +123,7 @@ def add_commands(sub: SubCommands) -> None:
     p.add_argument("--gate", choices=["passed", "needs_review"], help="only completed items that passed or need review")
     p.add_argument("--offset", type=non_negative, default=0)
     p.add_argument("--limit", type=non_negative, default=None)
-    p.add_argument("--json", action="store_true", help="one JSON document on stdout")
-    p.set_defaults(handler=cmd_items)
 
-    p = sub.add_parser("outcome", help="a product's latest fields with their evidence")
+    p = add_command(sub, "outcome", cmd_outcome, json=True, help="a product's latest fields with their evidence")
     p.add_argument("product_id")
     add_db(p)
-    p.add_argument("--json", action="store_true", help="one JSON document on stdout")
-    p.set_defaults(handler=cmd_outcome)

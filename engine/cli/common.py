@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import argparse
 import shlex
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import closing
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -40,7 +41,17 @@ def config_of(args: argparse.Namespace) -> Config:
     return args.config
 
 
-# --------------------------------------------------------------------------- database and catalog
+# --------------------------------------------------------------------------- commands, database and catalog
+def add_command(sub: SubCommands, name: str, handler: Callable[[argparse.Namespace], int], *,
+                json: bool = False, **parser: Any) -> argparse.ArgumentParser:
+    """The subcommand ``name`` that runs ``handler``; ``json`` adds ``--json`` (one JSON document on stdout)."""
+    p = sub.add_parser(name, **parser)
+    p.set_defaults(handler=handler)
+    if json:
+        p.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    return p
+
+
 def add_db(p: argparse.ArgumentParser) -> None:
     p.add_argument("--db", type=Path, default=None, help="DuckDB file (default: $INDEXLAB_DB or var/indexlab.duckdb)")
 
@@ -59,10 +70,10 @@ def open_catalog(args: argparse.Namespace) -> Catalog:
 
 
 def open_service(args: argparse.Namespace, catalog: Catalog | None = None, *, run: bool = False,
-                 writes: bool = True) -> BatchService:
+                 writes: bool = True) -> closing[BatchService]:
     """The service over the database of ``--db`` (else ``INDEXLAB_DB``), or one clear error; ``run`` also opens the
-    engine (``engine.service.open_service``). Use it in a ``with`` block."""
-    return service_over(args.db or config_of(args).db, catalog, run=run, writes=writes)
+    engine (``engine.service.open_service``). For a ``with`` block, which closes both."""
+    return closing(service_over(args.db or config_of(args).db, catalog, run=run, writes=writes))
 
 
 # --------------------------------------------------------------------------- plan and re-run options

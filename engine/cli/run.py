@@ -20,6 +20,7 @@ from engine.cli.common import (
     EXIT_OK,
     SubCommands,
     add_catalog,
+    add_command,
     add_db,
     add_plan_options,
     add_rerun_options,
@@ -149,9 +150,10 @@ def cmd_rerun(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub: SubCommands) -> None:
-    p = sub.add_parser("run", help="plan, start and follow a batch in this process (or --resume the latest)",
-                       description="Plan, start and follow a batch in this process. Exit code: 0 succeeded, 4 failed, "
-                                   "5 partial, 6 not finished (paused by fail-fast), 1 the request failed.")
+    p = add_command(sub, "run", cmd_run,
+                    help="plan, start and follow a batch in this process (or --resume the latest)",
+                    description="Plan, start and follow a batch in this process. Exit code: 0 succeeded, 4 failed, "
+                                "5 partial, 6 not finished (paused by fail-fast), 1 the request failed.")
     add_db(p)
     add_catalog(p)
     add_plan_options(p)
@@ -160,28 +162,24 @@ def add_commands(sub: SubCommands) -> None:
                    "instead of planning one, e.g. a re-run's")
     p.add_argument("--corpus", metavar="PATH", help="harvest from this corpus: a directory holding sources.jsonl "
                                                     "and docs/, or the sources.jsonl (default: the embedded corpus)")
-    p.set_defaults(handler=cmd_run)
 
-    p = sub.add_parser("status", help="a batch's result, counts, progress and failures (default: the latest)",
-                       description="A batch's result, counts, progress and failures. Exit code: 0 succeeded, "
-                                   "4 failed, 5 partial, 6 not finished, 1 the request failed.")
+    p = add_command(sub, "status", cmd_status, json=True,
+                    help="a batch's result, counts, progress and failures (default: the latest)",
+                    description="A batch's result, counts, progress and failures. Exit code: 0 succeeded, "
+                                "4 failed, 5 partial, 6 not finished, 1 the request failed.")
     p.add_argument("batch_run_id", nargs="?")
     add_db(p)
-    p.add_argument("--json", action="store_true", help="one JSON document on stdout")
-    p.set_defaults(handler=cmd_status)
 
-    p = sub.add_parser("failures", help="a batch's failed items grouped by reason (default: the latest batch)")
+    p = add_command(sub, "failures", cmd_failures, json=True,
+                    help="a batch's failed items grouped by reason (default: the latest batch)")
     p.add_argument("batch_run_id", nargs="?")
     add_db(p)
     p.add_argument("--limit", type=group_limit, default=100, metavar="N",
                    help="at most N groups, largest first (default 100)")
-    p.add_argument("--json", action="store_true", help="one JSON document on stdout")
-    p.set_defaults(handler=cmd_failures)
 
-    p = sub.add_parser("rerun", help="plan a new batch of a batch's needs-review or failed products")
+    p = add_command(sub, "rerun", cmd_rerun, json=True,
+                    help="plan a new batch of a batch's needs-review or failed products")
     add_rerun_options(p)
     add_db(p)
     add_catalog(p)
-    p.add_argument("--json", action="store_true", help="one JSON document on stdout")
-    p.set_defaults(handler=cmd_rerun)
 

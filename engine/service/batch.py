@@ -78,12 +78,6 @@ class BatchService(TypedReads):
         finally:
             self.store.close()
 
-    def __enter__(self) -> BatchService:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     @property
     def db_path(self) -> Path:
         return self.store.path

@@ -21,8 +21,8 @@ def open_service(db: str | Path, catalog: Catalog | None = None, *, run: bool = 
     """A service over the database ``db`` (one clear ``StoreError`` when it cannot be opened).
 
     ``run`` also opens a batch engine, which recovers the store (DESIGN §3 Restart) and, with ``auto_resume``,
-    resumes the batch that was running; only one process may hold the file. ``service.close()`` (or ``with``)
-    stops the engine and closes the store.
+    resumes the batch that was running; only one process may hold the file. ``service.close()`` (or
+    ``with contextlib.closing(...)``) stops the engine and closes the store.
     """
     store = Store(db_path(db, writes=writes))
     try:
