@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from engine.core.catalog import Catalog, default_catalog_path, load_catalog
 from engine.core.config import Config, load_config
-from engine.core.settings import ApiAllow, ServerSettings
+from engine.core.settings import ApiAllow
 from engine.service import BatchService, open_service, server_settings
 
 if TYPE_CHECKING:  # the parts the service owns, named for tests and the start-up line
@@ -40,11 +40,6 @@ _lock = threading.Lock()
 _contexts: dict[tuple[str, str], AppContext] = {}
 
 
-def default_settings(path: str | Path | None = None) -> ServerSettings:
-    """The server's settings: ``path`` (a JSON or TOML file), else the built-in ones."""
-    return server_settings(path)
-
-
 def get_context(db: str | Path | None = None, catalog: str | Path | None = None,
                 settings: str | Path | None = None, config: Config | None = None) -> AppContext:
     """Open (once per process) the store, catalog and engine named; every session and request reuses them.
@@ -61,7 +56,7 @@ def get_context(db: str | Path | None = None, catalog: str | Path | None = None,
     with _lock:
         if key not in _contexts:
             cat = load_catalog(catalog_path)
-            chosen = default_settings(settings or config.settings)
+            chosen = server_settings(settings or config.settings)  # refuses a runner this process lacks
             service = open_service(db_file, cat, run=True, auto_resume=config.auto_resume,
                                    defaults=chosen.defaults)
             _contexts[key] = context = AppContext(service.store, cat, service.engine, service,

@@ -109,3 +109,13 @@ def test_a_bad_api_allow_names_its_field(tmp_path, allow, expected):
     with pytest.raises(SettingsFileError) as info:
         load_server_settings(write(tmp_path, "s.json", json.dumps({"api_allow": allow})))
     assert expected in info.value.message
+
+
+def test_the_servers_settings_refuse_a_runner_this_process_lacks(tmp_path):
+    """The server's start-up reads its file through engine.service.server_settings, which passes check_runner."""
+    from engine.service import server_settings
+
+    with pytest.raises(SettingsFileError, match="field runner") as raised:
+        server_settings(write(tmp_path, "s.json", json.dumps({"runner": "no-such-runner"})))
+    assert raised.value.field == "runner"
+    assert server_settings(None).defaults == BatchSettings()
