@@ -12,11 +12,14 @@ PORT ?= 5006
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+# The example runner plugin (examples/indexlab-example-runner) is installed with IndexLab: the suite runs it.
+EXAMPLE_RUNNER := examples/indexlab-example-runner
+
+$(STAMP): pyproject.toml $(EXAMPLE_RUNNER)/pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "IndexLab needs Python >= 3.11, found " + sys.version.split()[0]'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,dask]' -e $(EXAMPLE_RUNNER)
 	touch $(STAMP)
 
 # Debian's Chromium for the browser tests (Playwright's own download does not work offline).

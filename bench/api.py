@@ -21,7 +21,6 @@ batch is checked to end ``completed`` with all N items completed, or the benchma
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import statistics
@@ -38,16 +37,13 @@ if __package__ in (None, ""):  # run as a script: bench/ is on sys.path, the rep
 
 import httpx
 
-from bench.common import ROOT, command_line, machine, machine_line, stop_server
+from bench.common import ROOT, BenchFailure, command_line, machine, machine_line, report, stop_server
 from bench.make_catalog import write_catalog
 
 GOAL_P99_MS = 50.0
 API = "/api/v1/indexlab/batch"
 STATE = re.compile(rb'"state":\s*"(\w+)"')  # the batch's state is the first "state" in a status document
 
-
-class BenchFailure(RuntimeError):
-    """The server did not do what it was asked: the numbers would mean nothing."""
 
 
 def _headers() -> dict[str, str]:
@@ -305,13 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.items < 1 or args.pollers < 1 or args.seconds <= 0 or args.interval < 0:
         parser.error("--items and --pollers must be at least 1, --seconds above 0, --interval at least 0")
-    try:
-        result = bench(args.items, args.pollers, args.seconds, args.workers, args.interval)
-    except BenchFailure as exc:
-        print(f"BENCHMARK FAILED: {exc}", file=sys.stderr)
-        return 1
-    print(json.dumps(result, indent=2, default=str) if args.json else report_text(result))
-    return 0
+    return report(lambda: bench(args.items, args.pollers, args.seconds, args.workers, args.interval), report_text, args.json)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ cannot be compared with anything (docs/benchmarks.md).
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import statistics
@@ -17,6 +18,8 @@ from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script (python bench/x.py): make ``engine`` importable
@@ -123,3 +126,36 @@ def stop_server(proc: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(timeout=20)
+
+
+class BenchFailure(RuntimeError):
+    """The system measured did not do what it was asked: the numbers would mean nothing."""
+
+
+def report(run: Callable[[], dict[str, Any]], text: Callable[[dict[str, Any]], str], as_json: bool) -> int:
+    """Run a benchmark and print its result (text, or one JSON document); exit code 1 when it failed."""
+    try:
+        result = run()
+    except BenchFailure as exc:
+        print(f"BENCHMARK FAILED: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(result, indent=2, default=str) if as_json else text(result))
+    return 0
+
+
+# --------------------------------------------------------------------------- synthetic products (engine, scale)
+CATEGORIES = ("mouse", "keyboard", "monitor", "headset", "mousepad", "controller")
+BRANDS = tuple(f"Brand{i:02d}" for i in range(40))
+VARIANTS = ("", "Black", "White", "Wireless", "Pro")
+
+
+def products_frame(n: int) -> pd.DataFrame:
+    """N synthetic products, every column a str; deterministic; unique product_ids."""
+    rows = {
+        "product_id": [f"bench-{i:07d}" for i in range(n)],
+        "category": [CATEGORIES[i % len(CATEGORIES)] for i in range(n)],
+        "brand": [BRANDS[(i * 7) % len(BRANDS)] for i in range(n)],
+        "model": [f"M{(i * 31) % 997} {'X' if i % 3 == 0 else 'Pro'}" for i in range(n)],
+        "variant": [VARIANTS[i % len(VARIANTS)] for i in range(n)],
+    }
+    return pd.DataFrame(rows, dtype=object)

@@ -7,13 +7,17 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from dashboard.client import REMOTE
 from dashboard.client import add_commands as add_batch_commands
 from engine import cli as engine_cli
-from engine.cli.common import EXIT_OK, SubCommands, add_db, config_of
+from engine.cli.common import EXIT_OK, SubCommands, add_db, add_executor_options, config_of
+from engine.cli.output import plain
 from engine.core.errors import IndexLabError
+from engine.core.memory import tune_allocators
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    tune_allocators()  # before the catalog loads: a long-lived server gives back what it frees (engine/core/memory.py)
     config = config_of(args)
     basic_auth = args.basic_auth or config.basic_auth
     # Both imports wait for this command: the guard loads Tornado, the server Panel, which no other command needs.
@@ -21,6 +25,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     if why := network_refusal(args.address, login=bool(basic_auth), config=config):
         raise IndexLabError(why, field="--address")
+    # The service first: recovering the store and resuming the batch that was running must not wait for the UI's
+    # imports (Panel and Bokeh take 1-2 s); the server reuses this context.
+    from dashboard.context import get_context
+
+    context = get_context(db=args.db, catalog=args.catalog, settings=args.settings, config=config)
+    active = context.service.active_batch_id()
+    print(plain(f"IndexLab Batch: engine open on {context.service.db_path.name}, "
+                f"{f'batch {active} loaded' if active else 'no active batch'}; loading the dashboard"), flush=True)
     from dashboard.server import serve
 
     try:
@@ -51,6 +63,7 @@ def add_serve(sub: SubCommands) -> None:
     p.add_argument("--settings", type=Path, default=None, metavar="FILE",
                    help="default batch settings, a JSON or TOML file of settings fields (default: $INDEXLAB_SETTINGS); "
                         "its command, corpus and LLM endpoint apply to every batch planned in the dashboard")
+    add_executor_options(p)
     p.add_argument("--address", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=_port, default=5006, help="port (default 5006; 0 picks a free one)")
     p.add_argument("--basic-auth", metavar="PASSWORD|FILE",
@@ -59,7 +72,8 @@ def add_serve(sub: SubCommands) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return engine_cli.main(argv, groups=(add_serve, add_batch_commands))  # indexlab batch ...: the REST API as a CLI
+    # indexlab batch ...: the REST API as a CLI; the batch commands' --url goes through the same client
+    return engine_cli.main(argv, groups=(add_serve, add_batch_commands), remote=REMOTE)
 
 
 if __name__ == "__main__":

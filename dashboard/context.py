@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from engine.core.catalog import Catalog, default_catalog_path, load_catalog
-from engine.core.config import Config, load_config
+from engine.core.config import Config, capacity_overrides, load_config
 from engine.core.settings import ApiAllow
-from engine.service import BatchService, open_service, server_settings
+from engine.service import BatchService, ExecutorChoice, open_service, server_settings
 
 if TYPE_CHECKING:  # the parts the service owns, named for tests and the start-up line
     from engine.run.engine import BatchEngine
@@ -45,7 +45,8 @@ def get_context(db: str | Path | None = None, catalog: str | Path | None = None,
     """Open (once per process) the store, catalog and engine named; every session and request reuses them.
 
     What is not named comes from ``config`` (``INDEXLAB_DB``, ``INDEXLAB_CATALOG``, ``INDEXLAB_SETTINGS``,
-    ``INDEXLAB_AUTO_RESUME``), read from the environment when not given (``panel serve --plugins dashboard.api``:
+    ``INDEXLAB_AUTO_RESUME``; ``INDEXLAB_MAX_WORKERS`` and ``INDEXLAB_MAX_RUNNING_BATCHES`` over the settings
+    file's), read from the environment when not given (``panel serve --plugins dashboard.api``:
     the app and the API share one engine). Opening the engine recovers the store (DESIGN §3 Restart). The settings
     file is read when the context is first opened.
     """
@@ -57,8 +58,9 @@ def get_context(db: str | Path | None = None, catalog: str | Path | None = None,
         if key not in _contexts:
             cat = load_catalog(catalog_path)
             chosen = server_settings(settings or config.settings)  # refuses a runner this process lacks
+            capacity = chosen.capacity.model_copy(update=capacity_overrides(config))  # the environment wins
             service = open_service(db_file, cat, run=True, auto_resume=config.auto_resume,
-                                   defaults=chosen.defaults)
+                                   defaults=chosen.defaults, capacity=capacity, executor=ExecutorChoice.of(config, chosen))
             _contexts[key] = context = AppContext(service.store, cat, service.engine, service,
                                                   chosen.api_allow)
             atexit.register(context.close)  # `panel serve` exits without telling us: flush and close

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 
 from dashboard.api import models as m
 from dashboard.api.base import ApiHandler
 from dashboard.api.policy import _plan_settings
 from dashboard.context import AppContext, get_context
 from engine.core.plan import PlanRequest
-from engine.service import SavedPlan
+from engine.service import SavedPlan, runners
 
 
 def _status(ctx: AppContext, batch_run_id: str) -> m.BatchStatus:
@@ -23,16 +23,31 @@ def _plan_response(saved: SavedPlan) -> m.PlanResponse:
                           **saved.summary.model_dump(exclude={"settings"}), settings=saved.summary.settings)
 
 
+def _plan_request(handler: ApiHandler) -> PlanRequest:
+    """The request's PlanBody as a plan request, its settings over the server's defaults and held to its policy."""
+    body = handler.body(m.PlanBody)
+    changes = body.settings.model_dump(exclude_unset=True, exclude_none=True)
+    settings = _plan_settings(changes, handler.ctx.service.defaults, handler.ctx.api_allow)
+    return PlanRequest(**body.model_dump(exclude={"settings"}), settings=settings)
+
+
 class PlanHandler(ApiHandler):
     takes_body = True
 
     async def post(self) -> None:
-        body = self.body(m.PlanBody)
-        changes = body.settings.model_dump(exclude_unset=True, exclude_none=True)
-        settings = _plan_settings(changes, self.ctx.service.defaults, self.ctx.api_allow)
-        request = PlanRequest(**body.model_dump(exclude={"settings"}), settings=settings)
-        saved = await self.call(self.ctx.service.plan, request, actor="api")
+        saved = await self.call(self.ctx.service.plan, _plan_request(self), actor="api")
         self.send(_plan_response(saved), 201)
+
+
+class PreviewHandler(ApiHandler):
+    """The plan a body would save, as Plan Preview shows it (totals, brands in run order, first items, estimate,
+    settings snapshot, warnings), checked as a plan is; writes nothing."""
+
+    takes_body = True
+
+    async def post(self) -> None:
+        plan = await self.call(self.ctx.service.preview, _plan_request(self))
+        self.send(m.PreviewResponse.model_validate(plan.summary.model_dump()))
 
 
 class SettingsHandler(ApiHandler):
@@ -40,6 +55,13 @@ class SettingsHandler(ApiHandler):
 
     async def get(self) -> None:
         self.send(self.ctx.service.defaults)
+
+
+class RunnersHandler(ApiHandler):
+    """The runners settings.runner may name here: built-ins and installed plugins (the dashboard's Runner list)."""
+
+    async def get(self) -> None:
+        self.send(await self.call(runners))
 
 
 class LifecycleHandler(ApiHandler):
@@ -103,8 +125,9 @@ class SkipHandler(ApiHandler):
         self.send(m.CountResponse(batch_run_id=body.batch_run_id, count=count, status=status.model_dump()))
 
 
-STATUS_TTL_S = 0.2  # pollers share one serialised status per batch for this long
-_status_cache: dict[str, tuple[float, str]] = {}  # batch_run_id -> (when computed, monotonic; the JSON body)
+STATUS_TTL_S = 0.2  # pollers share one serialised status per batch for this long, while its state stays the same
+# batch_run_id -> (when computed, monotonic; the service's status_version then; the JSON body)
+_status_cache: dict[str, tuple[float, Hashable | None, str]] = {}
 _status_pending: dict[str, asyncio.Future[str]] = {}  # the one refresh in flight per batch: pollers wait for it
 
 
@@ -118,8 +141,13 @@ def _status_body(ctx: AppContext, batch_run_id: str) -> str:
     return _status(ctx, batch_run_id).model_dump_json()
 
 
+def _version(ctx: AppContext, batch_run_id: str) -> Hashable | None:
+    version = getattr(ctx.service, "status_version", None)
+    return version(batch_run_id) if version is not None else None
+
+
 async def _refresh_status(handler: ApiHandler, batch_run_id: str) -> str:
-    began = time.monotonic()
+    began, version = time.monotonic(), _version(handler.ctx, batch_run_id)
     me = asyncio.current_task()
     try:
         body = await handler.call(_status_body, handler.ctx, batch_run_id)
@@ -129,19 +157,22 @@ async def _refresh_status(handler: ApiHandler, batch_run_id: str) -> str:
         else:
             me = None  # forgotten meanwhile: a lifecycle call may have changed what this body says
     if me is not None:
-        _status_cache[batch_run_id] = (began, body)
+        _status_cache[batch_run_id] = (began, version, body)
         if len(_status_cache) > 64:
             _status_cache.pop(next(iter(_status_cache)))
     return body
 
 
 class StatusHandler(ApiHandler):
-    """The most polled endpoint: clients within STATUS_TTL_S share one serialised answer, and one refresh at a time."""
+    """The most polled endpoint: clients within STATUS_TTL_S share one serialised answer, and one refresh at a time.
+    A copy is served only while the batch's ``status_version`` is the one it was made at: a state another face (the
+    dashboard, the engine itself) changed meanwhile is never shown stale; counters may lag by STATUS_TTL_S."""
 
     async def get(self, batch_run_id: str) -> None:
         cached = _status_cache.get(batch_run_id)
-        if cached is not None and time.monotonic() - cached[0] <= STATUS_TTL_S:
-            self.finish(cached[1])
+        if (cached is not None and time.monotonic() - cached[0] <= STATUS_TTL_S
+                and cached[1] == _version(self.ctx, batch_run_id)):
+            self.finish(cached[2])
             return
         refresh = _status_pending.get(batch_run_id)
         if refresh is None:
@@ -196,8 +227,9 @@ class BatchHandler(ApiHandler):
 
 class BatchListHandler(ApiHandler):
     async def get(self) -> None:
-        q = self.query(m.PageQuery)
-        self.send(await self.call(self.ctx.service.batch_page, limit=q.limit, offset=q.offset))
+        q = self.query(m.BatchListQuery)
+        self.send(await self.call(self.ctx.service.batch_page, **q.model_dump(exclude={"state"}),
+                                  state=q.state.value if q.state else None))
 
 
 class ProductsHandler(ApiHandler):
@@ -205,6 +237,14 @@ class ProductsHandler(ApiHandler):
         q = self.query(m.ProductsQuery)
         self.send(await self.call(self.ctx.service.product_page, search=q.search, brand=q.brand, category=q.category,
                                   status=q.status, offset=q.offset, limit=q.limit))
+
+
+class OutcomeHandler(ApiHandler):
+    """A product's outcome: every field with its evidence (the source's words, URL and tier) and its batch."""
+
+    async def get(self, product_id: str) -> None:
+        q = self.query(m.OutcomeQuery)
+        self.send(await self.call(self.ctx.service.product_outcome, product_id, q.batch_run_id))
 
 
 class HealthHandler(ApiHandler):

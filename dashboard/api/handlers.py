@@ -27,11 +27,12 @@ class OpenApiHandler(ApiHandler):
 
 def routes(context: Callable[[], AppContext] = get_context) -> list[tuple[str, type[RequestHandler], dict]]:
     """Tornado routes for ``pn.serve(extra_patterns=...)``: one per declared path (a path's methods share its
-    handler), in declaration order (fixed paths before ``{batch_run_id}``), then the document and a JSON 404."""
+    handler), fixed paths first (``.../batch/priority`` is not a ``.../batch/{batch_run_id}``), each kind in
+    declaration order; then the document and a JSON 404."""
     c = {"context": context}
     table: list[tuple[str, type[RequestHandler], dict]] = []
     seen: set[str] = set()
-    for op in OPERATIONS:
+    for op in sorted(OPERATIONS, key=lambda op: "{" in op.path):  # stable: declaration order within each kind
         if op.pattern not in seen:
             seen.add(op.pattern)
             table.append((op.pattern, op.handler, {**c, **op.handler_kwargs}))

@@ -2,26 +2,32 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema, create_model, model_validator
 
+from engine.core.naming import Name, TagList
 from engine.core.plan import PlanSummary, Selection
 from engine.core.settings import BatchSettings
 from engine.core.states import BatchState, ItemState
 from engine.service.models import (
     BatchPage,
+    BatchQueue,
     BatchStatus,
+    DeletedBatch,
     EventPage,
     FailureReport,
     Gate,
     ItemPage,
     NeedsReview,
+    ProductOutcome,
     ProductPage,
+    Result,
 )
 from engine.service.models import BatchSummary as BatchSummary  # response bodies as they are
 from engine.service.models import Health as Health
+from engine.service.models import RunnerList as RunnerList
 
 MAX_PAGE = 1000
 MAX_OFFSET = 2**31 - 1  # larger offsets overflow the store's INTEGER arithmetic
@@ -56,6 +62,8 @@ class PlanBody(Strict):
     pinned_brands: list[str] = Field(default_factory=list, max_length=1000)
     settings: SettingsChanges = Field(default_factory=SettingsChanges)  # type: ignore[valid-type]
     confirm_large: bool = False
+    name: Name | None = Field(None, description="The batch's name; default: from its selection.")
+    tags: TagList = Field(default_factory=list)
 
 
 class BatchRef(Strict):
@@ -108,6 +116,31 @@ class PageQuery(Strict):
     limit: int = Field(50, ge=1, le=MAX_PAGE)
 
 
+def _when(value: Any) -> date | datetime:
+    if isinstance(value, (date, datetime)):
+        return value
+    try:
+        return date.fromisoformat(value) if len(value) == 10 else datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise ValueError("not a date (YYYY-MM-DD) or a time (ISO 8601; UTC unless it names its offset)") from None
+
+
+When = Annotated[date | datetime, PlainValidator(_when),
+                 WithJsonSchema({"type": "string", "description": "A date (YYYY-MM-DD) or an ISO 8601 time."})]
+
+
+class BatchListQuery(PageQuery):
+    """Filters of the batch list; each narrows it (an unknown tag matches nothing)."""
+
+    state: BatchState | None = None
+    result: Result | None = Field(None, description="Finished batches with this result.")
+    name: str | None = Field(None, max_length=200, description="Text in the name (any case), or the whole batch id.")
+    tag: str | None = Field(None, max_length=200, description="Batches with this tag (any case).")
+    since: When | None = Field(None, description="Created at or after (a date alone: its start, UTC).")
+    until: When | None = Field(None, description="Created before (a date alone: the end of that day, UTC).")
+    archived: bool = Field(False, description="Include archived batches.")
+
+
 class EventsQuery(PageQuery):
     seq: int | None = Field(None, ge=0, le=MAX_OFFSET, description="Only this item's events.")
 
@@ -126,6 +159,11 @@ class ProductsQuery(Strict):
     limit: int = Field(100, ge=1, le=MAX_PAGE)
 
 
+class OutcomeQuery(Strict):
+    batch_run_id: str | None = Field(None, max_length=200, description="Prefer the outcome this batch recorded for "
+                                     "the product; without one there, the product's latest outcome is answered.")
+
+
 # --------------------------------------------------------------------------- responses
 class ErrorDetail(BaseModel):
     code: str
@@ -135,6 +173,11 @@ class ErrorDetail(BaseModel):
 
 class ErrorBody(BaseModel):
     error: ErrorDetail
+
+
+class PreviewResponse(PlanSummary):
+    """What a plan would save (Plan Preview): nothing is written; ``needs_confirmation`` says whether saving it needs
+    confirm_large."""
 
 
 class PlanResponse(PlanSummary):
@@ -177,4 +220,59 @@ class NeedsReviewResponse(NeedsReview):
 
 
 class ProductsResponse(ProductPage):
+    pass
+
+
+class OutcomeResponse(ProductOutcome):
+    pass
+
+
+# --------------------------------------------------------------------------- many batches: priority, workers, queue
+class PriorityBody(BatchRef):
+    priority: int = Field(ge=1, le=10, description="Weight in the server's fair share of workers: 1..10, higher runs more.")
+
+
+class WorkersBody(BatchRef):
+    workers: int = Field(ge=1, le=64, description="The batch's own cap on products run at once (the server's "
+                         "max_workers bounds all batches together).")
+
+
+class QueueMoveBody(BatchRef):
+    position: int = Field(ge=1, le=1_000_000, description="The queued batch's new place in the queue; 1: admitted next.")
+
+
+class QueueResponse(BatchQueue):
+    pass
+
+
+# --------------------------------------------------------------------------- names, tags, archive, delete
+class RenameBody(Strict):
+    name: Name
+
+
+class TagsBody(Strict):
+    """Either the whole list (``tags``) or what to add and remove."""
+
+    tags: list[str] | None = Field(None, max_length=1000, description="Replace every tag with these.")
+    add: list[str] = Field(default_factory=list, max_length=1000)
+    remove: list[str] = Field(default_factory=list, max_length=1000)
+
+    @model_validator(mode="after")
+    def _one_way(self) -> TagsBody:
+        if self.tags is not None and (self.add or self.remove):
+            raise ValueError("send either tags (the whole list) or add/remove, not both")
+        return self
+
+
+class NoBody(Strict):
+    """An empty JSON object: the batch is in the path."""
+
+
+class DeleteBody(Strict):
+    confirm: str = Field(min_length=1, max_length=64, description=(
+        "The batch's id again: a delete cannot be undone (its items, outcomes and events go; one batch_deleted "
+        "audit record stays)."))
+
+
+class DeletedResponse(DeletedBatch):
     pass

@@ -3,6 +3,7 @@ pydantic models they name."""
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -16,9 +17,11 @@ REF = "#/components/schemas/{model}"
 ERROR_TEXT = {400: "Malformed JSON", 401: "Missing or wrong API token",
               403: "A Host or Origin that is not this server's, a network request to a server without auth, or (plan) "
                    "a setting naming a program, path, LLM endpoint or key the server does not offer",
-              404: "Unknown batch (retry: or a reason group with no failed items)",
-              409: "Illegal lifecycle move, another batch running, or a large plan without confirm_large",
-              413: "Body too large", 415: "Body not application/json", 422: "Invalid field, unknown field, empty selection, or nothing to re-run",
+              404: "Unknown batch (retry: or a reason group with no failed items; outcome: a product with no recorded outcome)",
+              409: "Illegal lifecycle move (a queued batch started again, a batch not queued moved in the queue), or "
+                   "a large plan without confirm_large",
+              413: "Body too large", 415: "Body not application/json",
+              422: "Invalid field (a priority outside 1..10, say), unknown field, empty selection, or nothing to re-run",
               503: "The database cannot be written now (disk full, read-only): nothing was changed; retry later"}
 
 
@@ -40,7 +43,7 @@ def _links() -> dict[str, Any]:
         name = op.path.rsplit("/", 1)[-1].replace("{batch_run_id}", "batch").capitalize()
         if "{batch_run_id}" in op.path:
             links[name] = {"operationId": op.name, "parameters": {"batch_run_id": batch_id}}
-        elif op.method == "post" and op.path != f"{B}/plan":
+        elif op.method == "post" and op.body is not None and op.path != f"{B}/plan":
             links[name] = {"operationId": op.name, "requestBody": {"batch_run_id": batch_id}}
     return links
 
@@ -48,7 +51,7 @@ def _links() -> dict[str, Any]:
 @lru_cache(maxsize=1)
 def openapi_document() -> dict[str, Any]:
     requests = {op.body for op in OPERATIONS if op.body}
-    bodies = requests | {op.response for op in OPERATIONS} | {m.ErrorBody}
+    bodies = requests | {op.response for op in OPERATIONS if op.response} | {m.ErrorBody}
     _, top = models_json_schema([(model, "validation" if model in requests else "serialization")
                                  for model in sorted(bodies, key=lambda c: c.__name__)], ref_template=REF)
     schemas = top.get("$defs", {})
@@ -56,17 +59,23 @@ def openapi_document() -> dict[str, Any]:
     for operation in OPERATIONS:
         method, path, body, query, response, ok = (operation.method, operation.path, operation.body, operation.query,
                                                    operation.response, operation.ok)
+        schema = ({"$ref": REF.format(model=response.__name__)} if response is not None
+                  else {"type": "string"} if operation.media_type.startswith("text/")
+                  else {"type": "string", "format": "binary"})
         op: dict[str, Any] = {"summary": operation.summary, "operationId": operation.name,
                               "responses": {str(ok): {"description": "OK", "content": {
-                                  "application/json": {"schema": {"$ref": REF.format(model=response.__name__)}}}}}}
-        if "{batch_run_id}" in path:
-            op["parameters"] = [{"name": "batch_run_id", "in": "path", "required": True, "schema": {"type": "string"}}]
+                                  operation.media_type: {"schema": schema}}}}}
+        names = re.findall(r"\{(\w+)\}", path)
+        if names:
+            op["parameters"] = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+                                for name in names]
         if query is not None:
             query_schema = query.model_json_schema(ref_template=REF)
             op.setdefault("parameters", []).extend(_query_parameters(query, query_schema))
             schemas.update(query_schema.get("$defs", {}))
         if body is not None:
             op["requestBody"] = {"required": True, "content": {"application/json": {"schema": {"$ref": REF.format(model=body.__name__)}}}}
+        if method == "post":
             op["security"] = [{}, {"bearer": []}]
         for status in sorted({*operation.errors, 403, *((415,) if body else ())}):  # every route checks Host and Origin
             op["responses"][str(status)] = {"description": ERROR_TEXT[status], "content": {

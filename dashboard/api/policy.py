@@ -1,5 +1,9 @@
 """What a client's settings may name: the server's own programs, paths, LLM endpoints and keys, or those its
-settings file offers (``api_allow``), nothing else. A plan's and a re-run's settings both pass here."""
+settings file offers (``api_allow``), nothing else. A plan's and a re-run's settings both pass here.
+
+``runner`` is not gated: every runner this process has is the server's offer, built-ins and the runner plugins the
+operator installed alike (docs/runners.md). A client names one and brings no code; what it could bring that a runner
+might run or read (``command``, ``corpus``) is checked here whatever the runner."""
 
 from __future__ import annotations
 

@@ -16,25 +16,30 @@ from dashboard import guard
 from dashboard.context import AppContext, get_context
 from dashboard.views.builder import BatchRunBuilder
 from dashboard.views.history import History, OutcomeView
+from dashboard.views.local_css import keep_css_local
 from dashboard.views.preview import PlanPreview
 from dashboard.views.run_state import RunState
+from dashboard.views.running import RunningNow
 from dashboard.views.sessions import track
 from dashboard.views.state import BuilderState
 from dashboard.views.summary import BatchRunSummary
 from dashboard.views.theme import hex_of
+from dashboard.views.user import keep_selection, session_actor, session_user
 
 warnings.filterwarnings("ignore", category=DeprecationWarning, module="bokeh")  # Pandas4Warning on render
 guard.install()  # `pn.serve` of the app: no network address without auth, bodies capped
 
 LIVE_OR_PAUSED = ("running", "paused", "stopping")
-TABS = ("Batch Run Builder", "Plan Preview", "Batch Run Summary", "History")
+TABS = ("Batch Run Builder", "Plan Preview", "Batch Run Summary", "Running & queued", "History")
 ACCENT = hex_of("accent")  # the template draws it: a concrete colour
 
 
 def build_tabs(context: AppContext) -> pn.Tabs:
     """The four tabs of one session, wired together."""
     state = BuilderState(context.service, live_preview=False)  # the builder computes previews off the loop
-    run = RunState(context)
+    keep_selection(state, session_user())  # the user's selection comes back on a reload
+    actor = session_actor()  # the audit trail names this session's user (or session) for what it does
+    run = RunState(context, actor=actor)
     tabs = pn.Tabs(dynamic=True, sizing_mode="stretch_width")  # render a tab when it is first shown
 
     async def started(batch_run_id: str) -> None:
@@ -51,24 +56,36 @@ def build_tabs(context: AppContext) -> pn.Tabs:
         if run.batch_state in LIVE_OR_PAUSED:
             tabs.active = TABS.index("Batch Run Summary")
 
-    outcome = OutcomeView(context)
-    builder = BatchRunBuilder(state=state)
+    outcome = OutcomeView(context)  # the builder's own: History's, updated while hidden, named a CDN stylesheet
+    builder = BatchRunBuilder(state=state, details=outcome)
 
     def show_outcome(product_id: str) -> None:
-        """A product id clicked in the grid: its latest outcome with the evidence, in History."""
+        """A product id clicked in the grid: its latest outcome with the evidence, in the builder (no tab change)."""
         outcome.show(product_id)
-        tabs.active = TABS.index("History")
+        builder.show_details()
+
+    def show_summary() -> None:
+        tabs.active = TABS.index("Batch Run Summary")
 
     builder.on_product_click(show_outcome)
     tabs.extend([
         (TABS[0], builder),
-        (TABS[1], _when_shown(lambda: PlanPreview(state=state, on_started=started))),
+        (TABS[1], _when_shown(lambda: PlanPreview(state=state, on_started=started, actor=actor))),
         (TABS[2], _when_shown(lambda: BatchRunSummary(run=run, restore_on_load=False))),
-        (TABS[3], _when_shown(lambda: History(context, run_state=run, outcome=outcome))),
+        (TABS[3], _when_shown(lambda: _running_now(context, run, started, tabs))),
+        (TABS[4], _when_shown(lambda: History(context, run_state=run, on_watch=show_summary))),
     ])
     pn.state.onload(restore)  # served: once the page is loaded; in a notebook or a test: now
     track(tabs, state, run, outcome, builder)  # each must die with its session
     return tabs
+
+
+def _running_now(context: AppContext, run: RunState, on_view: Callable, tabs: pn.Tabs) -> RunningNow:
+    """The Running & queued tab: it refreshes only while shown, and at once when shown again."""
+    index = TABS.index("Running & queued")
+    view = RunningNow(context, run_state=run, on_view=on_view, shown=lambda: tabs.active == index)
+    tabs.param.watch(lambda e: view.refresh() if e.new == index else None, "active")
+    return view
 
 
 def session_refusal() -> str | None:
@@ -94,7 +111,9 @@ def _when_shown(make: Callable[[], pn.viewable.Viewable]) -> pn.viewable.Viewabl
         track(made)
         return made
 
-    return pn.param.ParamFunction(view, lazy=True, loading_indicator=False, sizing_mode="stretch_width")
+    # loading_indicator: Panel's spinner while the tab is built, where the tab once rendered blank
+    return pn.param.ParamFunction(view, lazy=True, loading_indicator=True, sizing_mode="stretch_width",
+                                  min_height=200)
 
 
 def create_app(db: str | None = None, catalog: str | None = None, context: AppContext | None = None) -> pn.viewable.Viewable:
@@ -102,6 +121,7 @@ def create_app(db: str | None = None, catalog: str | None = None, context: AppCo
     if refusal := session_refusal():
         return pn.pane.Str(refusal)
     pn.extension("tabulator", notifications=True)
+    keep_css_local(pn.state.curdoc)
     ctx = context or get_context(db=db, catalog=catalog)
     template = pn.template.BootstrapTemplate(title="IndexLab Batch", header_background=ACCENT, collapsed_sidebar=True)
     template.main.append(build_tabs(ctx))
@@ -109,8 +129,9 @@ def create_app(db: str | None = None, catalog: str | None = None, context: AppCo
 
 
 def notebook_app(db: str | None = None, catalog: str | None = None) -> pn.viewable.Viewable:
-    """The same tabs inline in a notebook cell."""
-    pn.extension("tabulator", notifications=True)
+    """The same tabs inline in a notebook cell. ``inline=True``: the notebook gets Bokeh's and Panel's scripts and
+    stylesheets inline, as the server serves them, never from a CDN (an offline notebook would draw nothing)."""
+    pn.extension("tabulator", notifications=True, inline=True)
     ctx = get_context(db=db, catalog=catalog)
     return pn.Column(pn.pane.Markdown("## IndexLab Batch"), build_tabs(ctx), sizing_mode="stretch_width")
 

@@ -105,7 +105,8 @@ class _Grid(pn.widgets.Tabulator):
 
 def _preview_and_release(state: BuilderState, request: PlanRequest) -> tuple[BatchPlan | None, str]:
     """The preview, on a worker thread; then Arrow's allocator hands back the memory the plan freed
-    (mimalloc keeps it per thread otherwise: about 25 MB more RSS after a few 100k previews)."""
+    (mimalloc, pyarrow's default where ``indexlab serve`` did not choose the system pool, keeps it per thread
+    otherwise: about 25 MB more RSS after a few 100k previews)."""
     try:
         return state.compute_preview(request)
     finally:
@@ -154,9 +155,15 @@ class BatchRunBuilder(Viewer):
     recent_days = param.Integer(default=30, bounds=(1, 3650), doc="`Exclude completed` drops products completed this recently.")
     page_size = param.Integer(default=50, bounds=(10, 500), constant=True, doc="Grid rows per page.")
     grid_height = param.Integer(default=480, bounds=(200, None), constant=True, doc="Grid height in pixels (rows scroll).")
+    details_open = param.Boolean(default=False, doc="The product outcome (``details``) is shown above the grid.")
+    banner = param.String(default="", doc=(
+        'The line over the grid after a whole page is checked: "page" (offer every product that matches the filter), '
+        '"all" (every one is selected: offer to clear), or "" (none).'))
 
-    def __init__(self, **params) -> None:
+    def __init__(self, details: pn.viewable.Viewable | None = None, **params) -> None:
+        """``details``: what a product id click shows (its outcome), in this tab, above the grid."""
         super().__init__(**params)
+        self._details = details
         state = self.state
         sizes = state.brand_sizes()
         brands = state.brands
@@ -174,6 +181,8 @@ class BatchRunBuilder(Viewer):
         state.param.watch(self._show_selected, "selected")
         self._grid.param.watch(self._grid_checked, "selection")
         self._grid.param.watch(self._show_selected, ["page", "page_size", "sorters"])
+        state.param.watch(self._update_banner, ["selected", "filtered"])
+        self._grid.param.watch(self._update_banner, ["page", "page_size", "sorters"])
         if not state.live_preview:
             follow_preview(state)
 
@@ -214,23 +223,45 @@ class BatchRunBuilder(Viewer):
         search.param.watch(self._typing, "value_input")
         search.param.watch(self._entered, "value")
         state.param.watch(self._searched, "search")
+        # The placeholder reads "All ..." only while no chip is chosen: next to a chip it said the opposite of the filter.
         chips = pn.widgets.MultiChoice.from_param(
-            state.param.brand_filter, label="Brands", options=option_labels(state.brands), placeholder="All brands",
+            state.param.brand_filter, label="Brands", options=option_labels(state.brands),
+            placeholder=state.param.brand_filter.rx().rx.pipe(lambda v: "" if v else "All brands"),
             width=380, solid=False, css_classes=["builder-brand-chips"])
         categories = pn.widgets.MultiChoice.from_param(
             state.param.category_filter, label="Categories",
             options=option_labels(sorted(state.catalog["category"].unique())),
-            placeholder="All categories", width=260, solid=False)
+            placeholder=state.param.category_filter.rx().rx.pipe(lambda v: "" if v else "All categories"),
+            width=260, solid=False, css_classes=["builder-category-chips"])
+        undo = pn.widgets.Button(label=state.param.undo_label.rx().rx.pipe(lambda a: f"Undo {a}" if a else "Undo"),
+                                 disabled=state.param.undo_label.rx().rx.pipe(lambda a: not a), align="end",
+                                 css_classes=["undo"], description="Take back the last bulk action")
+        pn.bind(lambda _clicks: state.undo(), undo.param.clicks, watch=True)
+        jump = pn.widgets.IntInput(value=None, width=120, css_classes=["page-jump"], placeholder="Go to page",
+                                   description="Type a page number and press Enter", margin=(0, 5))
+        jump.param.watch(lambda e: self.go_to_page(e.new), "value")
+        jump_error = pn.pane.HTML("", visible=False, css_classes=["page-jump-error"], margin=(0, 5),
+                                  styles={"color": "var(--il-red-700)", "font-size": "12.5px"})
+        banner_text = pn.pane.HTML(pn.bind(self._banner_html, self.param.banner), margin=(6, 5),
+                                   css_classes=["select-matching-text"])
+        banner_button = pn.widgets.Button(label=self.param.banner.rx().rx.pipe(self._banner_action), color="light",
+                                          css_classes=["select-matching"], margin=(2, 5))
+        pn.bind(lambda _clicks: self._banner_clicked(), banner_button.param.clicks, watch=True)
+        banner = pn.Row(banner_text, banner_button, visible=self.param.banner.rx().rx.pipe(bool), align="center",
+                        css_classes=["select-matching-banner"], sizing_mode="stretch_width",
+                        styles={"background": "var(--il-row-selected)", "border-radius": "6px"})
         buttons = {label: pn.widgets.Button(label=label, color=kind, css_classes=[css], align="end")
                    for label, kind, css in [("Select All", "primary", "select-all"), ("Clear All", "default", "clear-all"),
                                             ("Invert Selection", "default", "invert-selection"),
                                             ("Select Brand", "primary", "select-brand"),
+                                            ("Remove Brand", "default", "remove-brand"),
                                             ("Exclude completed", "default", "exclude-recent"),
                                             ("Only never run", "default", "only-never-run"),
                                             ("Exclude variants", "default", "exclude-variants")]}
         actions = {"Select All": state.select_all, "Clear All": state.clear_all,
                    "Invert Selection": state.invert_selection,
                    "Select Brand": lambda: self.brand_to_select and state.select_brand(self.brand_to_select),
+                   "Remove Brand": lambda: self.brand_to_select and state.remove_brand(self.brand_to_select),
                    "Exclude completed": lambda: state.exclude_recent(self.recent_days),
                    "Only never run": state.only_never_run, "Exclude variants": state.exclude_variants}
         for label, button in buttons.items():
@@ -243,7 +274,8 @@ class BatchRunBuilder(Viewer):
         shown = pn.pane.HTML(pn.bind(self._shown_text, state.param.filtered), css_classes=["filter-summary"],
                              margin=(0, 5), styles={"font-size": "13px", "color": "var(--il-muted-text)"})
         return {"search": search, "chips": chips, "categories": categories, "brand": brand, "days": days,
-                "summary": summary, "shown": shown, **buttons}
+                "summary": summary, "shown": shown, "undo": undo, "jump": jump, "jump_error": jump_error,
+                "banner": banner, **buttons}
 
     @staticmethod
     def _summary_html(line: str) -> str:
@@ -331,19 +363,85 @@ class BatchRunBuilder(Viewer):
         ids = self._grid.value["product_id"].to_numpy()
         self.state.set_visible_selection({ids[i] for i in added}, {ids[i] for i in changed})
 
+    # ------------------------------------------------------------------ select all matching, page jump
+    def _update_banner(self, *_events: Any) -> None:
+        """Like a mail client: once the page's rows are all checked and more products match, offer them all."""
+        shown = len(self.state.filtered)
+        rows = self._page_rows(self._grid)
+        flags = self.state.selected_flags()
+        page_full = len(rows) > 0 and bool(flags[rows].all())
+        if shown <= len(rows) or not page_full:
+            self.banner = ""
+        else:
+            self.banner = "all" if self.state.selected_matching() == shown else "page"
+
+    def _banner_html(self, banner: str) -> str:
+        shown, rows = len(self.state.filtered), len(self._page_rows(self._grid))
+        if banner == "page":
+            text = f"All {rows:,} products on this page are selected."
+        elif banner == "all":
+            text = f"All {shown:,} products matching the filter are selected."
+        else:
+            return ""
+        return f'<span class="banner-text">{html.escape(text)}</span>'
+
+    def _banner_action(self, banner: str) -> str:
+        return f"Select all {len(self.state.filtered):,} matching" if banner == "page" else "Clear selection"
+
+    def _banner_clicked(self) -> None:
+        if self.banner == "page":
+            self.state.select_all()
+        elif self.banner == "all":
+            self.state.clear_all()
+
+    def pages(self) -> int:
+        return max(1, -(-len(self.state.filtered) // (self._grid.page_size or self.page_size)))
+
+    def go_to_page(self, page: int | None) -> None:
+        """The "Go to page" box: a page that exists is shown; any other number is named under the box, page unchanged."""
+        error = self._widgets["jump_error"]
+        if page is None:
+            error.visible = False
+            return
+        last = self.pages()
+        if not 1 <= page <= last:
+            error.param.update(object=html.escape(f"No page {page:,}: pages are 1 to {last:,}."), visible=True)
+            return
+        error.visible = False
+        self._grid.page = page
+
+    def show_details(self) -> None:
+        self.details_open = True
+
+    def _details_card(self) -> pn.viewable.Viewable | None:
+        """The clicked product's outcome in this tab: switching to History moved the operator off the builder, and
+        History's pane, updated while its tab was hidden, had Panel name its CDN stylesheet (fetched offline)."""
+        if self._details is None:
+            return None
+        close = pn.widgets.Button(label="Close", color="light", align="end", width=80, css_classes=["close-outcome"])
+        pn.bind(lambda _c: self.param.update(details_open=False), close.param.clicks, watch=True)
+        return pn.Column(pn.Row(pn.pane.HTML("<b>Product outcome</b>", margin=(8, 5)), pn.Spacer(), close,
+                                sizing_mode="stretch_width"),
+                         self._details, visible=self.param.details_open, sizing_mode="stretch_width",
+                         css_classes=["builder-outcome"], margin=(0, 5, 10, 5),
+                         styles={"border": "1px solid var(--il-card-border)", "border-radius": "6px", "padding": "4px 8px"})
+
     # ------------------------------------------------------------------ layout
     def __panel__(self) -> pn.viewable.Viewable:
         w = self._widgets
         filters = pn.FlexBox(w["search"], w["chips"], w["categories"], align_items="end",
                              sizing_mode="stretch_width", css_classes=["builder-filters"])
         selection = pn.FlexBox(
-            pn.Row(w["Select All"], w["Clear All"], w["Invert Selection"], align="end"),
-            pn.Row(w["brand"], w["Select Brand"], align="end"),
+            pn.Row(w["Select All"], w["Clear All"], w["Invert Selection"], w["undo"], align="end"),
+            pn.Row(w["brand"], w["Select Brand"], w["Remove Brand"], align="end"),
             pn.Row(w["days"], w["Exclude completed"], w["Only never run"], w["Exclude variants"], align="end"),
             align_items="flex-end", gap="0 24px", sizing_mode="stretch_width", css_classes=["builder-actions"])
-        status = pn.Row(w["summary"], w["shown"], align="center", sizing_mode="stretch_width")
-        grid = pn.Column(status, self._grid, sizing_mode="stretch_width", styles={"flex": "1 1 640px", "min-width": "0"})
+        status = pn.Row(w["summary"], w["shown"], pn.layout.HSpacer(), w["jump_error"], w["jump"], align="center",
+                        sizing_mode="stretch_width")
+        grid = pn.Column(status, w["banner"], self._grid, sizing_mode="stretch_width", styles={"flex": "1 1 640px", "min-width": "0"})
         order = pn.Column(self._order, width=310, css_classes=["builder-order"])
         body = pn.FlexBox(grid, order, flex_wrap="wrap", gap="12px", sizing_mode="stretch_width")
-        return pn.Column(filters, selection, body, sizing_mode="stretch_width", css_classes=["batch-run-builder"],
+        details = self._details_card()
+        parts = [filters, selection, *([details] if details is not None else []), body]
+        return pn.Column(*parts, sizing_mode="stretch_width", css_classes=["batch-run-builder"],
                          stylesheets=[ROOT_CSS])

@@ -25,6 +25,16 @@ def _confidence(value: Any) -> str:
     return (f'<span class="conf"><span class="bar"><span style="width:{pct:.0f}%;background:{color}"></span></span>'
             f'{pct:.0f}%</span>')
 
+def _snippet(f: Mapping[str, Any]) -> str:
+    """The source's words, as text in a quote that wraps anywhere (a 1,000-character word stays in the card) and
+    isolates its bidi controls; its id is the tooltip. Without the words (an outcome stored before they were kept,
+    or a runner that gives none) the id."""
+    ident = f.get("snippet_id")
+    if f.get("snippet"):
+        title = f' title="snippet {esc(ident)}"' if ident else ""
+        return f'<blockquote class="snippet quote"{title}>{esc(f["snippet"])}</blockquote>'
+    return f'<div class="snippet">snippet <code>{esc(ident)}</code></div>' if ident else ""
+
 def fields_html(fields: Iterable[Mapping[str, Any]], text: Any = str) -> str:
     """An outcome's fields with their evidence: value and unit, confidence, tier, conflict, source, snippet."""
     rows = list(fields)
@@ -35,12 +45,16 @@ def fields_html(fields: Iterable[Mapping[str, Any]], text: Any = str) -> str:
         value = " ".join(x for x in (text(f.get("value")), str(f.get("unit") or "")) if x)
         conflict = '<span class="pill bad">conflict</span>' if f.get("conflict") else ""
         tier = f'<span class="tier">{esc(f.get("tier"))}</span>' if f.get("tier") else ""
-        snippet = f'<code>{esc(f.get("snippet_id"))}</code>' if f.get("snippet_id") else ""
-        body.append(f'<tr><td class="fname">{esc(f.get("field"))}</td><td class="fval">{esc(value)} {conflict}</td>'
-                    f'<td>{_confidence(f.get("confidence"))}</td><td>{tier}</td>'
-                    f'<td class="src">{_link(f.get("source_url"))}<div>{snippet}</div></td></tr>')
-    return ('<table class="fields"><thead><tr><th>field</th><th>value</th><th>confidence</th><th>tier</th>'
-            f'<th>source · snippet</th></tr></thead><tbody>{"".join(body)}</tbody></table>')
+        snippet = _snippet(f)
+        source = _link(f.get("source_url")) if f.get("source_url") else '<span class="meta">no source</span>'
+        body.append(f'<tr class="fhead"><td class="fname">{esc(f.get("field"))}</td>'
+                    f'<td class="fval">{esc(value)} {conflict}</td>'
+                    f'<td>{_confidence(f.get("confidence"))}</td><td>{tier}</td></tr>'
+                    f'<tr class="fsrc"><td></td><td class="src" colspan="3">{source}{snippet}</td></tr>')
+    # the source and snippet on a row of their own, under the value: a URL gets the card's width, not a sliver
+    return ('<table class="fields"><colgroup><col style="width:24%"><col><col style="width:96px">'
+            '<col style="width:118px"></colgroup><thead><tr><th>field</th><th>value · source · snippet</th>'
+            f'<th>confidence</th><th>tier</th></tr></thead><tbody>{"".join(body)}</tbody></table>')
 
 def sources_html(sources: Iterable[Mapping[str, Any]]) -> str:
     rows = [s for s in sources if isinstance(s, Mapping)]
@@ -54,5 +68,6 @@ def sources_html(sources: Iterable[Mapping[str, Any]]) -> str:
         body.append(f'<tr><td><span class="tier">{esc(src.get("tier"))}</span></td>'
                     f'<td class="src">{_link(src.get("url"))}{error}</td>'
                     f'<td><span class="pill {pill}">{esc(status)}</span></td></tr>')
-    return ('<table class="fields"><thead><tr><th>tier</th><th>source</th><th>status</th></tr></thead>'
+    return ('<table class="fields"><colgroup><col style="width:110px"><col><col style="width:100px"></colgroup>'
+            '<thead><tr><th>tier</th><th>source</th><th>status</th></tr></thead>'
             f'<tbody>{"".join(body)}</tbody></table>')

@@ -60,9 +60,13 @@ def stamp(value: Any) -> str:
     return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if when else ""
 
 def duration(seconds: float | None) -> str:
-    """'45 s', '12 min', '3 h 05 min', '2 d 4 h'."""
+    """'350 ms', '4.2 s', '45 s', '12 min', '3 h 05 min', '2 d 4 h'."""
     if seconds is None or (isinstance(seconds, float) and math.isnan(seconds)):
         return "–"
+    if seconds < 0.9995:
+        return f"{max(0, round(seconds * 1000))} ms"
+    if seconds < 9.95:
+        return f"{seconds:.1f} s"
     s = max(0, int(round(seconds)))
     if s < 90:
         return f"{s} s"

@@ -7,6 +7,7 @@ two panes from ``outcome``, ``product``, ``error`` and ``product_id``. Product t
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import panel as pn
@@ -18,20 +19,29 @@ from dashboard.views.offloop import off_loop, schedule
 from dashboard.views.theme import HTML_CSS, ROOT_CSS
 from engine.core.errors import IndexLabError
 
+log = logging.getLogger(__name__)
+
 NO_PRODUCT = ('<div class="section">Product outcome</div><div class="empty">Pick a product (an item of a batch, or a '
               'row of the builder grid) to see its latest outcome and evidence.</div>')
 
 
 def field_text(value: Any) -> str:
-    """A field value as one line of text: numbers and strings as they are, lists and objects as JSON."""
+    """A field value as one line of text, per type: lists joined ('Wired, 2.4 GHz'), numbers with thousands
+    separators, booleans Yes/No, objects as 'key: value' pairs."""
     if value is None:
         return ""
     if isinstance(value, str):
         return value
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, int):
+        return f"{value:,}"
     if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, (int, bool)):
-        return str(value)
+        return f"{value:,.0f}" if value.is_integer() else f"{value:,.6g}" if abs(value) < 1000 else f"{value:,.1f}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(field_text(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {field_text(v)}" for k, v in value.items())
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
@@ -39,8 +49,10 @@ def _pct(value: Any) -> str:
     return f"{100 * value:.0f}%" if isinstance(value, (int, float)) else "–"
 
 
-def outcome_head_html(product_id: str | None, outcome: dict | None, product: dict, error: str) -> str:
-    """Which product, and its latest outcome in numbers (or why there is none)."""
+def outcome_head_html(product_id: str | None, outcome: dict | None, product: dict, error: str, *,
+                      wanted_batch: str | None = None) -> str:
+    """Which product, and its outcome in numbers (or why there is none), naming the batch it came from; when the
+    operator opened another batch (``wanted_batch``) that has none for this product, it says so."""
     if product_id is None:
         return NO_PRODUCT
     o, p = outcome, product
@@ -52,9 +64,14 @@ def outcome_head_html(product_id: str | None, outcome: dict | None, product: dic
     s = o.get("summary") or {}
     missing = ", ".join(esc(m) for m in s.get("missing") or []) or "none"
     runner = " ".join(str(x) for x in (s.get("runner"), s.get("profile")) if x)
+    source = o.get("batch_run_id")
+    if wanted_batch and source != wanted_batch:
+        head += (f'<div class="alert warning">Batch <code>{esc(wanted_batch)}</code> has no outcome for this product: '
+                 f'shown is its latest outcome, from batch <code>{esc(source)}</code>.</div>')
     return head + (
         '<div class="kv" style="margin-top:6px">'
-        f'<span class="k">latest outcome</span><span>batch <code>{esc(o.get("batch_run_id"))}</code> · '
+        f'<span class="k">{"outcome" if wanted_batch == source else "latest outcome"}</span>'
+        f'<span>from batch <code>{esc(source)}</code> · '
         f'item #{int(o.get("seq") or 0)} · attempt {int(o.get("attempt") or 0)} · '
         f'{clock(o.get("recorded_at"), date=True)} UTC</span>'
         f'<span class="k">coverage</span><span>{_pct(o.get("coverage"))}</span>'
@@ -88,6 +105,8 @@ class OutcomeView(pn.viewable.Viewer):
     product = param.Dict(default={}, doc="The product's catalog row (brand, model, variant, category), if still there.")
     error = param.String(default="", doc="Why there is no outcome to show (never run, unknown product).")
     loading = param.Boolean(default=False, doc="A read is under way.")
+    batch_run_id = param.String(default=None, allow_None=True, doc="The batch the product was clicked in: its "
+                                "outcome is preferred, and the view says when the one shown is from another batch.")
 
     def __init__(self, context: Any, **params: Any) -> None:
         self.context = context
@@ -98,17 +117,19 @@ class OutcomeView(pn.viewable.Viewer):
                                      css_classes=["outcome-evidence"])
         self._spinner = pn.indicators.LoadingSpinner(value=True, size=22, visible=self.param.loading, margin=(4, 0))
 
-    @param.depends("product_id", "outcome", "product", "error", watch=True)
+    @param.depends("product_id", "outcome", "product", "error", "batch_run_id", watch=True)
     def _render(self) -> None:
         # A watcher, not a bound reference: with ``pn.bind`` as the panes' object the browser test of History once
         # (in four runs) saw the head fall back to "Pick a product" after showing the outcome; cause not found.
-        self.head.object = outcome_head_html(self.product_id, self.outcome, self.product, self.error)
+        self.head.object = outcome_head_html(self.product_id, self.outcome, self.product, self.error,
+                                             wanted_batch=self.batch_run_id)
         self.evidence.object = evidence_html(self.outcome)
 
     # ------------------------------------------------------------------ reading
-    def show(self, product_id: str) -> None:
-        """Show ``product_id``'s latest outcome; the read runs off the event loop when served."""
-        self.param.update(product_id=product_id, outcome=None, product={}, error="")
+    def show(self, product_id: str, batch_run_id: str | None = None) -> None:
+        """Show ``product_id``'s outcome (in ``batch_run_id`` if it has one, else its latest); the read runs off the
+        event loop when served."""
+        self.param.update(product_id=product_id, batch_run_id=batch_run_id, outcome=None, product={}, error="")
         schedule(self.load_async)
 
     def load(self) -> None:
@@ -123,6 +144,9 @@ class OutcomeView(pn.viewable.Viewer):
         self.loading = True
         try:
             result = await off_loop(self._read, wanted)
+        except Exception as exc:  # never leave the card saying "Loading…": say what went wrong
+            log.exception("reading the outcome of %r failed", wanted)
+            result = (None, {}, f"The outcome could not be read: {type(exc).__name__}: {exc}")
         finally:
             self.loading = False
         if wanted == self.product_id:  # a newer show() wins
@@ -133,7 +157,7 @@ class OutcomeView(pn.viewable.Viewer):
         rows = products.loc[products["product_id"] == product_id]
         product = {k: v for k, v in rows.iloc[0].to_dict().items() if isinstance(v, (str, int, float))} if len(rows) else {}
         try:
-            return self.context.service.outcome(product_id), product, ""
+            return self.context.service.outcome(product_id, self.batch_run_id), product, ""
         except IndexLabError as exc:
             return None, product, exc.message
 

@@ -124,14 +124,16 @@ class PagedTable(pn.viewable.Viewer):
         return max(1, -(-total // self.page_size))
 
     def _show(self, *_: object) -> None:
-        frame = self.frame
-        shown = [c for c in self._columns if c in frame.columns]
-        hidden = [c for c in frame.columns if c not in self._columns]
-        value = frame[shown + hidden]
+        # The table holds exactly its columns, always: Panel's Tabulator applies a change of columns even while its
+        # table is still being built, which throws in the browser. A click reads its whole row from ``frame``.
+        # And every column as objects, as in the empty table it starts with: a number column makes Panel add a sorter
+        # to the table's configuration, and a new configuration rebuilds the table in the browser, which drops rows
+        # that arrive while it builds (an empty page, then a filled one, under load: the old rows stayed for good).
+        value = self.frame.reindex(columns=self._columns).astype(object)
         current = self._table.value
-        if current is not None and list(current.columns) == list(value.columns) and current.equals(value):
+        if current is not None and current.equals(value):
             return  # the same rows: no redraw (Tabulator redraws on every new value)
-        self._table.param.update(value=value, hidden_columns=hidden)
+        self._table.value = value
 
     def _pager_state(self, *_: object) -> None:
         if self.total is not None:

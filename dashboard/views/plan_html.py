@@ -38,6 +38,8 @@ def snapshot_html(cfg: Any) -> str:
                 "domain cooldown / concurrency": f"{cfg.domain_cooldown_seconds:g} s / {cfg.domain_concurrency}",
                 "provider rate": f"{cfg.provider_rate_per_minute:g}/min",
                 "quality gate": gate_words(cfg.min_required_coverage)}
+    if getattr(cfg, "executor", None):  # chosen (else the server's default: the estimate's basis names it)
+        snapshot["executor"] = cfg.executor
     return (section("Settings snapshot frozen into the batch") + '<table class="fields"><thead><tr>'
             + "".join(f"<th>{esc(k)}</th>" for k in snapshot) + "</tr></thead><tbody><tr>"
             + "".join(f"<td>{esc(v)}</td>" for v in snapshot.values()) + "</tr></tbody></table>")

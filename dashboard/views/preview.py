@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import html
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -16,7 +17,8 @@ from dashboard.views.formats import alert
 from dashboard.views.offloop import off_loop
 from dashboard.views.plain import TEXT_TOOLTIP
 from dashboard.views.plan_html import plan_html, snapshot_html
-from dashboard.views.state import UI_SETTINGS, BuilderState
+from dashboard.views.settings_form import SettingsForm
+from dashboard.views.state import BuilderState
 from dashboard.views.theme import HTML_CSS, ROOT_CSS, hex_of
 from engine.core.errors import IndexLabError
 from engine.core.plan import LARGE_BATCH_THRESHOLD
@@ -50,12 +52,15 @@ def _brand_chart() -> tuple[figure, ColumnDataSource]:
     return fig, source
 
 
+FIRST_ITEM_COLUMNS = ["seq", "brand", "model", "variant", "product_id", "category"]
+
+
 def first_items(plan: Any) -> pd.DataFrame:
-    """The plan's first items in run order, as the grid shows them."""
+    """The plan's first items in run order, as the grid shows them. The columns never change: Panel's Tabulator
+    applies a change of columns even while its table is still being built, which throws in the browser."""
     if plan is None:
-        return pd.DataFrame()
-    first = pd.DataFrame([i.model_dump() for i in plan.summary.first_items])
-    return first[["seq", "brand", "model", "variant", "product_id", "category"]]
+        return pd.DataFrame(columns=FIRST_ITEM_COLUMNS)
+    return pd.DataFrame([i.model_dump() for i in plan.summary.first_items], columns=FIRST_ITEM_COLUMNS)
 
 
 def confirm_label(plan: Any) -> str:
@@ -64,9 +69,10 @@ def confirm_label(plan: Any) -> str:
             if large else "I confirm this large batch")
 
 
-def start_blocked(plan: Any, pending: bool, busy: bool, confirmed: bool) -> bool:
-    """Start Batch waits for a preview that is current, for a start under way, and for a large batch's confirmation."""
-    return plan is None or busy or pending or (plan.summary.needs_confirmation and not confirmed)
+def start_blocked(plan: Any, pending: bool, busy: bool, confirmed: bool, errors: dict | None = None) -> bool:
+    """Start Batch waits for a preview that is current, for a start under way, for a large batch's confirmation,
+    and for every refused setting to be fixed (the preview shows the last good settings, not what the form reads)."""
+    return plan is None or busy or pending or bool(errors) or (plan.summary.needs_confirmation and not confirmed)
 
 
 class PlanPreview(pn.viewable.Viewer):
@@ -76,11 +82,16 @@ class PlanPreview(pn.viewable.Viewer):
     confirm_large = param.Boolean(default=False, doc=f"The operator confirmed a batch of more than {LARGE_BATCH_THRESHOLD} items.")
     busy = param.Boolean(default=False, doc="A start is under way (the button waits).")
     message = param.String(default="", doc="The last error from starting, shown to the operator.")
+    progress = param.String(default="", doc="What a start under way is doing now (shown under the button at once).")
+    actor = param.String(default="dashboard", doc="Who the audit trail names for a start from here (the session's user).")
 
     def __init__(self, on_started: Callable[[str], Awaitable[None] | None] | None = None, **params) -> None:
         super().__init__(**params)
         self._on_started = on_started
         self._chart, self._source = _brand_chart()
+        # `command` runs a program on the server: offered only when the server's settings name one
+        runners = [n for n in runner_names() if n != "command" or self.state.service.defaults.command] or ["harvest"]
+        self.form = SettingsForm(runners, state=self.state)
         self.first_items = pn.widgets.Tabulator(self.state.param.preview.rx.pipe(first_items), disabled=True, show_index=False, height=260,
                                            css_classes=["preview-first-items"],
                                            sizing_mode="stretch_width", pagination=None, layout="fit_data_table",
@@ -89,12 +100,18 @@ class PlanPreview(pn.viewable.Viewer):
         large = preview.rx.pipe(lambda plan: plan is not None and plan.summary.needs_confirmation)
         self.start_button = pn.widgets.Button(
             label="Start Batch", color="primary", width=160,
+            loading=self.param.busy,  # Panel's spinner over the button while a start is under way
             disabled=pn.bind(start_blocked, self.state.param.preview, self.state.param.preview_pending,
-                             self.param.busy, self.param.confirm_large))
+                             self.param.busy, self.param.confirm_large, self.form.param.errors))
         self.start_button.on_click(self.start_batch)
-        self.confirm = pn.widgets.Checkbox.from_param(self.param.confirm_large, visible=large,
-                                                      label=preview.rx.pipe(confirm_label),
-                                                      sizing_mode="stretch_width")
+        self.progress_line = pn.pane.HTML(self.param.progress.rx().rx.pipe(lambda t: f'<span role="status">{html.escape(t)}</span>'),
+                                          visible=self.param.progress.rx().rx.pipe(bool), css_classes=["start-progress"],
+                                          margin=(0, 10))
+        # A one-option CheckBoxGroup, not a Checkbox: Bokeh draws a Checkbox's text as a <div> beside the box, so
+        # only the small box answered a click; a group's option is a <label> around its box and text.
+        self.confirm = pn.widgets.CheckBoxGroup(options=preview.rx.pipe(lambda plan: [confirm_label(plan)]), value=[],
+                                                visible=large, sizing_mode="stretch_width", css_classes=["confirm-large"])
+        self.confirm.param.watch(self._confirm_clicked, "value")
         self._draw_chart()
 
     # ------------------------------------------------------------------ a new preview (actions, not copies)
@@ -110,6 +127,20 @@ class PlanPreview(pn.viewable.Viewer):
         self._chart.height = max(160, 60 + BAR_HEIGHT * len(brands))
         counts = [b.count for b in plan.summary.brands]
         self._source.data = {"brand": brands[::-1], "count": counts[::-1], "label": [str(c) for c in counts[::-1]]}
+
+    def _confirm_clicked(self, event: param.parameterized.Event) -> None:
+        self.confirm_large = bool(event.new)
+
+    @param.depends("confirm_large", watch=True)
+    def _show_confirmation(self) -> None:
+        wanted = list(self.confirm.options[:1]) if self.confirm_large else []
+        if self.confirm.value != wanted:
+            self.confirm.value = wanted
+
+    @property
+    def confirm_text(self) -> str:
+        """The confirmation's words (the one option of the box)."""
+        return self.confirm.options[0] if self.confirm.options else ""
 
     @param.depends("state.preview", "state.preview_error", "state.preview_pending", watch=True)
     def _withdraw_confirmation(self) -> None:
@@ -136,38 +167,34 @@ class PlanPreview(pn.viewable.Viewer):
         """Start Batch pressed: save the plan and start it (off the loop), then hand the batch to on_started."""
         if self.busy or self.state.preview is None:
             return
-        self.busy, self.message = True, ""
+        total = self.state.preview.summary.total
+        # Feedback before any work: the button spins and says what is happening (a 100k start takes seconds).
+        self.param.update(busy=True, message="", progress=f"Saving the plan of {total:,} items…")
         request = self.state.plan_request(confirm_large=self.confirm_large)
         service = self.state.service
         try:
-            saved = await off_loop(service.plan, request, actor="dashboard")
-            await off_loop(service.start, saved.batch_run_id, actor="dashboard")
+            saved = await off_loop(service.plan, request, actor=self.actor)
+            self.progress = f"Starting batch {saved.batch_run_id}…"
+            await off_loop(service.start, saved.batch_run_id, actor=self.actor)
         except IndexLabError as exc:
             self.message = exc.message
             return
         finally:
-            self.busy = False
+            self.param.update(busy=False, progress="")
         if self._on_started is not None:
             result = self._on_started(saved.batch_run_id)
             if asyncio.iscoroutine(result):
                 await result
 
-    def settings_form(self) -> pn.Param:
-        """The settings the form edits; each number's start and end are the BatchSettings bounds (via the params)."""
-        # `command` runs a program on the server: offered only when the server's settings name one
-        names = [n for n in runner_names() if n != "command" or self.state.service.defaults.command] or ["harvest"]
-        return pn.Param(self.state.param, parameters=list(UI_SETTINGS), show_name=False, sizing_mode="stretch_width",
-                        widgets={"runner": {"type": pn.widgets.Select, "options": names},
-                                 "workers": pn.widgets.IntInput, "max_attempts": pn.widgets.IntInput,
-                                 "max_run_seconds": pn.widgets.FloatInput,
-                                 "domain_cooldown_seconds": {"type": pn.widgets.FloatInput, "step": 0.1},
-                                 "min_required_coverage": {"type": pn.widgets.FloatInput, "step": 0.05}})
+    def settings_form(self) -> SettingsForm:
+        """The settings the form edits, each checked against the BatchSettings bounds, its error under it."""
+        return self.form
 
     def settings_panel(self) -> pn.viewable.Viewable:
-        return pn.Card(self.settings_form(), title="Settings", collapsible=False, sizing_mode="stretch_width")
+        return pn.Card(self.form, title="Settings", collapsible=False, sizing_mode="stretch_width")
 
     def __panel__(self) -> pn.viewable.Viewable:
         left = pn.Column(self.summary, self._chart, pn.pane.Markdown("**First items in run order**"), self.first_items,
                          sizing_mode="stretch_width")
-        right = pn.Column(self.settings_panel(), self.start_button, self.confirm, width=380)
+        right = pn.Column(self.settings_panel(), self.start_button, self.progress_line, self.confirm, width=380)
         return pn.Row(left, right, sizing_mode="stretch_width", stylesheets=[ROOT_CSS])

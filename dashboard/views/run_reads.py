@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from dashboard.views.formats import as_datetime
 from engine.core.states import ItemState
@@ -20,10 +21,10 @@ from engine.service import BatchService
 from engine.service.reads import FAILURES_KEEP, FEED_KINDS
 
 SEED_POINTS = 1_200  # history drawn when a batch is followed mid-run
-SEED_MIN_WINDOW = 5  # finishes in the window before a drawn rate means anything (the first seconds spike)
+MIN_RATE_S = 5.0  # running time before a drawn rate means anything (a short batch's first seconds spike)
 RECENT_WINDOW_MS = 120_000  # as the engine's "recent" throughput (engine.run.live.RECENT_WINDOW_S)
 __all__ = ["EPOCH", "FAILURES_KEEP", "FEED_KINDS", "event_key", "failure_key", "failures_seed", "feed_seed",
-           "history_points", "merged", "num"]
+           "history_points", "merged", "num", "paused_intervals", "series_points"]
 EPOCH = datetime.min.replace(tzinfo=UTC)
 
 
@@ -66,18 +67,57 @@ def failures_seed(service: BatchService, batch_run_id: str) -> list[dict[str, An
     return [failure.model_dump() for failure in service.failures_seed(batch_run_id, keep=FAILURES_KEEP)]
 
 
-def history_points(service: BatchService, batch_run_id: str) -> list[dict[str, Any]]:
-    """Completed and failed over time (and the recent rate) from the items' finish times, thinned to SEED_POINTS."""
+def history_points(service: BatchService, batch_run_id: str, feed: list[dict[str, Any]] | None = None,
+                   batch: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Completed and failed over time, with the rates, rebuilt from the items' finish times and the batch's pauses
+    (its feed): the same lines a page drew live. Reads the store: a worker thread."""
     done = service.finish_times(batch_run_id)
     if done.empty:
         return []
+    batch = batch if batch is not None else service.batch(batch_run_id)
+    started = as_datetime(batch.get("started_at"))
+    started_ms = started.timestamp() * 1000 if started else None
+    return series_points(done, started_ms=started_ms, pauses=paused_intervals(feed or []))
+
+
+def series_points(done: pd.DataFrame, *, started_ms: float | None, pauses: list[tuple[float, float]]
+                  ) -> list[dict[str, Any]]:
+    """The chart points of ``done`` (state, finished_at in finishing order), thinned to SEED_POINTS. Counts are
+    cumulative (monotonic); a rate is NaN until the batch has run MIN_RATE_S (a short batch draws no ramp); the
+    overall rate leaves out the paused time, as the engine's does."""
     t = done["finished_at"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy().astype("datetime64[ms]").astype("int64")
-    completed = np.cumsum(done["state"].to_numpy() == ItemState.COMPLETED.value)
-    failed = np.cumsum(done["state"].to_numpy() == ItemState.FAILED.value)
+    t = np.maximum.accumulate(t.astype(float))
+    states = done["state"].to_numpy()
+    completed = np.cumsum(states == ItemState.COMPLETED.value)
+    failed = np.cumsum(states == ItemState.FAILED.value)
+    start = float(t[0]) if started_ms is None else min(float(started_ms), float(t[0]))
+    paused = np.zeros(len(t))
+    for a, b in pauses:  # paused time before each point
+        paused += np.clip(np.minimum(t, b) - a, 0, None) if b > a else 0
+    active_s = (t - start - paused) / 1000.0
+    finished = np.arange(1, len(t) + 1)
+    overall = np.where(active_s >= MIN_RATE_S, finished / np.maximum(active_s, 1e-9) * 3600.0, np.nan)
     first = np.searchsorted(t, t - RECENT_WINDOW_MS, side="right")
-    n = np.arange(len(t)) - first + 1
-    span_s = np.maximum((t - t[first]) / 1000.0, 1.0)
-    recent = np.where(n >= SEED_MIN_WINDOW, n / span_s * 3600.0, np.nan)
+    window_s = np.minimum(RECENT_WINDOW_MS / 1000.0, active_s)
+    recent = np.where(active_s >= MIN_RATE_S, (finished - first) / np.maximum(window_s, 1e-9) * 3600.0, np.nan)
     keep = np.unique(np.linspace(0, len(t) - 1, min(len(t), SEED_POINTS)).round().astype(int))
     return [{"t": float(t[i]), "completed": int(completed[i]), "failed": int(failed[i]),
-             "recent_per_hour": float(recent[i]), "overall_per_hour": math.nan} for i in keep]
+             "recent_per_hour": float(recent[i]), "overall_per_hour": float(overall[i])} for i in keep]
+
+
+def paused_intervals(feed: list[Mapping[str, Any]], now_ms: float | None = None) -> list[tuple[float, float]]:
+    """(start, end) in ms of the times the batch was paused, oldest first, from its batch moves (any order); a pause
+    not ended yet lasts until ``now_ms`` (default: now)."""
+    moves = sorted(((when.timestamp() * 1000, e.get("to_state")) for e in feed
+                    if e.get("kind") == "batch_transition" and (when := as_datetime(e.get("occurred_at")))),
+                   key=lambda m: m[0])
+    out, since = [], None
+    for at, state in moves:
+        if state == "paused" and since is None:
+            since = at
+        elif state != "paused" and since is not None:
+            out.append((since, at))
+            since = None
+    if since is not None:
+        out.append((since, now_ms if now_ms is not None else datetime.now(UTC).timestamp() * 1000))
+    return out

@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 import param
 
+from dashboard.views.formats import as_datetime
 from dashboard.views.offloop import off_loop
 from dashboard.views.run_reads import (
     FAILURES_KEEP,
@@ -28,6 +29,7 @@ from dashboard.views.run_reads import (
     history_points,
     merged,
     num,
+    paused_intervals,
 )
 from engine.core.errors import IndexLabError
 from engine.core.states import BATCH_MOVES, BatchState, ItemState
@@ -43,6 +45,13 @@ LIVE = frozenset({BatchState.RUNNING.value, BatchState.STOPPING.value})
 SAMPLE_EVERY_S = 0.95  # one chart point a second while the batch runs (polls come every 0.5 s)
 IDLE_SAMPLE_EVERY_S = 15.0  # ... and one every 15 s while it is paused
 MAX_POINTS = 2_400  # past this the series is thinned to half (older points, every other one)
+RECENT_READ = 30  # batches the Summary's picker offers
+
+
+def batch_label(batch: Mapping[str, Any]) -> str:
+    """'name · id · state' for the picker and the banner (plain text; the id alone when the batch has no name)."""
+    parts = [str(batch.get("name") or "").strip(), str(batch.get("batch_run_id")), str(batch.get("state") or "")]
+    return " · ".join(p for p in parts if p)
 
 
 def allowed_actions(state: str | None, counts: Mapping[str, int] | None = None) -> dict[str, bool]:
@@ -94,7 +103,12 @@ class RunState(param.Parameterized):
                                   doc="How the message is shown.")
     actor = param.String(default="dashboard", doc="Who the audit trail names for actions taken here.")
     follow_latest = param.Boolean(default=True, doc="When the batch followed is finished (or none is), switch to a "
-                                  "newer batch another session or the API planned or started.")
+                                  "newer batch another session, the API or the CLI started. Choosing a batch (History's "
+                                  "Watch, the picker, the banner) turns it off: the chosen batch stays.")
+    newer = param.Dict(default={}, doc="A newer batch the view did not switch to (this one is pinned, still working, or "
+                       "the newer one is only planned): batch_run_id, name, state. The banner offers it; {} for none.")
+    recent = param.List(default=[], doc="Recent batches for the picker, newest first: batch_run_id, name, state, "
+                        "created_at (read by look_around).")
     can_start = param.Boolean(default=False, doc="Start Batch is legal now (planned).")
     can_pause = param.Boolean(default=False, doc="Pause Batch is legal now (running).")
     can_resume = param.Boolean(default=False, doc="Resume Batch is legal now (paused or stopped).")
@@ -105,47 +119,108 @@ class RunState(param.Parameterized):
     def __init__(self, context: Any, **params: Any) -> None:
         self.context = context
         self.service = context.service
+        self._tickets = 0  # follows taken so far (see follow_async)
         super().__init__(**params)
 
     # ------------------------------------------------------------------ following a batch
+    # Every follow takes a ticket; a read applies only if no later follow took one meanwhile (a slow read of an
+    # earlier follow, or of follow-latest, never overrides the operator's later choice).
     def follow(self, batch_run_id: str | None) -> None:
         """Show ``batch_run_id`` (None: nothing). Reads the store here: off the event loop, use follow_async."""
-        self._apply(self._read(batch_run_id) if batch_run_id else None)
+        self.apply_read(self.read_for(batch_run_id))
 
     async def follow_async(self, batch_run_id: str | None) -> None:
-        self._apply(await off_loop(self._read, batch_run_id) if batch_run_id else None)
+        ticket = self._ticket()
+        self.apply_read((ticket, await off_loop(self._read, batch_run_id) if batch_run_id else None))
+
+    async def choose_async(self, batch_run_id: str) -> None:
+        """The operator chose this batch (History's Watch, the picker, the banner): follow it and stay on it."""
+        self.param.update(follow_latest=False, newer={})
+        await self.follow_async(batch_run_id)
+
+    def read_for(self, batch_run_id: str | None) -> tuple[int, dict[str, Any] | None]:
+        """A ticket and the read of ``batch_run_id`` (this thread); ``apply_read`` shows it unless overtaken."""
+        ticket = self._ticket()
+        return ticket, self._read(batch_run_id) if batch_run_id else None
+
+    def apply_read(self, ticketed: tuple[int, dict[str, Any] | None]) -> None:
+        ticket, read = ticketed
+        if ticket == self._tickets:
+            self._apply(read)
+
+    def _ticket(self) -> int:
+        self._tickets += 1
+        return self._tickets
 
     def restore(self) -> str | None:
         """Follow the latest batch that is running, paused or stopping, else the latest batch, else none."""
-        self._apply(self._read(self._restorable()))
+        ticket = self._ticket()
+        self.apply_read((ticket, self._read(self._restorable())))
         return self.batch_run_id
 
     async def restore_async(self) -> str | None:
-        self._apply(await off_loop(lambda: self._read(self._restorable())))
+        ticket = self._ticket()
+        self.apply_read((ticket, await off_loop(lambda: self._read(self._restorable()))))
         return self.batch_run_id
 
     def newer_batch(self) -> str | None:
         """The batch to switch to under ``follow_latest``, or None (reads the store)."""
-        if not self.follow_latest:
-            return None
-        current, state = self.batch_run_id, self.batch_state
-        if state in (*LIVE, BatchState.PLANNED.value):
-            return None  # working, or planned by this operator to be started: stay
-        candidate = self.service.latest_batch()
-        if candidate is None or candidate["batch_run_id"] == current:
-            return None
-        newer = current is None or candidate["batch_run_id"] > current
-        if state == BatchState.PAUSED.value:  # a paused batch gives way only to a newer one that runs
-            return candidate["batch_run_id"] if newer and candidate["state"] in LIVE else None
-        return candidate["batch_run_id"] if newer else None
+        return self._look(self.batch_run_id, self.batch_state, self.follow_latest, recent=False)["switch"]
+
+    def _look(self, current: str | None, state: str | None, follow_latest: bool, *, recent: bool) -> dict[str, Any]:
+        """Reads (a worker thread): which newer batch to switch to, which to offer, and the picker's list."""
+        latest = self.service.latest_batch()
+        out: dict[str, Any] = {"switch": None, "newer": {}, "recent": None}
+        if recent:
+            out["recent"] = [{k: b.get(k) for k in ("batch_run_id", "name", "state", "created_at")}
+                             for b in self.service.recent_batches(limit=RECENT_READ)]
+        if latest is None or latest["batch_run_id"] == current:
+            return out
+        newest = self.service.recent_batches(limit=1)[0] if current is not None else latest  # planned ones too
+        candidates = [b for b in (latest, newest) if current is None or b["batch_run_id"] > current]
+        if not candidates:
+            return out
+        started = [b for b in candidates if b["state"] != BatchState.PLANNED.value]
+        working = state in (*LIVE, BatchState.PLANNED.value, BatchState.QUEUED.value)
+        if current is None:
+            out["switch"] = latest["batch_run_id"]
+        elif follow_latest and started and not working and (
+                state != BatchState.PAUSED.value or started[0]["state"] in LIVE):  # paused: only for one that runs
+            out["switch"] = started[0]["batch_run_id"]
+        else:
+            b = candidates[0]
+            out["newer"] = {"batch_run_id": b["batch_run_id"], "name": b.get("name") or "", "state": b["state"]}
+        return out
+
+    async def look_around_async(self, *, recent: bool = True) -> bool:
+        """Switch to a newer batch (under ``follow_latest``), note one to offer (``newer``), refresh the picker's
+        list (``recent``). True when it switched."""
+        ticket, current = self._tickets, self.batch_run_id
+        look = await off_loop(self._look, current, self.batch_state, self.follow_latest, recent=recent)
+        if ticket != self._tickets or current != self.batch_run_id:
+            return False  # the operator chose meanwhile: this look is stale
+        if look["recent"] is not None and look["recent"] != self.recent:
+            self.recent = look["recent"]
+        if look["switch"] is None or look["switch"] == current:
+            if look["newer"] != self.newer:
+                self.newer = look["newer"]
+            return False
+        self.newer = {}
+        await self.follow_async(look["switch"])
+        return True
 
     async def follow_newer_async(self) -> bool:
-        """Switch to a newer batch if ``newer_batch`` names one; True when it did."""
-        newer = await off_loop(self.newer_batch)
-        if newer is None or newer == self.batch_run_id:
-            return False
-        await self.follow_async(newer)
-        return True
+        """Switch to a newer batch if ``follow_latest`` allows one; True when it did (``newer`` names one it did not
+        switch to)."""
+        return await self.look_around_async(recent=False)
+
+    def picker_options(self) -> dict[str, str]:
+        """The picker's options, label -> batch id: 'name · id · state' (id alone when the batch has no name)."""
+        rows = list(self.recent)
+        if self.batch_run_id and all(b["batch_run_id"] != self.batch_run_id for b in rows) and self.batch:
+            rows.insert(0, {"batch_run_id": self.batch_run_id, "name": self.batch.get("name"),
+                            "state": self.batch_state or self.batch.get("state")})
+        return {batch_label(b): b["batch_run_id"] for b in rows}
 
     def _restorable(self) -> str | None:
         latest = self.service.latest_batch()
@@ -157,8 +232,9 @@ class RunState(param.Parameterized):
             return None
         status = self.service.status(batch_run_id)
         batch = self.service.batch(batch_run_id)
+        feed = feed_seed(self.service, batch_run_id)
         return {"batch_run_id": batch_run_id, "status": status, "batch": batch,
-                "series": history_points(self.service, batch_run_id), "feed": feed_seed(self.service, batch_run_id),
+                "series": history_points(self.service, batch_run_id, feed, batch), "feed": feed,
                 "failures": failures_seed(self.service, batch_run_id), **self._read_triage(batch_run_id)}
 
     # ------------------------------------------------------------------ triage (store reads)
@@ -227,6 +303,9 @@ class RunState(param.Parameterized):
         point = {"t": now_ms, "completed": int(counts.get("completed", 0)), "failed": int(counts.get("failed", 0)),
                  "recent_per_hour": num(tp.get("recent_per_hour")), "overall_per_hour": num(tp.get("overall_per_hour"))}
         last = self.series[-1] if self.series else None
+        if last is not None:  # cumulative: never down, never back in time (a seed and the live counts may disagree)
+            point["completed"] = max(point["completed"], last["completed"])
+            point["t"] = max(point["t"], last["t"])
         changed = last is None or (last["completed"], last["failed"]) != (point["completed"], point["failed"])
         gap = (now_ms - last["t"]) / 1000 if last else math.inf
         state = status.get("state")
@@ -241,6 +320,19 @@ class RunState(param.Parameterized):
             self.param.update(series=series[:keep:2] + series[keep:], series_version=self.series_version + 1)
         else:
             self.series = series
+
+    def chart_window(self) -> tuple[float | None, float | None]:
+        """The batch's start and (once it is over) finish, ms since the epoch: the charts' time axis."""
+        def ms(key: str) -> float | None:
+            when = as_datetime(self.status.get(key) or self.batch.get(key))
+            return when.timestamp() * 1000 if when else None
+
+        over = self.batch_state in (BatchState.COMPLETED.value, BatchState.STOPPED.value)
+        return ms("started_at"), ms("finished_at") if over else None
+
+    def pauses(self) -> list[tuple[float, float]]:
+        """When the batch was paused (ms), from its batch moves: the charts shade them."""
+        return paused_intervals(self.feed)
 
     # ------------------------------------------------------------------ derived
     @param.depends("status", "busy", watch=True, on_init=True)

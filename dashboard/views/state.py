@@ -24,6 +24,7 @@ from engine.core.settings import BatchSettings, Profile, with_defaults
 from engine.service import BatchService
 
 NEVER_RUN = "never run"
+UNDO_DEPTH = 20  # bulk actions Undo can take back, newest first
 
 
 @dataclass(frozen=True, eq=False)
@@ -130,6 +131,9 @@ class BuilderState(param.Parameterized):
     max_attempts = setting_param("max_attempts")
     domain_cooldown_seconds = setting_param("domain_cooldown_seconds", label="Domain cooldown (s)")
     min_required_coverage = setting_param("min_required_coverage", label="Quality gate: min required coverage (0 = off)")
+    executor = param.Selector(default="", objects=["", "local", "dask"], label="Executor", doc=(
+        "Where the batch's jobs run: the server's default (empty), its threads (local) or its Dask cluster (dask). "
+        "Offered only by a server started with a cluster."))
 
     # ---- derived (read-only for views) ----
     filtered = param.DataFrame(default=None, doc="The catalog rows the filters show, in catalog order.")
@@ -146,6 +150,9 @@ class BuilderState(param.Parameterized):
         "products a preview takes about a second and reads the store."))
     preview_pending = param.Boolean(default=False, doc="The preview is older than the selection, order or settings.")
 
+    # ---- undo of the last bulk actions ----
+    undo_label = param.String(default="", doc='What Undo would take back ("Select All"); empty: nothing to undo.')
+
     def __init__(self, service: BatchService, **params) -> None:
         self.service = service
         defaults = service.defaults  # the server's settings: the form starts from them
@@ -156,6 +163,7 @@ class BuilderState(param.Parameterized):
         self._selected_mask = np.zeros(len(self.catalog), dtype=bool)
         self._mask_source: list[str] | None = None  # the ``selected`` list _selected_mask was made from
         self._preview_generation = 0
+        self._undo: list[tuple[str, np.ndarray, list[str], list[str]]] = []  # (action, mask, order, pinned) before it
         super().__init__(**params)
         self._refilter()
         self._reselect()
@@ -214,7 +222,8 @@ class BuilderState(param.Parameterized):
             self._replan()
 
     @param.depends("brand_order", "pinned", "profile", "runner", "llm_provider", "llm_model", "workers",
-                   "max_run_seconds", "max_attempts", "domain_cooldown_seconds", "min_required_coverage", watch=True)
+                   "max_run_seconds", "max_attempts", "domain_cooldown_seconds", "min_required_coverage", "executor",
+                   watch=True)
     def _replan(self) -> None:
         self._preview_generation += 1
         if not self.selected:
@@ -258,7 +267,10 @@ class BuilderState(param.Parameterized):
 
     def settings(self) -> BatchSettings:
         """The form's settings over the server's defaults (which hold what the form does not show: the command, corpus ...)."""
-        return with_defaults(self.service.defaults, {name: getattr(self, name) for name in UI_SETTINGS})
+        chosen = {name: getattr(self, name) for name in UI_SETTINGS}
+        if self.executor:
+            chosen["executor"] = self.executor
+        return with_defaults(self.service.defaults, chosen)
 
     def plan_request(self, confirm_large: bool = False) -> PlanRequest:
         return PlanRequest(selection=self.selection(), brand_order=list(self.brand_order),
@@ -295,6 +307,36 @@ class BuilderState(param.Parameterized):
         self._selected_mask, self._mask_source = mask, ids
         self.selected = ids
 
+    def _bulk(self, action: str, mask: np.ndarray) -> None:
+        """A bulk action: select ``mask``, remembering what was selected before so ``undo`` can take it back."""
+        if np.array_equal(mask, self._selected_mask):
+            return  # nothing changed: nothing to undo
+        self._undo = [*self._undo[-(UNDO_DEPTH - 1):], (action, self._selected_mask, list(self.brand_order), list(self.pinned))]
+        self._set_mask(mask)
+        self.undo_label = action
+
+    def undo(self) -> str:
+        """Take back the last bulk action (selection, brand order and pins as they were); returns what was undone,
+        or an empty string when there is nothing to undo (and nothing changes)."""
+        if not self._undo:
+            return ""
+        action, mask, order, pinned = self._undo.pop()
+        self._set_mask(mask)
+        present = set(self.selected_brands)
+        self.param.update(pinned=[b for b in pinned if b in present],
+                          brand_order=brand_priority(self.selected_brands, [b for b in order if b in present],
+                                                     [b for b in pinned if b in present]),
+                          undo_label=self._undo[-1][0] if self._undo else "")
+        return action
+
+    def restore(self, product_ids: list[str], brand_order: list[str], pinned: list[str]) -> None:
+        """A saved selection (a reload): its products that are still in the catalog, its brand order and pins."""
+        self._set_mask(self._mask_of(product_ids))
+        present = set(self.selected_brands)
+        kept_pins = [b for b in pinned if b in present]
+        self.param.update(pinned=kept_pins, brand_order=brand_priority(
+            self.selected_brands, [b for b in brand_order if b in present], kept_pins))
+
     def _set_selected(self, ids: set[str]) -> None:
         self._set_mask(self._mask_of(ids))
 
@@ -319,26 +361,41 @@ class BuilderState(param.Parameterized):
         counts = np.bincount(self._brand_codes, minlength=len(self._brand_names))
         return {str(b): int(c) for b, c in zip(self._brand_names, counts)}
 
+    def selected_matching(self) -> int:
+        """Selected products among those the filters show."""
+        return int(self.selected_flags().sum())
+
     def select_all(self) -> None:
         """Every product the filters show, on every page."""
-        self._set_mask(self._selected_mask | self._filter_mask_now)
+        self._bulk("Select All", self._selected_mask | self._filter_mask_now)
 
     def clear_all(self) -> None:
-        self._set_mask(np.zeros(len(self.catalog), dtype=bool))
+        self._bulk("Clear All", np.zeros(len(self.catalog), dtype=bool))
 
     def select_brand(self, brand: str) -> None:
         """Add every product of ``brand`` (whatever the filters show); an unknown brand changes nothing."""
         matches = np.flatnonzero(self._brand_names == brand)
         if len(matches):
-            self._set_mask(self._selected_mask | (self._brand_codes == matches[0]))
+            self._bulk(f"Select Brand {brand}", self._selected_mask | (self._brand_codes == matches[0]))
+
+    def remove_brand(self, brand: str) -> None:
+        """Drop every product of ``brand`` from the selection; an unknown brand changes nothing."""
+        matches = np.flatnonzero(self._brand_names == brand)
+        if len(matches):
+            self._bulk(f"Remove Brand {brand}", self._selected_mask & (self._brand_codes != matches[0]))
 
     def invert_selection(self) -> None:
         """Within the filter: selected become unselected and the rest selected; outside it nothing changes."""
-        self._set_mask(self._selected_mask ^ self._filter_mask_now)
+        self._bulk("Invert Selection", self._selected_mask ^ self._filter_mask_now)
 
     def set_visible_selection(self, ids_on_view: set[str], view_ids: set[str]) -> None:
-        """The grid reports which of the rows it shows are checked: merge that into the selection."""
-        self._set_mask((self._selected_mask & ~self._mask_of(view_ids)) | self._mask_of(ids_on_view))
+        """The grid reports which of the rows it shows are checked: merge that into the selection (a whole page at
+        once, the header checkbox, is a bulk action Undo can take back)."""
+        mask = (self._selected_mask & ~self._mask_of(view_ids)) | self._mask_of(ids_on_view)
+        if len(view_ids) > 1:
+            self._bulk("Select page" if ids_on_view else "Clear page", mask)
+        else:
+            self._set_mask(mask)
 
     def exclude_recent(self, days: int, now: datetime | None = None) -> None:
         """Drop products completed in the last ``days`` days (0: nothing is that recent)."""
@@ -346,17 +403,17 @@ class BuilderState(param.Parameterized):
             return
         cutoff = pd.Timestamp((now or datetime.now(UTC)) - timedelta(days=days))
         recent = ((self.catalog["last_status"] == "completed") & (self.catalog["last_run_at"] >= cutoff)).to_numpy()
-        self._set_mask(self._selected_mask & ~recent)
+        self._bulk("Exclude completed", self._selected_mask & ~recent)
 
     def only_never_run(self) -> None:
         """Keep only the selected products that have never run."""
         never = (self.catalog["last_status"] == NEVER_RUN).to_numpy()
-        self._set_mask(self._selected_mask & never)
+        self._bulk("Only never run", self._selected_mask & never)
 
     def exclude_variants(self) -> None:
         """Drop selected products that are a variant (colour, edition) of a model."""
         variants = (self.catalog["variant"] != "").to_numpy()
-        self._set_mask(self._selected_mask & ~variants)
+        self._bulk("Exclude variants", self._selected_mask & ~variants)
 
     # ------------------------------------------------------------------ brand order actions
     def move(self, brand: str, offset: int) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 import panel as pn
 import param
+from panel.io.callbacks import PeriodicCallback
 
 from dashboard.views import summary_html as html
 from dashboard.views.charts import ProgressCharts
@@ -26,6 +27,8 @@ from dashboard.views.run_state import ITEM_STATES, RunState
 from dashboard.views.summary_panes import SummaryPanes
 from dashboard.views.summary_tables import items_for_display
 from engine.core.settings import Profile
+
+RECENT_EVERY = 4  # the picker's list is re-read every 4th look for a newer batch (every 6 s)
 
 
 class BatchRunSummary(SummaryPanes, pn.viewable.Viewer):
@@ -63,12 +66,15 @@ class BatchRunSummary(SummaryPanes, pn.viewable.Viewer):
         self._callbacks: list[Any] = []
         self._last_items, self._items_counts = 0.0, None
         self._last_newer = 0.0
+        self._looks = 0
         self._message_at = 0.0
         self._build()
         self._layout = self._compose()
         self._stream()
         self._show_status()
         self._item_options()
+        self._picker_options()
+        self.picker.param.watch(self._picked, "value")
 
     # ------------------------------------------------------------------ status panes (a watcher, see below)
     @param.depends("run.status", "run.batch", "run.batch_run_id", watch=True)
@@ -97,6 +103,31 @@ class BatchRunSummary(SummaryPanes, pn.viewable.Viewer):
         notifications = pn.state.notifications
         if message and kind == "danger" and notifications is not None:
             notifications.error(esc(message), duration=6000)
+
+    @param.depends("run.recent", "run.batch_run_id", "run.batch_state", watch=True)
+    def _picker_options(self) -> None:
+        """The picker offers the recent batches (and the one followed) and shows the one followed."""
+        options = self.run.picker_options()
+        with param.parameterized.discard_events(self.picker):  # not a pick: nothing to follow
+            if self.picker.options != options:
+                self.picker.options = options
+            self.picker.value = self.run.batch_run_id
+        self.picker.param.trigger("options", "value")  # the widget shows them
+
+    def _picked(self, event: Any) -> None:
+        """The operator picked a batch: follow it and stay on it."""
+        if event.new and event.new != self.run.batch_run_id and event.new in self.picker.options.values():
+            schedule(self.run.choose_async, event.new)
+
+    async def view_newer(self, _clicks: int = 0) -> None:
+        """The banner's "View it": follow the newer batch (and stay on it)."""
+        if self.run.newer.get("batch_run_id"):
+            await self.run.choose_async(self.run.newer["batch_run_id"])
+
+    @param.depends("run.follow_latest", watch=True)
+    def _follow_latest_changed(self) -> None:
+        if self.run.follow_latest:
+            self._last_newer = 0.0  # look at once (next tick)
 
     @param.depends("run.batch_run_id", watch=True)
     def _batch_changed(self) -> None:
@@ -176,7 +207,8 @@ class BatchRunSummary(SummaryPanes, pn.viewable.Viewer):
     # ------------------------------------------------------------------ live updates
     def _stream(self) -> None:
         """Bring the charts up to ``run.series``. Changes Bokeh models: only where the document is locked."""
-        if not self._charts.sync(self.run.series, self.run.series_version):
+        run = self.run
+        if not self._charts.sync(run.series, run.series_version, window=run.chart_window(), pauses=run.pauses()):
             return
         if not (pn.state.curdoc and pn.state.curdoc.session_context):
             try:  # a notebook: in-place Bokeh changes are pushed explicitly
@@ -190,9 +222,10 @@ class BatchRunSummary(SummaryPanes, pn.viewable.Viewer):
         run.poll()
         self._stream()
         now = time.monotonic()
-        if run.follow_latest and now - self._last_newer >= self.newer_every_s:
+        if now - self._last_newer >= self.newer_every_s:  # a newer batch: followed (follow latest) or offered
             self._last_newer = now
-            if await run.follow_newer_async():
+            self._looks += 1
+            if await run.look_around_async(recent=self._looks % RECENT_EVERY == 1):
                 self._stream()
         if run.message and run.message_kind in ("success", "info") and now - self._message_at >= self.message_seconds:
             run.dismiss()
@@ -215,7 +248,9 @@ class BatchRunSummary(SummaryPanes, pn.viewable.Viewer):
         if key in self._attached:
             return
         self._attached.add(key)
-        callback = pn.state.add_periodic_callback(self.tick, period=self.poll_ms)
+        # background: the poll is not the operator's activity, so it does not turn the header's busy spinner on
+        callback = PeriodicCallback(callback=self.tick, period=self.poll_ms, background=True)
+        callback.start()
         self._callbacks.append(callback)
         if doc is not None and doc.session_context is not None:
             pn.state.on_session_destroyed(lambda _ctx: callback.stop())

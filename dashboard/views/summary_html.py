@@ -66,7 +66,8 @@ def header_html(batch_run_id: str | None, status: Mapping[str, Any], batch: Mapp
     return (f'<div class="head"><div class="title">Batch Run Summary</div>'
             f'<div class="idline">{result_badge(status.get("result"))}{badge(status.get("state"))}'
             f'<code class="bid">{esc(batch_run_id)}</code></div>'
-            f'<div class="meta">{" · ".join(m for m in meta if m)}</div>{why}{warn}</div>')
+            + (f'<div class="bname" style="font-weight:600">{esc(batch["name"])}</div>' if batch.get("name") else "")
+            + f'<div class="meta">{" · ".join(m for m in meta if m)}</div>{why}{warn}</div>')
 
 def progress_html(status: Mapping[str, Any], now: datetime | None = None) -> str:
     """What came out so far in words ('Partial: 22 succeeded, 3 need review, 18 failed') with the share
@@ -227,3 +228,11 @@ def feed_html(events: Iterable[Mapping[str, Any]]) -> str:
             f'<span class="actor">by {esc(e.get("actor") or "?")}</span></div>'
             f'<div class="reason">{esc(e.get("reason"))}</div></div>')
     return "".join(out)
+
+def newer_html(newer: Mapping[str, Any]) -> str:
+    """The banner over a batch the view did not leave: a newer one exists (its name, id and state, as text)."""
+    if not newer:
+        return ""
+    name = f'{esc(newer.get("name"))} ' if newer.get("name") else ""
+    return (f'<div class="newer"><b>A newer batch is {esc(newer.get("state"))}:</b> {name}'
+            f'<code>{esc(newer.get("batch_run_id"))}</code></div>')

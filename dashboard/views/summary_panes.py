@@ -69,6 +69,18 @@ class SummaryPanes:
             "retry_failed": self._button("Retry failed", rx.can_retry_failed, run.retry_failed, "primary",
                                          outline=True),
         }
+        self.picker = pn.widgets.Select(options={}, width=430, margin=(4, 8, 4, 0),
+                                        css_classes=["summary-picker"])
+        self.follow_toggle = pn.widgets.Checkbox.from_param(run.param.follow_latest, name="Follow the latest batch",
+                                                            margin=(12, 8, 4, 0), css_classes=["summary-follow"])
+        newer = rx.newer.rx.pipe(bool)
+        self.newer_banner = _html(rx.newer.rx.pipe(html.newer_html), margin=(6, 10), css_classes=["summary-newer"])
+        view = pn.widgets.Button(label="View it", color="primary", width=90, margin=(6, 6), stylesheets=[BUTTON_CSS],
+                                 css_classes=["summary-view-newer"])
+        pn.bind(self.view_newer, view.param.clicks, watch=True)
+        self._newer_row = pn.Row(self.newer_banner, view, visible=newer, sizing_mode="stretch_width",
+                                 styles={"background": var("blue-50"), "border": f"1px solid {var('blue-200')}",
+                                         "border-radius": "8px"})
         confirm = pn.widgets.Button(label="Confirm force stop", color="danger", width=170)
         cancel = pn.widgets.Button(label="Cancel", color="light", width=90)
         pn.bind(self.confirm_force_stop, confirm.param.clicks, watch=True)
@@ -108,8 +120,8 @@ class SummaryPanes:
             columns=ITEM_COLUMNS, on_click=lambda row: self.show_item(int(row["seq"])),
             titles={"seq": "#", "duration": "duration", "finished": "finished (UTC)", "last_error": "last error",
                     "gate": "quality"},
-            widths={"seq": 55, "state": 95, "attempts": 80, "phase": 90, "duration": 80, "finished": 110,
-                    "gate": 105},
+            widths={"seq": 55, "state": 95, "attempts": 80, "phase": 90, "duration": 80, "finished": 120,
+                    "gate": 105, "product_id": 230},
         )
         self.groups_head = _html(pn.bind(self._groups_head_html, rx.failure_groups), margin=(0, 0),
                                  css_classes=["summary-groups-head"])
@@ -119,9 +131,9 @@ class SummaryPanes:
             rx.failure_groups.rx.pipe(lambda g: groups_for_display(g[:GROUPS_SHOWN])), show_index=False,
             disabled=True, pagination=None, layout="fit_columns", sizing_mode="stretch_width",
             selectable=False, header_align="left", css_classes=["summary-groups"], max_height=260,
-            titles={"count": "items", "reason": "reason group", "seen": "first – last (UTC)",
+            titles={"count": "items", "reason": "reason", "seen": "first – last (UTC)",
                     "examples": "examples", "retry": ""},
-            widths={"count": 60, "seen": 150, "examples": 180, "retry": 130},
+            widths={"count": 82, "seen": 175, "examples": 180, "retry": 130},  # titles whole at 1280 px
             formatters={"reason": {"type": "textarea"}, "seen": {"type": "textarea"}, "examples": {"type": "textarea"}},
             configuration={"columnDefaults": {"headerSort": False, "tooltip": TEXT_TOOLTIP},
                            "placeholder": "No failures."},
@@ -180,12 +192,15 @@ class SummaryPanes:
         controls = pn.Row(*self.buttons.values(), margin=(0, 0))
         head = pn.FlexBox(self.header, controls, flex_wrap="wrap", justify_content="space-between",
                           align_items="flex-end", gap="6px 12px", sizing_mode="stretch_width", margin=0)
-        top = _card(head, self._confirm_bar, self._alert_row)
+        choose = pn.Row(_html('<span class="meta">batch</span>', margin=(12, 6, 4, 0), sizing_mode=None, width=40),
+                        self.picker, self.follow_toggle, sizing_mode="stretch_width", margin=0)
+        top = _card(head, choose, self._newer_row, self._confirm_bar, self._alert_row)
         counters = pn.Row(*self.counters.values(), sizing_mode="stretch_width", margin=(0, 0))
         progress = _card(self.bar, self.progress_text)
         charts = pn.Row(_card(self._speed_pane), _card(self._done_pane), sizing_mode="stretch_width", margin=0)
         scroll = {"max-height": "270px", "overflow-y": "auto"}
-        feed_toggle = pn.widgets.Checkbox.from_param(self.param.show_item_moves, label="show item moves", margin=(2, 0))
+        feed_toggle = pn.widgets.Checkbox.from_param(self.param.show_item_moves, label="show item moves", margin=(2, 0),
+                                                     css_classes=["summary-feed-toggle"])
 
         def listing(title: Any, body: pn.viewable.Viewable) -> pn.Column:
             return _card(title, pn.Column(body, styles=scroll, sizing_mode="stretch_width", margin=0), height=330)

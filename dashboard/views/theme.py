@@ -48,7 +48,7 @@ ROOT_CSS = ":host {\n" + "".join(f"  --il-{name}: {value};\n" for name, value in
 # its result carries the colour); a finished batch's result; what came out of the items, in the bar's order.
 ITEM_COLORS = {"queued": var("slate-500"), "running": var("blue-600"), "completed": var("green-600"),
                "failed": var("red-600"), "skipped": var("purple-600"), "stopped": var("orange-600")}
-BATCH_COLORS = {"planned": var("slate-500"), "running": var("blue-600"), "paused": var("amber-600"),
+BATCH_COLORS = {"planned": var("slate-500"), "queued": var("slate-500"), "running": var("blue-600"), "paused": var("amber-600"),
                 "stopping": var("orange-600"), "stopped": var("red-700"), "completed": var("slate-600")}
 RESULT_COLORS = {"succeeded": var("green-600"), "partial": var("amber-600"), "failed": var("red-600")}
 OUTCOME_COLORS = {"succeeded": var("green-600"), "needs_review": var("yellow-400"), "failed": var("red-600"),
@@ -105,6 +105,7 @@ pre.events { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospa
 .seq { color: var(--il-slate-500); font-variant-numeric: tabular-nums; }
 .name { font-weight: 600; overflow-wrap: anywhere; }
 .meta, .actor, .time { color: var(--il-slate-500); font-size: 12.5px; font-variant-numeric: tabular-nums; }
+.time, .seq, .kind, .line code { flex: none; white-space: nowrap; }  /* never "07:3" */
 .actor { margin-left: auto; }
 .kind { font-size: 11px; text-transform: uppercase; color: var(--il-slate-600); background: var(--il-slate-100); border-radius: 4px; padding: 0 5px; }
 .trail { margin-top: 4px; display: flex; flex-wrap: wrap; align-items: center; gap: 2px; }
@@ -119,12 +120,20 @@ pre.events { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospa
 .pill.bad { background: var(--il-red-100); color: var(--il-red-800); }
 .pill.retry { background: var(--il-amber-100); color: var(--il-amber-800); }
 .pill.ok { background: var(--il-green-100); color: var(--il-green-800); }
-table.fields { width: 100%; border-collapse: collapse; margin-top: 8px; table-layout: auto; }
+table.fields { width: 100%; border-collapse: collapse; margin-top: 8px; table-layout: fixed; }  /* fits its card */
 table.fields th { text-align: left; font-weight: 600; color: var(--il-slate-600); background: var(--il-table-head); padding: 5px 8px;
                   border-bottom: 1px solid var(--il-slate-200); font-size: 12.5px; }
 table.fields td { padding: 5px 8px; border-bottom: 1px solid var(--il-slate-100); vertical-align: top; }
-td.fname { font-weight: 600; overflow-wrap: anywhere; min-width: 7em; }
-td.fval, td.src { overflow-wrap: anywhere; min-width: 7em; }
+td.fname { font-weight: 600; overflow-wrap: break-word; }
+td.fval { overflow-wrap: break-word; word-break: normal; hyphens: none; }  /* whole words: never "Doub/le-/shot" */
+td.src { overflow-wrap: anywhere; }  /* a URL may break anywhere */
+table.fields tr.fhead td { border-bottom: none; padding-bottom: 1px; }
+table.fields tr.fsrc td { padding-top: 0; font-size: 12.5px; }
+td.src .snippet { color: var(--il-slate-600); font-size: 12px; margin-top: 2px; }
+/* the source's words: a quote under its URL, wrapping anywhere (cut at 1,000 characters by the engine), its bidi
+   controls kept inside it */
+td.src .snippet.quote { margin: 3px 0 2px 0; padding: 2px 0 2px 8px; border-left: 3px solid var(--il-slate-200);
+  color: var(--il-slate-700); font-size: 13px; line-height: 1.45; unicode-bidi: isolate; white-space: normal; }
 td.src a { color: var(--il-blue-700); text-decoration: none; }
 .tier { font-size: 11.5px; background: var(--il-indigo-50); color: var(--il-indigo-800); border-radius: 4px; padding: 1px 6px;
         display: inline-block; max-width: 12em; overflow-wrap: anywhere; }
@@ -150,5 +159,7 @@ td.src a { color: var(--il-blue-700); text-decoration: none; }
 TABLE_CSS = """
 .tabulator { font-size: 13px; border-radius: 6px; }
 .tabulator .tabulator-header .tabulator-col { background: var(--il-table-head); }
-.tabulator-row .tabulator-cell {{ padding: 5px 8px; }}
+.tabulator-row .tabulator-cell { padding: 5px 8px; }
+.tabulator-row .tabulator-cell[tabulator-field="product_id"], .tabulator-row .tabulator-cell[tabulator-field="batch_run_id"] {
+  white-space: normal; overflow-wrap: anywhere; }  /* an id wraps, never clipped (a name is cut: its tooltip is whole) */
 """

@@ -13,11 +13,12 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from engine.cli import commands, run
+from engine.cli import batches, commands, export, lifecycle, queue, run
 from engine.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
     SubCommands,
+    add_action_options,
     add_plan_options,
     add_rerun_options,
     config_of,
@@ -27,16 +28,19 @@ from engine.cli.common import (
     rerun_changes,
 )
 from engine.cli.output import emit_json, plain, print_plan, say
+from engine.cli.remote import DEFAULT_URL, Remote
 from engine.cli.status import STATUS_GROUPS, exit_code, print_failure_groups, print_status
+from engine.cli.watch import watch
 from engine.core.config import load_config
 from engine.core.errors import IndexLabError
 
 CommandGroup = Callable[[SubCommands], None]
-GROUPS: tuple[CommandGroup, ...] = (commands.add_commands, run.add_commands)
+GROUPS: tuple[CommandGroup, ...] = (commands.add_commands, run.add_commands, queue.add_commands, batches.add_commands,
+                                     lifecycle.add_commands, export.add_commands)
 
 __all__ = [  # the parser and entry point; and what a face built on this CLI (``indexlab batch``) shares with it
-    "CommandGroup", "SubCommands", "build_parser", "main", "config_of",
-    "EXIT_OK", "STATUS_GROUPS", "add_plan_options", "add_rerun_options", "group_limit", "non_negative",
+    "CommandGroup", "SubCommands", "build_parser", "main", "config_of", "DEFAULT_URL", "Remote", "watch",
+    "EXIT_OK", "STATUS_GROUPS", "add_action_options", "add_plan_options", "add_rerun_options", "group_limit", "non_negative",
     "plan_request_from_args", "rerun_changes", "emit_json", "plain", "print_plan", "say",
     "exit_code", "print_failure_groups", "print_status",
 ]
@@ -51,9 +55,11 @@ def build_parser(*groups: CommandGroup) -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None, *, groups: Sequence[CommandGroup] = ()) -> int:
-    """Parse ``argv``, read the configuration, run the command; every expected error is one line on stderr."""
+def main(argv: Sequence[str] | None = None, *, groups: Sequence[CommandGroup] = (), remote: Remote | None = None) -> int:
+    """Parse ``argv``, read the configuration, run the command; every expected error is one line on stderr.
+    ``remote``: the server API the batch commands use with ``--url`` (the console script's HTTP client)."""
     args = build_parser(*groups).parse_args(argv)
+    args.remote = remote
     try:
         args.config = load_config()
         return args.handler(args)

@@ -24,7 +24,7 @@ from engine.core.config import Config
 from engine.core.errors import IndexLabError
 from engine.core.plan import PlanRequest, Selection
 from engine.core.settings import BatchSettings, Profile
-from engine.service import BatchService
+from engine.service import BatchService, ExecutorChoice
 from engine.service import open_service as service_over
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CATALOG_PROBLEMS = 0, 1, 2, 3
@@ -37,8 +37,35 @@ class SubCommands(Protocol):
 
 
 def config_of(args: argparse.Namespace) -> Config:
-    """The configuration ``engine.cli.main`` read at start-up and handed to the command with its arguments."""
-    return args.config
+    """The configuration ``engine.cli.main`` read at start-up and handed to the command with its arguments, with
+    the command's ``--executor``, ``--scheduler`` and ``--dask-workers`` over the environment's."""
+    changes = {name: value for name in ("executor", "dask_scheduler", "dask_workers")
+               if (value := getattr(args, name, None)) is not None}
+    if changes.get("dask_scheduler") and "executor" not in changes:
+        changes["executor"] = "dask"  # a scheduler's address says which executor
+    return args.config.model_copy(update=changes) if changes else args.config
+
+
+def _cluster_workers(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 64:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of worker processes from 1 to 64")
+    return value
+
+
+def add_executor_options(p: argparse.ArgumentParser) -> None:
+    """Where this process runs product jobs (docs/scale-out.md)."""
+    p.add_argument("--executor", choices=("local", "dask"), default=None,
+                   help="local: this process's threads (default: $INDEXLAB_EXECUTOR, else local); dask: a Dask "
+                        "cluster (pip install 'indexlab[dask]')")
+    p.add_argument("--scheduler", dest="dask_scheduler", metavar="ADDRESS", default=None,
+                   help="with --executor dask: the scheduler, e.g. tcp://10.0.0.5:8786 (default: "
+                        "$INDEXLAB_DASK_SCHEDULER; none starts a LocalCluster of worker processes here)")
+    p.add_argument("--dask-workers", type=_cluster_workers, default=None, metavar="N",
+                   help="worker processes of the LocalCluster started when no scheduler is given (default 2)")
 
 
 # --------------------------------------------------------------------------- commands, database and catalog
@@ -56,6 +83,19 @@ def add_db(p: argparse.ArgumentParser) -> None:
     p.add_argument("--db", type=Path, default=None, help="DuckDB file (default: $INDEXLAB_DB or var/indexlab.duckdb)")
 
 
+def add_action_options(p: argparse.ArgumentParser, action: str, failures: str) -> None:
+    """The options of a lifecycle action, the same here and over HTTP: ``stop --force``, ``retry``/``skip --seq``,
+    ``retry --reason`` (``failures`` names the command that lists the reason groups)."""
+    if action == "stop":
+        p.add_argument("--force", action="store_true", help="cancel in-flight items now")
+    if action in ("retry", "skip"):
+        p.add_argument("--seq", type=int, nargs="+", action="extend", required=action == "skip", metavar="N",
+                       help="item seq numbers" + (" (default: every failed item)" if action == "retry" else ""))
+    if action == "retry":
+        p.add_argument("--reason", metavar="GROUP", help="only the failed items of this reason group "
+                       f"(a reason that `{failures}` lists)")
+
+
 def add_catalog(p: argparse.ArgumentParser) -> None:
     p.add_argument("--catalog", type=Path, default=None, help="catalog path (default: the embedded fixtures catalog)")
     p.add_argument("--strict", action="store_true", help="refuse a catalog with any problem instead of skipping bad entries")
@@ -70,10 +110,14 @@ def open_catalog(args: argparse.Namespace) -> Catalog:
 
 
 def open_service(args: argparse.Namespace, catalog: Catalog | None = None, *, run: bool = False,
-                 writes: bool = True) -> closing[BatchService]:
+                 writes: bool = True, auto_resume: bool = True, jobs: bool = True) -> closing[BatchService]:
     """The service over the database of ``--db`` (else ``INDEXLAB_DB``), or one clear error; ``run`` also opens the
-    engine (``engine.service.open_service``). For a ``with`` block, which closes both."""
-    return closing(service_over(args.db or config_of(args).db, catalog, run=run, writes=writes))
+    engine (``engine.service.open_service``; ``auto_resume``: it resumes a batch that was running) on the executor
+    configured (``jobs=False``: an action that starts no job, such as pause, connects to no cluster). For a
+    ``with`` block, which closes both."""
+    config = config_of(args)
+    return closing(service_over(args.db or config.db, catalog, run=run, writes=writes, auto_resume=auto_resume,
+                                executor=ExecutorChoice.of(config) if run and jobs else None))
 
 
 # --------------------------------------------------------------------------- plan and re-run options
@@ -110,6 +154,8 @@ def plan_request_from_args(args: argparse.Namespace) -> PlanRequest:
             pinned_brands=_split_csv(args.pin),
             settings=BatchSettings(**overrides),
             confirm_large=args.confirm_large,
+            **{k: v for k, v in {"name": getattr(args, "name", None), "tags": getattr(args, "tag", None)}.items()
+               if v is not None},
         )
     except ValidationError as exc:
         raise _first_error(exc) from None
@@ -131,6 +177,8 @@ def _run_overrides(args: argparse.Namespace) -> dict[str, Any]:
             overrides[name] = getattr(args, name)
     if getattr(args, "corpus", None):
         overrides["corpus"] = corpus_index(args.corpus)
+    if getattr(args, "batch_executor", None):  # ``plan --executor``: the batch's setting (``run``'s is the process's)
+        overrides["executor"] = args.batch_executor
     return overrides
 
 
@@ -163,6 +211,9 @@ def add_plan_options(p: argparse.ArgumentParser) -> None:
                        help="the program the command runner runs per product, e.g. 'python my_job.py {product_id}'")
     order.add_argument("--max-run-seconds", type=float, metavar="S", help="per product attempt (default 600)")
     order.add_argument("--max-attempts", type=int, metavar="N", help="attempts per product (default 3)")
+    order.add_argument("--name", metavar="TEXT", help="the batch's name (default: from its selection, e.g. "
+                       "'Razer + Logitech mice, 240 products')")
+    order.add_argument("--tag", action="append", metavar="TAG", help="a tag of the batch (repeatable)")
 
 
 def rerun_changes(args: argparse.Namespace) -> dict[str, Any]:

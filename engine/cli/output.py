@@ -49,9 +49,10 @@ def warn(message: str) -> None:
     say(f"indexlab: warning: {message}", file=sys.stderr)
 
 
-def print_plan(batch_run_id: str, summary: PlanSummary) -> None:
+def print_plan(batch_run_id: str | None, summary: PlanSummary) -> None:
+    """A plan as saved, or (``batch_run_id`` None) as it would be: a preview."""
     est = summary.estimate
-    say(f"batch_run_id  {batch_run_id}")
+    say(f"batch_run_id  {batch_run_id}" if batch_run_id else "preview       not saved (--dry-run)")
     say(f"items         {summary.total} across {len(summary.brands)} brands")
     say(f"profile       {summary.settings.profile.value}, workers {summary.settings.workers}, runner {summary.settings.runner}")
     say(f"estimate      {est.job_count} jobs (at most {est.max_job_count} with retries), {est.runtime_text}"

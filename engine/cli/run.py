@@ -14,6 +14,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from engine.cli.common import (
@@ -22,6 +23,7 @@ from engine.cli.common import (
     add_catalog,
     add_command,
     add_db,
+    add_executor_options,
     add_plan_options,
     add_rerun_options,
     group_limit,
@@ -31,13 +33,24 @@ from engine.cli.common import (
     rerun_changes,
 )
 from engine.cli.output import emit_json, plain, print_plan, say
-from engine.cli.status import STATUS_GROUPS, exit_code, print_failure_groups, print_status, progress_line, summary
+from engine.cli.remote import add_remote_options, open_here, remote_of
+from engine.cli.status import (
+    STATUS_GROUPS,
+    exit_code,
+    print_failure_groups,
+    print_status,
+    progress_line,
+    read_status,
+    summary,
+)
+from engine.cli.watch import WATCH_INTERVAL_S, View, watch
 from engine.core.errors import IndexLabError
-from engine.core.states import ACTIVE_BATCH_STATES, BatchState
+from engine.core.states import ACTIVE_BATCH_STATES, FINISHED_BATCH_STATES, STARTABLE_BATCH_STATES, BatchState
 from engine.service import BatchService
 
 FOLLOW_TICK_S = 0.25
 _RESUMABLE = (*ACTIVE_BATCH_STATES, BatchState.STOPPED)
+_STARTABLE = tuple(STARTABLE_BATCH_STATES)
 
 
 class _Interrupts:
@@ -76,30 +89,53 @@ def follow(service: BatchService, batch_run_id: str) -> dict[str, Any]:
     return final
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    catalog = open_catalog(args)
-    with open_service(args, catalog, run=True) as service:
-        if args.batch:
-            batch_run_id = service.batch(args.batch)["batch_run_id"]  # NotFound for an unknown one
-        elif args.resume:
-            batch_run_id = service.active_batch_id() or service.latest_batch_id(_RESUMABLE)
-            if batch_run_id is None:
-                raise IndexLabError(f"nothing to resume in {service.db_path}: no running, paused or stopped batch")
-        else:
-            batch_run_id = service.plan(plan_request_from_args(args), actor="cli").batch_run_id
-        previous = signal.signal(signal.SIGINT, _Interrupts(service, batch_run_id))  # before any job starts
-        try:
-            # recover() may already be running it, or have finished it meanwhile
-            if service.status(batch_run_id)["state"] in (BatchState.PLANNED, BatchState.PAUSED, BatchState.STOPPED):
-                service.start(batch_run_id, actor="cli")
-            say(f"indexlab: batch {batch_run_id} running (db {service.db_path})", file=sys.stderr)
-            final = follow(service, batch_run_id)
-        finally:
-            signal.signal(signal.SIGINT, previous)
+def run_here(service: BatchService, batch_run_id: str, act: Callable[[], object] | None = None) -> int:
+    """Run ``batch_run_id`` in this process until it is idle (ended, paused, or stopped by Ctrl-C): ``act`` moves it
+    (default: start it if it is planned, paused or stopped; recovery may already have finished it). Progress on
+    stderr, the summary JSON on stdout; the exit code says the result."""
+    previous = signal.signal(signal.SIGINT, _Interrupts(service, batch_run_id))  # before any job starts
+    try:
+        if act is not None:
+            act()
+        elif service.status(batch_run_id)["state"] in _STARTABLE:
+            service.start(batch_run_id, actor="cli")
+        say(f"indexlab: batch {batch_run_id} {service.status(batch_run_id)['state']} (db {service.db_path})",
+            file=sys.stderr)
+        final = follow(service, batch_run_id)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     emit_json(summary(final))
     say(f"indexlab: {final['result_text'] if final['result'] else final['state']}"
             + (f" ({final['reason']})" if final.get("reason") else ""), file=sys.stderr)
     return exit_code(final)
+
+
+def resumable(service: BatchService, batch_run_id: str | None) -> str:
+    """The batch ``run --resume`` continues: the one named, else the only batch that could be meant (running,
+    queued, paused, stopping or stopped, not archived); more than one is refused with the list of them."""
+    if batch_run_id:
+        return service.batch(batch_run_id)["batch_run_id"]  # NotFound for an unknown one
+    candidates = [b for b in service.batches_in(_RESUMABLE) if b["archived_at"] is None]
+    if not candidates:
+        raise IndexLabError(f"nothing to resume in {service.db_path}: no running, paused or stopped batch")
+    if len(candidates) > 1:
+        rows = [f"  {b['batch_run_id']}  {plain(b['name'] or '-')}  {b['state']}  created {b['created_at']:%Y-%m-%d %H:%M}"
+                for b in candidates]
+        raise IndexLabError("\n".join([f"{len(candidates)} batches could be resumed; name one: "
+                                       "indexlab run --resume BATCH_ID", *rows]), field="--resume")
+    return candidates[0]["batch_run_id"]
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    catalog = open_catalog(args)
+    with open_here(args, catalog, run=True) as service:
+        if args.batch:
+            batch_run_id = service.batch(args.batch)["batch_run_id"]  # NotFound for an unknown one
+        elif args.resume is not None:
+            batch_run_id = resumable(service, args.resume)
+        else:
+            batch_run_id = service.plan(plan_request_from_args(args), actor="cli").batch_run_id
+        return run_here(service, batch_run_id)
 
 
 def _batch_id(service: BatchService, batch_run_id: str | None) -> str:
@@ -112,6 +148,18 @@ def _batch_id(service: BatchService, batch_run_id: str | None) -> str:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    if args.watch:
+        return _watch(args)
+    remote = remote_of(args)
+    if remote is not None:  # the server's document, printed as `indexlab batch status` prints it
+        if args.batch_run_id is None:
+            raise IndexLabError("with --url, name the batch: indexlab status BATCH_ID --url ...", field="BATCH_ID")
+        status = remote.status(args, args.batch_run_id)
+        if args.json:
+            emit_json(status)
+        else:
+            print_status(status)
+        return exit_code(status)
     with open_service(args, writes=False) as service:
         batch_run_id = _batch_id(service, args.batch_run_id)
         status = service.status(batch_run_id)
@@ -120,6 +168,27 @@ def cmd_status(args: argparse.Namespace) -> int:
         emit_json(status)
     else:
         print_status(status, groups)
+    return exit_code(status)
+
+
+def _watch(args: argparse.Namespace) -> int:
+    """``status --watch``: the live view until the batch finishes (or Ctrl-C). Through a server it follows the
+    batch; here, where no process runs it (one that did would hold the database), it shows it once and says so."""
+    if args.json:
+        raise IndexLabError("--watch draws a view for people: leave out --json (or poll `status --json`)",
+                            field="--json")
+    if args.batch_run_id is None:
+        raise IndexLabError("--watch needs the batch's id: indexlab status BATCH_ID --watch", field="BATCH_ID")
+    remote = remote_of(args)
+    if remote is not None:
+        return exit_code(watch(lambda: remote.status(args, args.batch_run_id), sys.stdout, interval=args.interval))
+    with open_here(args, writes=False) as service:
+        status = read_status(service.status(args.batch_run_id))
+    View(sys.stdout).show(status)
+    if status.state not in FINISHED_BATCH_STATES:
+        say(f"indexlab: nothing runs batch {args.batch_run_id} now: no process holds {args.db or 'the database'}; "
+            f"run it with `indexlab resume {args.batch_run_id}` (or watch a server's batch with --url)",
+            file=sys.stderr)
     return exit_code(status)
 
 
@@ -151,13 +220,16 @@ def cmd_rerun(args: argparse.Namespace) -> int:
 
 def add_commands(sub: SubCommands) -> None:
     p = add_command(sub, "run", cmd_run,
-                    help="plan, start and follow a batch in this process (or --resume the latest)",
+                    help="plan, start and follow a batch in this process (or --resume one)",
                     description="Plan, start and follow a batch in this process. Exit code: 0 succeeded, 4 failed, "
                                 "5 partial, 6 not finished (paused by fail-fast), 1 the request failed.")
     add_db(p)
     add_catalog(p)
     add_plan_options(p)
-    p.add_argument("--resume", action="store_true", help="continue the latest running, paused or stopped batch")
+    add_executor_options(p)
+    p.add_argument("--resume", nargs="?", const="", metavar="BATCH_ID",
+                   help="continue this batch, or without an id the only running, paused or stopped one (with more "
+                        "than one, name it: they are listed)")
     p.add_argument("--batch", metavar="BATCH_ID", help="start (or continue) this planned, paused or stopped batch "
                    "instead of planning one, e.g. a re-run's")
     p.add_argument("--corpus", metavar="PATH", help="harvest from this corpus: a directory holding sources.jsonl "
@@ -169,6 +241,11 @@ def add_commands(sub: SubCommands) -> None:
                                 "4 failed, 5 partial, 6 not finished, 1 the request failed.")
     p.add_argument("batch_run_id", nargs="?")
     add_db(p)
+    p.add_argument("--watch", action="store_true", help="a live view, redrawn in place (a line per change when "
+                   "stdout is not a terminal), until the batch finishes or Ctrl-C; with --url, a server's batch")
+    p.add_argument("--interval", type=float, default=WATCH_INTERVAL_S, metavar="S",
+                   help="with --watch: seconds between reads (default 1)")
+    add_remote_options(p)
 
     p = add_command(sub, "failures", cmd_failures, json=True,
                     help="a batch's failed items grouped by reason (default: the latest batch)")

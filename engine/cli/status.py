@@ -14,14 +14,14 @@ from typing import Any
 from engine.cli.common import EXIT_OK
 from engine.cli.output import say
 from engine.core.states import ItemState
-from engine.service import BatchStatus, Failure, FailureGroup
+from engine.service import BatchStatus, ExecutorInfo, Failure, FailureGroup
 
 EXIT_RESULT_FAILED, EXIT_PARTIAL, EXIT_NOT_FINISHED = 4, 5, 6
 EXIT_BY_RESULT = {"succeeded": EXIT_OK, "failed": EXIT_RESULT_FAILED, "partial": EXIT_PARTIAL}
 STATUS_GROUPS = 5  # failure groups the status text shows
 
 
-def _fmt_seconds(seconds: float | None) -> str:
+def fmt_seconds(seconds: float | None) -> str:
     if seconds is None:
         return "?"
     seconds = int(seconds)
@@ -49,7 +49,7 @@ def progress_line(status: StatusLike) -> str:
     where = f" | {s.current.brand} {s.current.model} [{s.current.phase or 'starting'}]" if s.current else ""
     return (f"[{'#' * filled}{'.' * (width - filled)}] {s.done}/{s.total} {s.state.value} "
             f"ok {c[ItemState.COMPLETED]} failed {c[ItemState.FAILED]} running {c[ItemState.RUNNING]} | "
-            f"{rate or 0:,.0f}/h | ETA {_fmt_seconds(eta)}{where}")
+            f"{rate or 0:,.0f}/h | ETA {fmt_seconds(eta)}{where}")
 
 
 def exit_code(status: StatusLike) -> int:
@@ -82,6 +82,8 @@ def print_status(status: StatusLike, groups: Sequence[GroupLike] | None = None) 
         say(f"reason        {s.reason}")
     say("counts        " + ", ".join(f"{k.value} {v}" for k, v in s.counts.items()))
     say(f"progress      {progress_line(s)}")
+    if s.executor is not None:
+        say(f"executor      {executor_line(s.executor)}")
     for item in s.running[:5]:
         say(f"running       #{item.seq} {item.product_id or ''} [{item.phase or 'starting'}]")
     if groups:
@@ -93,15 +95,24 @@ def print_status(status: StatusLike, groups: Sequence[GroupLike] | None = None) 
         say(f"failure       #{failure.seq} {failure.product_id or ''}: {failure.error}")
 
 
-def summary(status: dict[str, Any]) -> dict[str, Any]:
-    """``indexlab run``'s final document."""
-    started, finished = status["started_at"], status["finished_at"]
-    elapsed = (finished - started).total_seconds() if started and finished else None
-    finished_items = status["counts"]["completed"] + status["counts"]["failed"]
+def executor_line(e: ExecutorInfo) -> str:
+    """Where the server runs jobs, in a line: ``dask: 2 workers, 4 threads at tcp://...; dashboard http://...``."""
+    if e.executor == "local":
+        return f"local: {e.max_workers} threads in the server"
+    where = f" at {e.scheduler}" if e.scheduler else ""
+    state = "" if e.status in (None, "running") else f" ({e.status})"
+    line = f"dask: {e.workers} workers, {e.worker_threads} threads{where}{state}; budget {e.max_workers}"
+    return line + (f"; dashboard {e.dashboard_link}" if e.dashboard_link else "")
+
+
+def summary(status: StatusLike) -> dict[str, Any]:
+    """``indexlab run``'s final document (and ``start``'s, here or through a server)."""
+    s = read_status(status)
+    elapsed = (s.finished_at - s.started_at).total_seconds() if s.started_at and s.finished_at else None
+    finished_items = s.counts[ItemState.COMPLETED] + s.counts[ItemState.FAILED]
     return {
-        "batch_run_id": status["batch_run_id"], "state": status["state"], "counts": status["counts"],
-        "total": status["total"], "started_at": started, "finished_at": finished,
-        "products_per_hour": finished_items / elapsed * 3600 if elapsed else status["throughput"]["overall_per_hour"],
-        "result": status["result"], "outcomes": status["outcomes"], "result_text": status["result_text"],
-        "reason": status["reason"],
+        "batch_run_id": s.batch_run_id, "state": s.state.value, "counts": {k.value: v for k, v in s.counts.items()},
+        "total": s.total, "started_at": s.started_at, "finished_at": s.finished_at,
+        "products_per_hour": finished_items / elapsed * 3600 if elapsed else s.throughput.overall_per_hour,
+        "result": s.result, "outcomes": s.outcomes.model_dump(), "result_text": s.result_text, "reason": s.reason,
     }

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator
@@ -37,7 +38,9 @@ class Config(BaseSettings):
     db: Path = DEFAULT_DB
     catalog: Path | None = None  # the server's catalog; None: the embedded fixtures catalog
     settings: Path | None = None  # the server's default batch settings file (JSON or TOML)
-    auto_resume: bool = True  # the server resumes the batch that was running when it stopped
+    auto_resume: bool = True  # the server resumes the batches that were running when it stopped
+    max_workers: int | None = Field(default=None, ge=1, le=256)  # the server's worker budget (its settings file's otherwise)
+    max_running_batches: int | None = Field(default=None, ge=1, le=1000)  # batches running at once; more queue
     api_token: str | None = Field(default=None, repr=False)
     api_allow_command: bool = False
     allowed_origins: str = ""
@@ -45,6 +48,10 @@ class Config(BaseSettings):
     cookie_secret: str | None = Field(default=None, repr=False)
     debug_sessions: bool = False
     url: str | None = None  # the server ``indexlab batch`` talks to
+    executor: Literal["local", "dask"] | None = None  # where product jobs run (docs/scale-out.md); None: the settings
+    # file's, else local
+    dask_scheduler: str | None = None  # with executor dask: the scheduler's address; None starts a LocalCluster
+    dask_workers: int | None = Field(default=None, ge=1, le=64)  # worker processes of that LocalCluster (default 2)
 
     @field_validator("allowed_origins")
     @classmethod
@@ -56,6 +63,12 @@ class Config(BaseSettings):
     def allowed_hosts(self) -> frozenset[str]:
         """``host[:port]`` names of ``INDEXLAB_ALLOWED_ORIGINS``."""
         return parse_hosts(self.allowed_origins)
+
+
+def capacity_overrides(config: Config) -> dict[str, int]:
+    """The worker budget the environment sets (``INDEXLAB_MAX_WORKERS``, ``INDEXLAB_MAX_RUNNING_BATCHES``)."""
+    return {name: value for name in ("max_workers", "max_running_batches")
+            if (value := getattr(config, name)) is not None}
 
 
 def load_config() -> Config:

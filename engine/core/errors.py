@@ -111,3 +111,9 @@ class StoreLocked(StoreError):
 
 class SchemaTooNew(StoreError):
     code = "schema_too_new"
+
+
+class InvalidValue(IndexLabError):
+    """A value out of its allowed range (a priority of 11, 0 workers); the message names the field and the range."""
+
+    code = "invalid_value"

@@ -86,34 +86,54 @@ class FakeClock:
 _SYSTEM_CLOCK = SystemClock()
 
 
+_TOKEN_LOCK = threading.Lock()  # makes a token's event and sets it: rare, so one lock for all
+
+
 class CancelToken:
     """Cooperative cancel for one job attempt: an explicit ``set`` plus an optional deadline.
-    ``is_set`` reports only the explicit cancel; ``raise_if_cancelled`` also enforces the deadline."""
+    ``is_set`` reports only the explicit cancel; ``raise_if_cancelled`` also enforces the deadline.
+
+    The engine makes one per attempt, tens of thousands a second, and most are never set nor waited on:
+    the ``threading.Event`` (a Condition and a lock) is made only when someone waits."""
+
+    __slots__ = ("deadline", "clock", "reason", "_set", "_event")
 
     def __init__(self, deadline: float | None = None, clock: Clock | None = None) -> None:
         self.deadline = deadline  # on the clock's monotonic scale
         self.clock: Clock = clock or _SYSTEM_CLOCK
-        self._event = threading.Event()
         self.reason: str | None = None  # why it was set: "force stop", ...
+        self._set = False
+        self._event: threading.Event | None = None
 
     def set(self, reason: str = "cancelled") -> None:
-        if not self._event.is_set():  # the first reason wins
+        with _TOKEN_LOCK:
+            if self._set:  # the first reason wins
+                return
             self.reason = reason
-            self._event.set()
+            self._set = True
+            event = self._event
+        if event is not None:
+            event.set()
 
     def is_set(self) -> bool:
-        return self._event.is_set()
+        return self._set
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until set or ``timeout`` real seconds pass; True if set."""
-        return self._event.wait(timeout)
+        with _TOKEN_LOCK:
+            if self._set:
+                return True
+            if self._event is None:
+                self._event = threading.Event()
+            event = self._event
+        return event.wait(timeout)
 
     def remaining(self) -> float | None:
         """Seconds left before the deadline (may be negative); None without one."""
         return None if self.deadline is None else self.deadline - self.clock.monotonic()
 
     def raise_if_cancelled(self) -> None:
-        if self._event.is_set():
+        if self._set:
             raise Cancelled(f"job cancelled ({self.reason}); it stops here and can be re-queued")
         left = self.remaining()
         if left is not None and left <= 0:
@@ -222,6 +242,15 @@ class ProviderLimiter:
         self._bucket(provider).acquire(1, cancel)
         self._wait_unblocked(provider, cancel)
 
+    def try_acquire_wait(self, provider: str) -> float:
+        """Never blocks: take a token now (0.0), else the seconds to wait before trying again (a 429 block's rest, or
+        until the bucket refills). For a limiter living in one place (engine/dask/limits.py): callers wait themselves."""
+        with self._lock:
+            blocked = self._blocked_until.get(provider, -math.inf) - self._clock.monotonic()
+        if blocked > _EPS:
+            return blocked
+        return self._bucket(provider)._take_or_wait(1)
+
     def report_rate_limited(self, provider: str, retry_after: float | None = None) -> float:
         """Block the provider for max(Retry-After, jittered backoff); returns that delay."""
         with self._lock:
@@ -278,10 +307,7 @@ class DomainLimiter:
         try:
             yield
         finally:
-            with self._lock:
-                state = self._state(domain)
-                state.in_flight -= 1
-                state.cond.notify_all()  # waiters re-check; a cancelled one may not take it
+            self.release(domain)
 
     def _enter(self, domain: str, cancel: CancelToken | None) -> None:
         # Slot waits block on the Condition (woken by a release, polled for cancel); cooldown
@@ -290,19 +316,43 @@ class DomainLimiter:
             _check(cancel)
             with self._lock:
                 state = self._state(domain)
-                if state.in_flight >= self.concurrency:
+                wait = self._take(state)
+                if wait is None:
                     state.waiting += 1
                     state.cond.wait(_POLL)
                     state.waiting -= 1
                     continue
-                now = self._clock.monotonic()
-                wait = state.ready_at() - now
-                if wait <= _EPS:
-                    state.in_flight += 1
-                    state.last_start = now
-                    state.max_in_flight_seen = max(state.max_in_flight_seen, state.in_flight)
+                if wait == 0.0:
                     return
             self._clock.sleep(wait, cancel)
+
+    def _take(self, state: _DomainState) -> float | None:  # caller holds self._lock
+        """Start a request now (0.0), or the seconds its cooldown still asks for; None when every slot is held."""
+        if state.in_flight >= self.concurrency:
+            return None
+        now = self._clock.monotonic()
+        wait = state.ready_at() - now
+        if wait > _EPS:
+            return wait
+        state.in_flight += 1
+        state.last_start = now
+        state.max_in_flight_seen = max(state.max_in_flight_seen, state.in_flight)
+        return 0.0
+
+    def try_enter(self, domain: str, poll: float = _POLL) -> float:
+        """Never blocks: take a slot now (0.0, and the caller must ``release`` it), else the seconds to wait before
+        trying again: the cooldown's rest, or ``poll`` when every slot is held. For a limiter living in one place
+        (engine/dask/limits.py): its callers wait on their side, cancel-aware."""
+        with self._lock:
+            wait = self._take(self._state(domain))
+        return poll if wait is None else wait
+
+    def release(self, domain: str) -> None:
+        """Give back a slot taken by ``try_enter`` (``slot`` does it itself)."""
+        with self._lock:
+            state = self._state(domain)
+            state.in_flight -= 1
+            state.cond.notify_all()  # waiters re-check; a cancelled one may not take it
 
     def report(self, domain: str, status: int, retry_after: float | None = None) -> None:
         """Adapt the cooldown: grow fast on 429/503, decay slowly on success, hard-capped."""

@@ -19,14 +19,17 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.core.errors import PlanError
+from engine.core.naming import Name, TagList
 from engine.core.settings import PROFILE_SECONDS_PER_PRODUCT, BatchSettings, Profile
 
 LARGE_BATCH_THRESHOLD = 200  # more items than this need an explicit confirmation
 FIRST_ITEMS = 20  # how many items of the resolved order a summary shows
-MIN_HISTORY_SAMPLES = 5  # completed durations needed before estimates trust history
+MIN_HISTORY_SAMPLES = 5  # completed durations before an estimate from history stops saying it is rough
 HISTORY_DAYS = 30  # estimates learn from runs this recent (the service reads them)
 
 _DIGITS = re.compile(r"\d+")
@@ -72,6 +75,9 @@ class PlanRequest(BaseModel):
     pinned_brands: list[str] = Field(default_factory=list, description="Brands that run before all others, in this order.")
     settings: BatchSettings = Field(default_factory=BatchSettings)
     confirm_large: bool = Field(False, description=f"Required to save a plan of more than {LARGE_BATCH_THRESHOLD} items.")
+    name: Name | None = Field(None, description="The batch's name; default: from its selection, e.g. "
+                              "'Razer + Logitech mice, 240 products'.")
+    tags: TagList = Field(default_factory=list)
 
 
 class BrandCount(BaseModel):
@@ -134,12 +140,23 @@ def brand_priority(selected: Iterable[str], brand_order: Sequence[str] = (), pin
     return ranked + rest
 
 
+# Text is sorted as Arrow strings (UTF-8 bytes compare in code point order, as Python's str do), never as a numpy
+# fixed-width unicode array: that holds every value at the longest one's width, 4 bytes a character (one 83-character
+# id among 100k products made the ids alone 33 MB, and a plan's peak ~70 MB more than its result).
+def _text_rank(values: pd.Series | list[str]) -> np.ndarray:
+    """Each value's rank in code point order (equal values rank the same)."""
+    array = pa.array(values) if isinstance(values, list) else pa.Array.from_pandas(values)
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    return pc.rank(array, sort_keys="ascending", tiebreaker="min").to_numpy()
+
+
 def _natural_rank(values: pd.Series) -> np.ndarray:
     """Each value's position in the natural, case-insensitive order of the distinct values."""
     codes, uniques = pd.factorize(values, sort=False)
     names = uniques.tolist()
-    keys = np.array([natural_key(n) for n in names], dtype=str)
-    order = np.lexsort((np.array(names, dtype=str), keys))  # the raw text breaks ties ("02" vs "2")
+    keys = [natural_key(n) for n in names]
+    order = np.lexsort((_text_rank(names), _text_rank(keys)))  # the raw text breaks ties ("02" vs "2")
     rank = np.empty(len(names), dtype=np.int64)
     rank[order] = np.arange(len(names))
     return rank[codes]
@@ -149,7 +166,7 @@ def order_items(products: pd.DataFrame, priority: Sequence[str]) -> pd.DataFrame
     """Sort products into run order and number them with ``seq`` from 1."""
     brand_rank = pd.Series(range(len(priority)), index=list(priority))
     keys = (
-        products["product_id"].to_numpy(dtype=str),
+        _text_rank(products["product_id"]),
         _natural_rank(products["variant"]),
         _natural_rank(products["model"]),
         products["brand"].map(brand_rank).to_numpy(),
@@ -219,25 +236,40 @@ def _duration_text(seconds: float) -> str:
     return f"{hours // 24}d {hours % 24}h"
 
 
-def estimate(count: int, settings: BatchSettings, durations: Sequence[float] = ()) -> Estimate:
-    """Runtime range: per-product seconds from history (p25..p75) when there is enough, else profile defaults."""
+def estimate(count: int, settings: BatchSettings, durations: Sequence[float] = (), *, budget: int | None = None,
+             where: str | None = None) -> Estimate:
+    """Runtime range: per-product seconds from history (p25..p75) when there is any, else profile defaults.
+
+    Products run ``settings.workers`` at a time, or fewer when the server's budget (``budget``: its threads, or a Dask
+    cluster's, engine/dask) is smaller; ``where`` names what runs them (said in the basis).
+
+    Fewer than MIN_HISTORY_SAMPLES runs still beat the profile's guess (a fast local job ran in 2 s where the
+    profile said 2-6 min), but the words say how little they rest on; no history at all is "a rough guess".
+    """
     profile = settings.profile.value
-    if len(durations) >= MIN_HISTORY_SAMPLES:
+    if durations:
         low, high = (float(v) for v in np.percentile(np.asarray(durations, dtype=float), [25, 75]))
         basis: Literal["history", "profile_default"] = "history"
-        basis_text = (f"from {len(durations):,} runs of the {profile} profile with runner {settings.runner} in the "
-                      f"last {HISTORY_DAYS} days (middle half: {_duration_text(low)} - {_duration_text(high)} each)")
+        few = len(durations) < MIN_HISTORY_SAMPLES
+        runs = f"{len(durations):,} run{'s' if len(durations) != 1 else ''}"
+        basis_text = (f"{'only ' if few else ''}from {runs} of the {profile} profile with runner {settings.runner} in "
+                      f"the last {HISTORY_DAYS} days (middle half: {_duration_text(low)} - {_duration_text(high)} each)"
+                      + (f": a rough estimate until {MIN_HISTORY_SAMPLES} runs" if few else ""))
     else:
         low, high = PROFILE_SECONDS_PER_PRODUCT[settings.profile]
         basis = "profile_default"
-        basis_text = (f"the {profile} profile's usual {_duration_text(low)} - {_duration_text(high)} per product: "
-                      f"{len(durations)} recent runs, {MIN_HISTORY_SAMPLES} needed to learn from")
-    waves = math.ceil(count / settings.workers)  # products run settings.workers at a time
+        basis_text = (f"no history: rough guess from the {profile} profile's usual {_duration_text(low)} - "
+                      f"{_duration_text(high)} per product (no completed run of runner {settings.runner} with this "
+                      f"profile in the last {HISTORY_DAYS} days)")
+    workers = min(settings.workers, budget) if budget else settings.workers
+    if where:
+        basis_text += f"; {workers} at a time on {where}"
+    waves = math.ceil(count / workers)  # products run ``workers`` at a time
     run_low, run_high = waves * low, waves * high
     return Estimate(
         job_count=count, max_job_count=count * settings.max_attempts, profile=settings.profile,
         seconds_per_product_low=low, seconds_per_product_high=high, basis=basis, basis_text=basis_text,
-        history_samples=len(durations), workers=settings.workers,
+        history_samples=len(durations), workers=workers,
         runtime_seconds_low=run_low, runtime_seconds_high=run_high,
         runtime_text=f"{_duration_text(run_low)} - {_duration_text(run_high)} ({settings.profile.value})",
     )
@@ -245,8 +277,9 @@ def estimate(count: int, settings: BatchSettings, durations: Sequence[float] = (
 
 # --------------------------------------------------------------------------- the plan
 def build_plan(products: pd.DataFrame, request: PlanRequest, *, durations: Sequence[float] = (),
-               env: Mapping[str, str] | None = None) -> BatchPlan:
-    """Resolve, order and estimate a plan; raises PlanError for a request that cannot run."""
+               env: Mapping[str, str] | None = None, budget: int | None = None, where: str | None = None) -> BatchPlan:
+    """Resolve, order and estimate a plan (``budget``, ``where``: see ``estimate``); raises PlanError for a request
+    that cannot run."""
     env = os.environ if env is None else env
     chosen = select_products(products, request.selection)
     present = chosen["brand"].unique()
@@ -273,7 +306,7 @@ def build_plan(products: pd.DataFrame, request: PlanRequest, *, durations: Seque
                 for i, b in enumerate(priority, start=1)],
         categories={k: int(v) for k, v in items["category"].value_counts().sort_index().items()},
         first_items=[PlanItem(**row) for row in items.head(FIRST_ITEMS).to_dict("records")],
-        estimate=estimate(len(items), settings, durations),
+        estimate=estimate(len(items), settings, durations, budget=budget, where=where),
         settings=settings,
         warnings=warnings,
         needs_confirmation=len(items) > LARGE_BATCH_THRESHOLD,

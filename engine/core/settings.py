@@ -11,6 +11,7 @@ import tomllib
 from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -44,7 +45,8 @@ class BatchSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
 
     profile: Profile = Field(Profile.STANDARD, description="How hard each product run works: fast | standard | thorough.")
-    runner: str = Field("harvest", min_length=1, max_length=64, description="The product job: harvest, noop or command.")
+    runner: str = Field("harvest", min_length=1, max_length=64, description=(
+        "The product job: harvest, noop, command, or an installed runner plugin's name (indexlab runners)."))
     command: list[str] | None = Field(None, description="argv of the external program, for runner=command.")
     corpus: str | None = Field(None, max_length=1024, description="Sources index (sources.jsonl) for runner=harvest; default: the embedded corpus.")
     llm_provider: str = Field("openai", min_length=1, max_length=64, description="Name of the LLM provider (rate limits are per provider).")
@@ -53,6 +55,10 @@ class BatchSettings(BaseModel):
     llm_api_key_env: str = Field("OPENAI_API_KEY", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
                                  description="Env var holding the provider key (the key itself is never stored).")
     workers: int = Field(2, ge=1, le=64, description="Products run at once.")
+    executor: Literal["local", "dask"] | None = Field(None, description=(
+        "Where the product jobs run: local (the server's threads) or dask (the Dask cluster the server was started "
+        "with; a server without one refuses it). Unset: the server's default. A batch names a kind, never an "
+        "address: the cluster is the server's configuration (docs/scale-out.md)."))
     max_run_seconds: float = Field(600.0, gt=0, le=86_400, description="Per product attempt; past it the attempt is cancelled and fails.")
     max_attempts: int = Field(3, ge=1, le=20, description="Attempts per product before it is failed.")
     max_crashes: int = Field(3, ge=1, le=100, description="Times a product may kill the process running it (found "
@@ -121,17 +127,44 @@ class ApiAllow(BaseModel):
         return [own, *self.llm_endpoints]
 
 
+class Capacity(BaseModel):
+    """The server's worker budget, shared by every batch it runs (a batch's own ``workers`` caps its share)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_workers: int = Field(4, ge=1, le=256, description="Products run at once by the whole server, all batches together.")
+    max_running_batches: int = Field(4, ge=1, le=1000, description=(
+        "Batches running at once; starting one more queues it until one of them pauses, stops or completes."))
+
+
+CAPACITY_FIELDS = tuple(Capacity.model_fields)
+
+
 class ServerSettings(BaseModel):
-    """A settings file: the server's batch defaults plus what API plans may choose besides them."""
+    """A settings file: the server's batch defaults, its worker budget, and what API plans may choose besides them."""
 
     model_config = ConfigDict(frozen=True)
 
     defaults: BatchSettings = Field(default_factory=BatchSettings)
     api_allow: ApiAllow = Field(default_factory=ApiAllow)
+    max_workers: int = Field(4, ge=1, le=256, description=Capacity.model_fields["max_workers"].description)
+    max_running_batches: int = Field(4, ge=1, le=1000, description=Capacity.model_fields["max_running_batches"].description)
+    executor: Literal["local", "dask"] = Field("local", description=(
+        "Where product jobs run: local (the server's threads) or dask (a Dask cluster; docs/scale-out.md). "
+        "INDEXLAB_EXECUTOR and --executor win over it."))
+    dask_scheduler: str | None = Field(None, max_length=500, description=(
+        "With executor dask: the scheduler's address, e.g. tls://10.0.0.5:8786 (none: a LocalCluster on this "
+        "machine). INDEXLAB_DASK_SCHEDULER and --scheduler win over it."))
+    dask_workers: int | None = Field(None, ge=1, le=64, description="Worker processes of that LocalCluster (default 2).")
+
+    @property
+    def capacity(self) -> Capacity:
+        return Capacity(max_workers=self.max_workers, max_running_batches=self.max_running_batches)
 
 
 def load_server_settings(path: str | Path, *, check_runner: Callable[[str], object] | None = None) -> ServerSettings:
-    """A JSON or TOML file of ``BatchSettings`` fields and an optional ``api_allow`` table (unknown fields are refused).
+    """A JSON or TOML file of ``BatchSettings`` fields, the server's ``max_workers`` and ``max_running_batches``
+    (``Capacity``) and an optional ``api_allow`` table (unknown fields are refused).
 
     ``indexlab serve --settings FILE`` uses the fields for every new batch planned in the dashboard, and
     for the fields an API plan leaves out: the place for an administrator's ``command`` (the real
@@ -166,8 +199,10 @@ def load_server_settings(path: str | Path, *, check_runner: Callable[[str], obje
         raise SettingsFileError(f"settings file {path}: a text holds an unpaired surrogate (a \\ud800-style"
                                 " escape without its pair); write the character itself") from None
     allow = data.pop("api_allow", {})
+    budget = {name: data.pop(name) for name in CAPACITY_FIELDS if name in data}
     try:
-        server = ServerSettings(defaults=BatchSettings.model_validate(data), api_allow=ApiAllow.model_validate(allow))
+        server = ServerSettings(defaults=BatchSettings.model_validate(data), api_allow=ApiAllow.model_validate(allow),
+                                **Capacity.model_validate(budget).model_dump())
     except ValidationError as exc:
         within = ["api_allow"] if exc.title == ApiAllow.__name__ else []
         problems = "; ".join(f"field {'.'.join(map(str, [*within, *e['loc']])) or '(file)'}: {e['msg']}"

@@ -26,6 +26,7 @@ class ItemState(str, Enum):
 
 class BatchState(str, Enum):
     PLANNED = "planned"
+    QUEUED = "queued"  # started, waiting for the server's worker budget (a place in the batch queue)
     RUNNING = "running"
     PAUSED = "paused"
     STOPPING = "stopping"
@@ -41,11 +42,11 @@ TERMINAL_ITEM_STATES = frozenset({ItemState.COMPLETED, ItemState.FAILED, ItemSta
 # Items an operator may send back to the queue (retry failed, resume a stopped batch).
 REQUEUEABLE_ITEM_STATES = frozenset({ItemState.FAILED, ItemState.STOPPED})
 # Batches the engine is working on or may work on again without a new plan: restored after a restart.
-ACTIVE_BATCH_STATES = frozenset({BatchState.RUNNING, BatchState.PAUSED, BatchState.STOPPING})
+ACTIVE_BATCH_STATES = frozenset({BatchState.QUEUED, BatchState.RUNNING, BatchState.PAUSED, BatchState.STOPPING})
 # Batches that can be started or resumed by the operator.
 STARTABLE_BATCH_STATES = frozenset({BatchState.PLANNED, BatchState.PAUSED, BatchState.STOPPED})
 # Batches a stop (graceful or force) applies to.
-STOPPABLE_BATCH_STATES = frozenset({BatchState.RUNNING, BatchState.PAUSED, BatchState.STOPPING})
+STOPPABLE_BATCH_STATES = frozenset({BatchState.QUEUED, BatchState.RUNNING, BatchState.PAUSED, BatchState.STOPPING})
 # Batches whose dispatcher may still start or finish items: while one is, no other batch is loaded.
 BUSY_BATCH_STATES = frozenset({BatchState.RUNNING, BatchState.STOPPING})
 # Batches that have ended: the move into one of these sets the batch's finished_at.
@@ -69,13 +70,15 @@ ITEM_MOVES: dict[ItemState, frozenset[ItemState]] = {
 }
 
 BATCH_MOVES: dict[BatchState, frozenset[BatchState]] = {
-    B.PLANNED: frozenset({B.RUNNING}),
+    B.PLANNED: frozenset({B.QUEUED, B.RUNNING}),
+    # A queued batch waits for capacity: admitted it runs; paused or stopped it leaves the queue.
+    B.QUEUED: frozenset({B.RUNNING, B.PAUSED, B.STOPPED}),
     B.RUNNING: frozenset({B.PAUSED, B.STOPPING, B.STOPPED, B.COMPLETED}),
-    B.PAUSED: frozenset({B.RUNNING, B.STOPPING, B.STOPPED}),
+    B.PAUSED: frozenset({B.QUEUED, B.RUNNING, B.STOPPING, B.STOPPED}),
     B.STOPPING: frozenset({B.STOPPED}),
-    B.STOPPED: frozenset({B.RUNNING}),
+    B.STOPPED: frozenset({B.QUEUED, B.RUNNING}),
     # A completed batch runs again only when an operator re-queues failed items (retry failed).
-    B.COMPLETED: frozenset({B.RUNNING}),
+    B.COMPLETED: frozenset({B.QUEUED, B.RUNNING}),
 }
 
 del I, B

@@ -8,6 +8,9 @@ from __future__ import annotations
 import heapq
 import json
 from collections.abc import Sequence
+from datetime import datetime
+
+import numpy as np
 
 from engine.core.errors import IllegalTransition, NotFound
 from engine.core.states import (
@@ -28,11 +31,11 @@ class ChangeBuilders:
     """Move items and the batch in memory, checked against the table of moves; return the change to write."""
 
     def _item_move(self, run: ActiveRun, item: ActiveItem, from_state: str, actor: str, reason: str,
-                   attempt: int) -> ItemMove:
-        """The item's row as it now is, and the event of the move that made it so."""
+                   attempt: int, at: datetime | None = None) -> ItemMove:
+        """The item's row as it now is, and the event of the move that made it so (at ``at``, default now)."""
         return ItemMove(run.batch_run_id, item.seq, item.state, item.attempts, item.attempt_base, item.last_error,
                         item.phase, item.started_at, item.finished_at, item.duration_s, item.outcome, item.gate,
-                        item.coverage, item.fingerprint, from_state, utcnow(), attempt, actor, reason)
+                        item.coverage, item.fingerprint, from_state, at or utcnow(), attempt, actor, reason)
 
     def _event(self, run: ActiveRun, kind: str, actor: str, reason: str, *, seq: int | None = None, from_state: str | None = None,
                to_state: str | None = None, attempt: int | None = None, data: dict | None = None) -> EventRow:
@@ -48,22 +51,26 @@ class ChangeBuilders:
         return BatchMove(run.batch_run_id, target.value, event.occurred_at, event, started=started, finished=finished)
 
     def _bulk(self, run: ActiveRun, sources: tuple[ItemState, ...], target: ItemState, actor: str, reason: str, *,
-              seqs: Sequence[int] | None = None, new_budget: bool = False) -> BulkMove:
-        """Move items in memory and describe the same move for the store (one statement there)."""
-        chosen = seqs if seqs is not None else run.items.seqs_in(tuple(source.value for source in sources))
+              seqs: Sequence[int] | None = None, new_budget: bool = False, interrupted: bool = False) -> BulkMove:
+        """Move items in memory, all at once, and describe the same move for the store (one statement there)."""
+        if seqs is None:
+            positions = run.items.positions_in(tuple(source.value for source in sources))
+        else:
+            positions = np.sort(run.items.positions_of(seqs))
+        for state, seq in run.items.first_in_each_state(positions):  # the table of moves, once per state moved from
+            check_item_move(state, target, what=f"item {seq}")
         now = utcnow()
-        ends = target in SET_ASIDE_ITEM_STATES
-        for seq in chosen:
-            item = run.items[seq]
-            check_item_move(item.state, target, what=f"item {seq}")
-            run.items.update(seq, state=target.value, phase=None,
-                             attempt_base=item.attempts if new_budget else item.attempt_base,
-                             finished_at=now if ends else item.finished_at)
-        if target == ItemState.QUEUED:
-            for seq in chosen:
-                heapq.heappush(run.ready, seq)
+        run.items.move(positions, target.value, finished_at=now if target in SET_ASIDE_ITEM_STATES else None,
+                       new_budget=new_budget, refund=interrupted)
+        if target == ItemState.QUEUED and len(positions):
+            moved = run.items.seqs_at(positions)
+            if run.ready:
+                for seq in moved:
+                    heapq.heappush(run.ready, seq)
+            else:
+                run.ready = moved  # in seq order: already a heap
         return BulkMove(run.batch_run_id, tuple(s.value for s in sources), target.value, now, actor, reason,
-                        seqs=tuple(chosen) if seqs is not None else None, new_budget=new_budget)
+                        seqs=tuple(seqs) if seqs is not None else None, new_budget=new_budget, interrupted=interrupted)
 
     def _select(self, run: ActiveRun, seqs: Sequence[int] | None, source: ItemState, target: ItemState) -> list[int]:
         if seqs is None:

@@ -9,15 +9,14 @@ import heapq
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 from engine.core.errors import StoreError, StoreRejected
 from engine.core.settings import BatchSettings
-from engine.core.states import ACTIVE_BATCH_STATES, BatchState, ItemState, check_batch_move
+from engine.core.states import ACTIVE_BATCH_STATES, BatchState, ItemState
 from engine.run.active import ActiveRun, Attempt
 from engine.run.changes import ENGINE
 from engine.runners.orphans import job_id, sweep_orphans
-from engine.store import BatchMove, Change, EventRow, Interrupted, ItemMove, OutcomeRecord, utcnow
+from engine.store import BatchMove, Change, EventRow, Interrupted, ItemMove, MoveBlock, OutcomeRecord, utcnow
 
 log = logging.getLogger("indexlab.engine")
 
@@ -26,7 +25,9 @@ class Recovery:
     """Re-queue what a dead process left running; undo or replace what the store refused."""
 
     def recover(self) -> None:
-        """Re-queue items left running by a dead process; resume or keep paused the batch it was on."""
+        """Re-queue items left running by a dead process; resume every batch it was running (highest priority
+        first), finish the stop of those it was stopping, keep its queue in order (admitting what capacity
+        allows); paused batches stay paused."""
         running = self.store.running_attempts()
         now = utcnow()
         changes: list = []
@@ -39,35 +40,35 @@ class Recovery:
                     for b in sorted({attempt[0] for attempt in running})]
         if changes:
             self.writer.write(changes)
-        active = [b for b in self.store.list_batches(limit=1000) if b["state"] in ACTIVE_BATCH_STATES]
-        for older in active[1:]:  # one batch at a time: anything older waits, paused
-            if older["state"] == BatchState.RUNNING:
-                self._commit_move_unloaded(older, BatchState.PAUSED, "another batch was active at restart")
-        if not active:
-            return
-        latest = active[0]
+        active = self.store.batches_in([s.value for s in ACTIVE_BATCH_STATES])  # queue order, then priority
         with self._lock:
-            run = self._ensure_loaded(latest["batch_run_id"])
-            if run.state == BatchState.STOPPING:
-                self._finish_stop(run, ENGINE, "stop completed after restart", durable=True)
-            elif run.state == BatchState.RUNNING and not self.auto_resume:
-                self.writer.write([self._batch_move(run, BatchState.PAUSED, ENGINE, "restarted; auto-resume is off")])
-            elif run.state == BatchState.RUNNING and run.runner is None:
-                self.writer.write([self._batch_move(
-                    run, BatchState.PAUSED, ENGINE, f"restarted; runner {run.settings.runner!r} is not available here")])
-            elif run.state == BatchState.RUNNING:
-                self.writer.write([self._event(run, "operator_action", ENGINE, "resumed after restart")])
-                self._kick(run)
+            for batch in active:
+                if batch["state"] == BatchState.QUEUED:
+                    self._queue.append(batch["batch_run_id"])
+                    self._ranks[batch["batch_run_id"]] = batch["queue_rank"] or self._next_rank()
+            for batch in active:
+                if batch["state"] in (BatchState.RUNNING, BatchState.STOPPING):
+                    self._resume_after_restart(self._ensure_loaded(batch["batch_run_id"]))
+            self._admit()
+            self._kick()
+
+    def _resume_after_restart(self, run: ActiveRun) -> None:
+        """A batch that was running (or stopping) when the process ended: it resumes (or finishes its stop)."""
+        if run.state == BatchState.STOPPING:
+            self._finish_stop(run, ENGINE, "stop completed after restart", durable=True)
+        elif not self.auto_resume:
+            self.writer.write([self._batch_move(run, BatchState.PAUSED, ENGINE, "restarted; auto-resume is off")])
+        elif (missing := self._missing_here(run)) is not None:
+            self.writer.write([self._batch_move(run, BatchState.PAUSED, ENGINE, f"restarted; {missing}")])
+        else:
+            self.writer.write([self._event(run, "operator_action", ENGINE, "resumed after restart")])
+            self._scheduler.join(run.batch_run_id, run.priority)
+            self._configure_limits()
+            return
+        self._unload(run)
 
     def _settings_of(self, batch_run_id: str) -> BatchSettings:
         return BatchSettings(**self.store.get_batch(batch_run_id)["settings"])
-
-    def _commit_move_unloaded(self, batch: dict[str, Any], target: BatchState, reason: str) -> None:
-        check_batch_move(batch["state"], target, batch_run_id=batch["batch_run_id"])
-        now = utcnow()
-        event = EventRow(batch["batch_run_id"], None, now, "batch_transition", batch["state"], target.value,
-                         actor=ENGINE, reason=reason)
-        self.writer.write([BatchMove(batch["batch_run_id"], target.value, now, event)])
 
     @contextmanager
     def _undone_unless_written(self, run: ActiveRun) -> Iterator[None]:
@@ -97,6 +98,7 @@ class Recovery:
         step). Runs without the engine lock: a caller holding it may be waiting on this very writer.
         """
         why = f"its outcome could not be stored: {error.message}"[:500]
+        changes = tuple(c for change in changes for c in (change.moves() if type(change) is MoveBlock else (change,)))
         failing = {(c.batch_run_id, c.seq) for c in changes
                    if isinstance(c, ItemMove) and c.state == ItemState.COMPLETED.value}
         kept: list[Change] = []
@@ -124,8 +126,8 @@ class Recovery:
         """Follow, in memory, the completions the store refused and recorded as failures instead."""
         while self._corrections:
             batch_run_id, seq, why = self._corrections.pop(0)
-            run = self._run
-            if run is not None and run.batch_run_id == batch_run_id and seq in run.items \
+            run = self._runs.get(batch_run_id)
+            if run is not None and seq in run.items \
                     and run.items.state(seq) == ItemState.COMPLETED.value:
                 run.items.update(seq, state=ItemState.FAILED.value, last_error=why, outcome=None, gate=None,
                                  coverage=None, fingerprint="its outcome could not be stored")

@@ -28,10 +28,10 @@ from concurrent.futures import Future
 from typing import NamedTuple
 
 from engine.core.errors import StoreRejected, StoreUnavailable
-from engine.store import Change, Store
+from engine.store import Change, MoveBlock, OutcomeRecord, Store
 
 log = logging.getLogger("indexlab.writer")
-MAX_GROUP = 20_000  # changes per transaction at most: bounds the latency of one commit
+MAX_GROUP = 20_000  # changes per transaction at most (a move block counts its items): bounds the latency of one commit
 RETRY_SECONDS = 1.0  # while the store cannot write, the backlog is retried this often
 
 Listener = Callable[[Sequence[Change]], None]
@@ -53,6 +53,31 @@ _Entry = tuple[Change, ...] | _Awaited
 
 def _changes(entry: _Entry) -> tuple[Change, ...]:
     return entry.changes if isinstance(entry, _Awaited) else entry
+
+
+def _weight(entry: _Entry) -> int:
+    """Changes in an entry, a move block counted as the items it moves."""
+    return sum(c.size if type(c) is MoveBlock else 1 for c in _changes(entry))
+
+
+def item_by_item(changes: tuple[Change, ...]) -> list[tuple[Change, ...]] | None:
+    """Posted changes holding move blocks, as one entry per item (its move, and its outcome record if any) and
+    one per other change, in order; None when they hold no move block (nothing to split)."""
+    if not any(type(c) is MoveBlock for c in changes):
+        return None
+    parts: list[list[Change]] = []
+    items: dict[tuple[str, int], list[Change]] = {}
+    for change in changes:
+        if type(change) is MoveBlock:
+            for move in change.moves():
+                part: list[Change] = [move]
+                items[(move.batch_run_id, move.seq)] = part
+                parts.append(part)
+        elif type(change) is OutcomeRecord and (change.batch_run_id, change.seq) in items:
+            items[(change.batch_run_id, change.seq)].append(change)
+        else:
+            parts.append([change])
+    return [tuple(part) for part in parts]
 
 
 class GroupCommitWriter:
@@ -137,7 +162,7 @@ class GroupCommitWriter:
                 self._write_group([])
                 return
             group = [first]
-            size = len(_changes(first))
+            size = _weight(first)
             while size < MAX_GROUP:
                 try:
                     nxt = self._queue.get_nowait()
@@ -147,7 +172,7 @@ class GroupCommitWriter:
                     self._write_group(group)
                     return
                 group.append(nxt)
-                size += len(_changes(nxt))
+                size += _weight(nxt)
             self._write_group(group)
 
     def _write_group(self, group: list[_Entry]) -> None:
@@ -173,17 +198,26 @@ class GroupCommitWriter:
         self._done(entries)
 
     def _write_one_by_one(self, entries: list[_Entry]) -> None:
-        """A group the store refused: every entry alone, in order; a refused entry is replaced or dropped."""
-        for at, entry in enumerate(entries):
+        """A group the store refused: every entry alone, in order; a refused entry holding move blocks is tried item
+        by item; a refused entry is replaced or dropped."""
+        entries, at = list(entries), 0
+        while at < len(entries):
+            entry = entries[at]
             try:
                 self._commit(_changes(entry))
             except StoreRejected as exc:
+                parts = None if isinstance(entry, _Awaited) else item_by_item(entry)
+                if parts is not None:
+                    entries[at:at + 1] = parts
+                    continue
                 self._reject(entry, exc)
+                at += 1
                 continue
             except StoreUnavailable as exc:
                 self._hold(entries[at:], exc)
                 return
             self._done([entry])
+            at += 1
 
     def _reject(self, entry: _Entry, error: StoreRejected) -> None:
         self.rejected += 1

@@ -28,6 +28,9 @@ class RunnerError(IndexLabError):
         self.retryable = retryable
 
 
+_RUNNER_LOG = logging.getLogger("indexlab.runner")
+
+
 @dataclass
 class RunContext:
     """Handed to a runner for one attempt of one item."""
@@ -39,7 +42,7 @@ class RunContext:
     limits: Limits
     on_phase: Callable[[str], None] = lambda name: None
     on_log: Callable[[str, str], None] = lambda level, message: None
-    logger: logging.Logger = field(default_factory=lambda: logging.getLogger("indexlab.runner"))
+    logger: logging.Logger = field(default=_RUNNER_LOG)  # (one for every attempt: looking it up took a lock)
 
     def phase(self, name: str) -> None:
         """Move the item's phase cursor; also a cancellation point."""

@@ -8,6 +8,9 @@ The program's side of the contract:
   ``INDEXLAB_PRODUCT_ID``, ``INDEXLAB_PRODUCT_JSON``, ``INDEXLAB_BATCH_RUN_ID``, ``INDEXLAB_ATTEMPT``.
 - Exit 0 with ONE JSON object on stdout: that object is the outcome. Anything else on stdout fails
   the item (not retried: the same program would print the same thing); more than 10 MB is refused.
+  Its ``fields`` (a list of ``{"field", "value", "unit", "confidence", "tier", "source_url", "snippet_id",
+  "snippet", "conflict"}``) are stored as the product's evidence: ``snippet`` is the source's words, kept as plain
+  text of at most 1,000 characters (engine/run/active.py ``MAX_SNIPPET_CHARS``).
 - stderr is the item's log: the first 50 lines per attempt land in its events, the rest are counted;
   the last 200 are kept so a failure can name its last line. ``INDEXLAB_PHASE <name>`` on stderr moves
   the phase cursor instead.

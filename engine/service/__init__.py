@@ -7,11 +7,14 @@ from engine.service.batch import BatchService, SavedPlan
 from engine.service.models import (
                                    BatchItem,
                                    BatchPage,
+                                   BatchQueue,
                                    BatchStatus,
                                    BatchSummary,
+                                   DeletedBatch,
                                    Eta,
                                    Event,
                                    EventPage,
+                                   ExecutorInfo,
                                    Failure,
                                    FailureExample,
                                    FailureGroup,
@@ -27,12 +30,18 @@ from engine.service.models import (
                                    Product,
                                    ProductOutcome,
                                    ProductPage,
+                                   QueuedBatch,
+                                   RunnerEntry,
+                                   RunnerList,
                                    RunningItem,
                                    Throughput,
 )
-from engine.service.opening import open_service, runner_names, server_settings
+from engine.service.opening import ExecutorChoice, open_service, runner_names, runners, server_settings
 
-__all__ = ["BatchItem", "BatchPage", "BatchService", "BatchStatus", "BatchSummary", "Eta", "Event", "EventPage",
+__all__ = ["BatchItem", "BatchPage", "BatchQueue", "BatchService", "BatchStatus", "BatchSummary", "DeletedBatch", "Eta",
+           "ExecutorChoice", "ExecutorInfo",
+           "Event", "EventPage", "QueuedBatch",
            "Failure", "FailureExample", "FailureGroup", "FailureReport", "FeedEvent", "Health", "ItemPage", "ItemRef",
            "MissingField", "NeedsReview", "OutcomeField", "Outcomes", "Product", "ProductOutcome", "ProductPage",
-           "RunningItem", "SavedPlan", "Throughput", "open_service", "runner_names", "server_settings"]
+           "RunnerEntry", "RunnerList", "RunningItem", "SavedPlan", "Throughput", "open_service", "runner_names", "runners",
+           "server_settings"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -13,6 +14,7 @@ import pyarrow as pa
 from engine.core.catalog import Catalog
 from engine.core.errors import ConfirmationRequired, IndexLabError, NotFound, PlanError
 from engine.core.ids import new_batch_run_id
+from engine.core.naming import default_name
 from engine.core.plan import (
     HISTORY_DAYS,
     LARGE_BATCH_THRESHOLD,
@@ -24,10 +26,13 @@ from engine.core.plan import (
 )
 from engine.core.settings import BatchSettings, with_defaults
 from engine.core.states import ACTIVE_BATCH_STATES, BatchState
-from engine.core.triage import NEEDS_REVIEW, batch_result, result_counts, result_words
-from engine.run.items import ItemColumns
-from engine.run.live import LiveStatus
+from engine.core.triage import NEEDS_REVIEW
+from engine.run.live import stored_status
+from engine.run.queue import change_stored_batch, move_stored_in_queue
 from engine.runners import get_runner
+from engine.service.exports import Exports
+from engine.service.models import BatchQueue, QueuedBatch
+from engine.service.names import BatchNames, with_result
 from engine.service.reads import TypedReads
 from engine.store import Store, utcnow
 
@@ -40,13 +45,6 @@ _ITEM_SCHEMA = pa.schema([
 ])
 
 
-def _with_result(batch: dict[str, Any], counts: dict[str, int], needs_review: int) -> dict[str, Any]:
-    outcomes = result_counts(counts, needs_review)
-    result = batch_result(batch["state"], outcomes)
-    return {**batch, "counts": counts, "outcomes": outcomes, "result": result.value if result else None,
-            "result_text": result_words(result, outcomes)}
-
-
 @dataclass(frozen=True)
 class SavedPlan:
     batch_run_id: str
@@ -55,7 +53,7 @@ class SavedPlan:
     summary: PlanSummary
 
 
-class BatchService(TypedReads):
+class BatchService(BatchNames, TypedReads, Exports):  # Exports: CSV/Parquet and snapshots
     """One per process: owns nothing but the store and the catalog it was given."""
 
     def __init__(self, store: Store, catalog: Catalog | None, engine: BatchEngine | None = None,
@@ -95,12 +93,23 @@ class BatchService(TypedReads):
         batch = self.store.latest_batch([s.value for s in states] if states else None)
         return batch["batch_run_id"] if batch else None
 
+    def batches_in(self, states: tuple[BatchState, ...]) -> list[dict[str, Any]]:
+        """Every batch in one of ``states``, newest first (``run --resume`` lists those it could mean)."""
+        return self.store.newest_batches_in([s.value for s in states])
+
     def preview(self, request: PlanRequest) -> BatchPlan:
         """The plan as it would be saved, estimated from this store's history; writes nothing."""
         s = request.settings
         since = utcnow() - timedelta(days=HISTORY_DAYS)
         durations = self.store.completed_durations(s.profile.value, s.runner, since=since)
-        plan = build_plan(self.catalog.products, request, durations=durations)
+        budget = where = None
+        if self.engine is not None:  # the server's budget bounds how many run at once: a cluster's threads on Dask
+            self.engine.offered_executor(s.executor)  # PlanError: this server has no such executor
+            executor = self.engine.executor_info(s.executor)
+            budget = executor["max_workers"]
+            where = (f"the Dask cluster ({executor['workers']} workers, {executor['worker_threads']} threads)"
+                     if executor["executor"] == "dask" else "this server's threads")
+        plan = build_plan(self.catalog.products, request, durations=durations, budget=budget, where=where)
         try:
             get_runner(s.runner)
         except IndexLabError as exc:  # a plan may name a runner another process has; starting it here fails
@@ -124,10 +133,12 @@ class BatchService(TypedReads):
             "profile": settings.profile.value,
             "runner": settings.runner,
             "item_count": plan.summary.total,
+            "name": request.name or default_name(plan.items["brand"], plan.items["category"]),
+            "tags": request.tags,
             "catalog_source": self.catalog.source,
             "settings": settings.model_dump(mode="json"),
             "plan": {
-                "request": request.model_dump(mode="json", exclude={"settings"}),
+                "request": request.model_dump(mode="json", exclude={"settings", "name", "tags"}),
                 "summary": plan.summary.model_dump(mode="json", exclude={"settings"}),
             },
         }
@@ -136,6 +147,18 @@ class BatchService(TypedReads):
         saved = self.store.get_batch(batch_run_id)
         return SavedPlan(batch_run_id, BatchState(saved["state"]), saved["created_at"], plan.summary)
 
+    def save_selection(self, user: str, product_ids: list[str], brand_order: list[str], pinned: list[str]) -> None:
+        """Keep ``user``'s builder selection for this catalog (the dashboard saves it after each change)."""
+        self.store.save_selection(user, self.catalog.source, product_ids, brand_order, pinned)
+
+    def saved_selection(self, user: str) -> dict[str, Any] | None:
+        """``user``'s last saved builder selection for this catalog; ids no longer in the catalog are dropped."""
+        saved = self.store.load_selection(user, self.catalog.source)
+        if saved is not None:
+            known = set(self.catalog.products["product_id"])
+            saved["product_ids"] = [p for p in saved["product_ids"] if p in known]
+        return saved
+
     def catalog_view(self) -> pd.DataFrame:
         """The catalog with each product's last run status, last run time and quality (coverage, confidence)."""
         runs = self.store.product_runs()
@@ -143,8 +166,9 @@ class BatchService(TypedReads):
         view["last_status"] = view["last_status"].fillna("never run")
         return view
 
-    def outcome(self, product_id: str) -> dict[str, Any]:
-        return self.store.latest_outcome(product_id)
+    def outcome(self, product_id: str, prefer_batch: str | None = None) -> dict[str, Any]:
+        """The product's latest outcome; its outcome in ``prefer_batch`` when that batch recorded one."""
+        return self.store.latest_outcome(product_id, prefer_batch)
 
     def batch(self, batch_run_id: str) -> dict[str, Any]:
         return self.store.get_batch(batch_run_id)
@@ -152,13 +176,14 @@ class BatchService(TypedReads):
     def batch_with_counts(self, batch_run_id: str) -> dict[str, Any]:
         """The batch's stored row, its items per state, and what came out (``outcomes``, ``result``)."""
         batch = self.store.get_batch(batch_run_id)
-        return _with_result(batch, *self.store.outcome_counts([batch_run_id])[batch_run_id])
+        return with_result(batch, *self.store.outcome_counts([batch_run_id])[batch_run_id],
+                           running_s=self.store.running_seconds([batch_run_id])[batch_run_id])
 
-    def batches(self, *, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
-        """Batches, newest first, each with its items per state and its result: one query for the page's counts."""
-        batches = self.store.list_batches(limit=limit, offset=offset)
-        counts = self.store.outcome_counts([b["batch_run_id"] for b in batches])
-        return [_with_result(b, *counts[b["batch_run_id"]]) for b in batches]
+    def batches(self, *, limit: int = 50, offset: int = 0, **filters: Any) -> list[dict[str, Any]]:
+        """Batches, newest first, each with its items per state and its result: one query for the page's counts.
+        ``filters``: state, result, name, tag, since, until, archived (see ``batch_list``; archived ones are left
+        out unless archived=True)."""
+        return self.batch_list(limit=limit, offset=offset, **filters)[0]
 
     def failure_groups(self, batch_run_id: str, *, limit: int = 100) -> list[dict[str, Any]]:
         """Failed items grouped by reason (a normalised fingerprint of the error), largest group first."""
@@ -189,6 +214,10 @@ class BatchService(TypedReads):
                               confirm_large=True)
         return self.plan(request, actor=actor)
 
+    def recent_batches(self, *, limit: int = 30) -> list[dict[str, Any]]:
+        """Batches as stored, newest first, without their counts (one cheap read: the Summary's batch picker)."""
+        return self.store.list_batches(limit=limit)
+
     def latest_batch(self) -> dict[str, Any] | None:
         """The batch a new page shows: the newest running, paused or stopping one, else the newest."""
         return self.store.latest_batch([s.value for s in ACTIVE_BATCH_STATES]) or self.store.latest_batch()
@@ -206,7 +235,9 @@ class BatchService(TypedReads):
         return {"writable": cause is None, "cause": cause,
                 "held_changes": self.engine.writer.backlog if self.engine else 0,
                 "db": self.store.path.name, "schema_version": self.store.version,
-                "active_batch_run_id": self.engine.active_batch_id() if self.engine else None}
+                "active_batch_run_id": self.engine.active_batch_id() if self.engine else None,
+                "running_batch_run_ids": self.engine.running_batch_ids() if self.engine else [],
+                "executor": self.engine.executor_info() if self.engine else None}
 
     def items(self, batch_run_id: str, *, offset: int = 0, limit: int | None = None,
               **where: str | None) -> tuple[pd.DataFrame, int]:
@@ -254,6 +285,59 @@ class BatchService(TypedReads):
     def status(self, batch_run_id: str) -> dict[str, Any]:
         """The live status from the engine, or (no engine here) as the store last recorded it."""
         if self.engine is not None:
-            return self.engine.status(batch_run_id)
-        batch = self.store.get_batch(batch_run_id)
-        return LiveStatus(batch, ItemColumns(self.store.item_table(batch_run_id))).to_dict()
+            view = self.engine.status(batch_run_id)
+            return {**view, "executor": self.engine.executor_info(view.get("executor"))}  # where this batch runs
+        return {**stored_status(self.store, self.store.get_batch(batch_run_id)), "executor": None}
+
+    def executor_kinds(self) -> list[str]:
+        """The executors a batch's settings may choose here, the server's default first (without an engine here:
+        local only; the server that starts the batch decides)."""
+        return list(self.engine.pools.kinds) if self.engine is not None else ["local"]
+
+    def status_version(self, batch_run_id: str) -> Hashable | None:
+        """A value that changes whenever ``status`` may say something new about the batch as a whole (its state,
+        settings, queue place), whoever changed it; None without an engine here. Cheap and lock-free: a cache of
+        statuses (the REST API's) checks it on the event loop before it serves a copy."""
+        return self.engine.status_version(batch_run_id) if self.engine is not None else None
+
+    # ------------------------------------------------------------------ many batches: priority, workers, queue
+    def set_priority(self, batch_run_id: str, priority: int, *, actor: str = "operator") -> dict[str, Any]:
+        """A batch's weight in the server's fair share of workers (1..10, higher runs more); audited."""
+        if self.engine is None:
+            change_stored_batch(self.store, batch_run_id, actor=actor, priority=priority)
+            return self.status(batch_run_id)
+        return self.engine.set_priority(batch_run_id, priority, actor=actor)
+
+    def set_workers(self, batch_run_id: str, workers: int, *, actor: str = "operator") -> dict[str, Any]:
+        """A batch's own cap on products run at once (kept in its settings); audited."""
+        if self.engine is None:
+            change_stored_batch(self.store, batch_run_id, actor=actor, workers=workers)
+            return self.status(batch_run_id)
+        return self.engine.set_workers(batch_run_id, workers, actor=actor)
+
+    def move_in_queue(self, batch_run_id: str, position: int, *, actor: str = "operator") -> dict[str, Any]:
+        """Move a queued batch to ``position`` of the queue (1: admitted next); audited."""
+        if self.engine is None:
+            move_stored_in_queue(self.store, batch_run_id, position, actor=actor)
+            return self.status(batch_run_id)
+        return self.engine.move_in_queue(batch_run_id, position, actor=actor)
+
+    def queue(self) -> BatchQueue:
+        """The batch queue in admission order, the running batches and (with an engine here) the server's budget."""
+        if self.engine is None:
+            queued_ids = [b["batch_run_id"] for b in self.store.batches_in([BatchState.QUEUED.value])]
+            running = [b["batch_run_id"] for b in self.store.batches_in([BatchState.RUNNING.value,
+                                                                          BatchState.STOPPING.value])]
+            capacity = None
+        else:
+            queued_ids, running, capacity = self.engine.queue(), self.engine.running_batch_ids(), self.engine.capacity
+        queued = []
+        for position, batch_run_id in enumerate(queued_ids, start=1):
+            batch = self.store.get_batch(batch_run_id)
+            queued.append(QueuedBatch(position=position, batch_run_id=batch_run_id, priority=batch["priority"],
+                                      workers=batch["settings"]["workers"], item_count=batch["item_count"],
+                                      created_at=batch["created_at"]))
+        return BatchQueue(max_workers=capacity.max_workers if capacity else None,
+                          max_running_batches=capacity.max_running_batches if capacity else None,
+                          running=running, queued=queued,
+                          executor=self.engine.executor_info() if self.engine is not None else None)

@@ -77,6 +77,21 @@ class Outcomes(BaseModel):
     unfinished: int = Field(description="Queued or running: not run to an end yet.")
 
 
+class ExecutorInfo(BaseModel):
+    """Where the server runs product jobs (docs/scale-out.md)."""
+
+    executor: Literal["local", "dask"] = Field(description="local: the server's own threads; dask: a Dask cluster.")
+    max_workers: int = Field(description="The server's budget: products run at once, all batches together.")
+    workers: int = Field(description="Worker processes (1: the server itself).")
+    worker_threads: int = Field(description="Threads over those processes.")
+    scheduler: str | None = Field(None, description="The Dask scheduler's address.")
+    status: str | None = Field(None, description="The connection to it: running, or unreachable while it is away.")
+    local_cluster: bool = Field(False, description="A LocalCluster the server started (no scheduler was given).")
+    dashboard_link: str | None = Field(None, description="The Dask dashboard, when the scheduler serves one.")
+    offered: list[Literal["local", "dask"]] = Field(default_factory=list, description=(
+        "The executors a batch may choose on this server (its settings' executor), the server's default first."))
+
+
 class BatchStatus(BaseModel):
     """A batch's live status: counts, throughput, ETA, running items, recent failures and feed, and its result."""
 
@@ -102,6 +117,35 @@ class BatchStatus(BaseModel):
     result_text: str = Field(description='The result in words, e.g. "Partial: 22 succeeded, 3 need review, 18 failed".')
     reason: str | None = Field(description="Why the batch is in its state: the reason of its last transition "
                                "(every item finished, fail-fast with its reason group, force stop, ...).")
+    priority: int = Field(5, ge=1, le=10, description="Its weight in the server's fair share of workers (1..10, "
+                          "higher runs more).")
+    workers: int | None = Field(None, description="Its own cap on products run at once (the server's max_workers "
+                                "bounds all batches together).")
+    queue_position: int | None = Field(None, description="Its place in the batch queue while queued (1: admitted next).")
+    executor: ExecutorInfo | None = Field(None, description="Where this server runs product jobs (None: read from the "
+                                          "database alone, without a server).")
+
+
+class QueuedBatch(BaseModel):
+    """A batch waiting in the queue for a running batch to pause, stop or complete."""
+
+    position: int = Field(description="1: admitted next.")
+    batch_run_id: str
+    priority: int
+    workers: int
+    item_count: int
+    created_at: datetime
+
+
+class BatchQueue(BaseModel):
+    """The batch queue in admission order, and the server's worker budget."""
+
+    max_workers: int | None = Field(description="Products run at once by the whole server, all batches together "
+                                    "(None: read without a server, from the database alone).")
+    max_running_batches: int | None = Field(description="Batches running at once; starting one more queues it.")
+    running: list[str] = Field(description="The batches running now, highest priority first.")
+    queued: list[QueuedBatch]
+    executor: ExecutorInfo | None = Field(None, description="Where this server runs product jobs.")
 
 
 # --------------------------------------------------------------------------- items and events
@@ -176,12 +220,29 @@ class BatchSummary(BaseModel):
     result: Result | None = Field(description=RESULT_TEXT)
     result_text: str
     reason: str | None = Field(description="The reason of the batch's last transition.")
+    name: str | None = Field(None, description="The batch's name (plain text); null for a batch planned before names.")
+    tags: list[str] = Field(default_factory=list, description="Its tags, case-folded.")
+    archived_at: datetime | None = Field(None, description="When it was archived (hidden from lists by default).")
+    running_s: float | None = Field(None, description="Seconds it has spent running (paused and queued time left out).")
+    items_per_minute: float | None = Field(None, description="Items completed or failed per minute of running time.")
+
+
+class DeletedBatch(BaseModel):
+    """What a deleted batch leaves: its audit record (a ``batch_deleted`` event under its id)."""
+
+    batch_run_id: str
+    deleted: bool = True
+    name: str | None
+    state: BatchState
+    item_count: int
+    tags: list[str]
+    actor: str
 
 
 class BatchPage(BaseModel):
     """Batches, newest first, each with its counts, outcomes and result."""
 
-    total: int | None = None
+    total: int | None = Field(None, description="Batches matching the filters in all pages.")
     offset: int
     limit: int
     batches: list[BatchSummary]
@@ -233,6 +294,9 @@ class OutcomeField(BaseModel):
     tier: str | None = None
     source_url: str | None = None
     snippet_id: str | None = None
+    snippet: str | None = Field(None, description="The source's words the value was read from (at most 1,000 "
+                                "characters; longer ones are cut and end in '…'); null when the runner gave none, "
+                                "or for outcomes stored before snippets were kept.")
     conflict: bool = False
 
 
@@ -284,4 +348,27 @@ class Health(BaseModel):
     db: str = Field(description="The database file's name.")
     schema_version: int
     catalog_products: int
-    active_batch_run_id: str | None
+    active_batch_run_id: str | None = Field(description="One batch the engine holds: the highest-priority running "
+                                             "one, else one it has loaded (paused, say); null when none.")
+    running_batch_run_ids: list[str] = Field(default_factory=list, description="Every batch running or stopping "
+                                             "now, highest priority first (several run at once).")
+    executor: ExecutorInfo | None = Field(None, description="Where product jobs run; on Dask, ``status`` "
+                                          "``unreachable`` while the scheduler is away (its batches are paused).")
+
+
+# --------------------------------------------------------------------------- runners
+class RunnerEntry(BaseModel):
+    """A runner this server's process can run: a built-in, or a plugin an installed distribution offers."""
+
+    name: str = Field(description="What settings.runner names.")
+    origin: Literal["built-in", "plugin"] = Field(description="plugin: from the indexlab.runners entry-point group "
+                                                  "of an installed distribution (docs/runners.md).")
+    distribution: str | None = Field(None, description="A plugin's distribution.")
+    version: str | None = Field(None, description="A plugin's distribution's version.")
+    entry_point: str | None = Field(None, description="A plugin's callable, as module:attribute.")
+    problem: str | None = Field(None, description="Why it cannot run here (a plugin whose import fails), once "
+                                "that is known: when a batch or a check asked for it.")
+
+
+class RunnerList(BaseModel):
+    runners: list[RunnerEntry]

@@ -58,7 +58,7 @@ class TypedReads:
     # the untyped reads these build on (BatchService's own)
     def status(self, batch_run_id: str) -> dict[str, Any]: ...  # pragma: no cover
     def batch_with_counts(self, batch_run_id: str) -> dict[str, Any]: ...  # pragma: no cover
-    def batches(self, *, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]: ...  # pragma: no cover
+    def batch_list(self, *, limit: int = 50, offset: int = 0, **filters: Any) -> tuple[list[dict[str, Any]], int]: ...  # pragma: no cover
     def needs_review(self, batch_run_id: str) -> dict[str, Any]: ...  # pragma: no cover
     def health(self) -> dict[str, Any]: ...  # pragma: no cover
     def catalog_view(self) -> pd.DataFrame: ...  # pragma: no cover
@@ -71,10 +71,11 @@ class TypedReads:
         """One batch as the list shows it: its row, items per state, outcomes, result and reason."""
         return BatchSummary.model_validate(self.batch_with_counts(batch_run_id))
 
-    def batch_page(self, *, limit: int = 50, offset: int = 0) -> BatchPage:
-        """Batches, newest first, with their counts and results: two queries for the whole page."""
-        return BatchPage(offset=offset, limit=limit,
-                         batches=[BatchSummary.model_validate(b) for b in self.batches(limit=limit, offset=offset)])
+    def batch_page(self, *, limit: int = 50, offset: int = 0, **filters: Any) -> BatchPage:
+        """Batches, newest first, with their counts and results, filtered (see ``batch_list``), and how many match."""
+        batches, total = self.batch_list(limit=limit, offset=offset, **filters)
+        return BatchPage(offset=offset, limit=limit, total=total,
+                         batches=[BatchSummary.model_validate(b) for b in batches])
 
     def batch_settings(self, batch_run_id: str) -> BatchSettings:
         """The settings a batch was planned with."""
@@ -113,9 +114,10 @@ class TypedReads:
                            min_required_coverage=review["min_required_coverage"],
                            missing_fields=[MissingField.model_validate(f) for f in review["missing_fields"]])
 
-    def product_outcome(self, product_id: str) -> ProductOutcome:
-        """A product's latest recorded outcome with its fields and evidence (NotFound if it never ran)."""
-        return ProductOutcome.model_validate(self.store.latest_outcome(product_id))
+    def product_outcome(self, product_id: str, prefer_batch: str | None = None) -> ProductOutcome:
+        """A product's latest recorded outcome with its fields and evidence, its outcome in ``prefer_batch`` when that
+        batch recorded one (NotFound if it never recorded one)."""
+        return ProductOutcome.model_validate(self.store.latest_outcome(product_id, prefer_batch))
 
     def product_page(self, *, search: str | None = None, brand: list[str] | None = None,
                      category: list[str] | None = None, status: str | None = None,

@@ -1,4 +1,5 @@
-"""DuckDB persistence: the Store, over the schema (schema.py), the statements (sql.py) and the changes it writes (changes.py).
+"""DuckDB persistence: the Store, over the schema (schema.py), the statements (sql.py) and the changes it writes (changes.py);
+its batch list filters, names, tags, archive and delete are in admin.py (statements in batch_sql.py).
 
 One process owns the database file. This module holds its only read-write connection;
 every operation takes its own cursor, and writes are serialised by one lock so a
@@ -13,17 +14,20 @@ import logging
 import os
 import re
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from engine.core.errors import IndexLabError, SchemaTooNew, StoreError, StoreLocked, StoreRejected, StoreUnavailable
+from engine.store.admin import BatchAdmin
 from engine.store.changes import (
-    EVENT_FIELDS,
     EVENT_SCHEMA,
     FIELD_SCHEMA,
     ITEM_ROW_FIELDS,
@@ -31,16 +35,21 @@ from engine.store.changes import (
     OUTCOME_FIELDS,
     OUTCOME_SCHEMA,
     BatchMove,
+    BatchUpdate,
     BulkMove,
     Change,
     EventRow,
     Interrupted,
     ItemMove,
     ItemRow,
+    MoveBlock,
     OutcomeRecord,
+    block_tables,
 )
+from engine.store.exports import Exports
 from engine.store.reads import ItemFilter, Reads, as_utc, utcnow  # noqa: F401  (ItemFilter, as_utc: re-exported)
 from engine.store.schema import CREATE_VERSION_TABLE, INSERT_VERSION, MIGRATIONS, SCHEMA_VERSION, SELECT_VERSION
+from engine.store.selections import SavedSelections
 from engine.store.sql import (
     DELETE_OUTCOME_FIELDS_FROM_ARROW,
     INSERT_BATCH,
@@ -50,6 +59,7 @@ from engine.store.sql import (
     INSERT_INTERRUPTED_EVENTS,
     INSERT_ITEMS_FROM_ARROW,
     INSERT_OUTCOME_FIELDS_FROM_ARROW,
+    UPDATE_BATCH_FIELDS,
     UPDATE_BATCH_STATE,
     UPDATE_BULK_MOVE,
     UPDATE_INTERRUPTED,
@@ -67,7 +77,7 @@ _CANNOT_WRITE = (duckdb.IOException, duckdb.FatalException, duckdb.OutOfMemoryEx
                  duckdb.InterruptException, OSError, MemoryError)
 
 
-class Store(Reads):
+class Store(Reads, BatchAdmin, Exports, SavedSelections):
     """The IndexLab database: open it once per process and share it."""
 
     def __init__(self, path: str | Path, *, target_version: int = SCHEMA_VERSION) -> None:
@@ -88,9 +98,18 @@ class Store(Reads):
             raise
 
     # ------------------------------------------------------------------ plumbing
-    def close(self) -> None:
+    def close(self, timeout: float = 5.0) -> None:
+        """Close the database; a read still running on another thread's cursor (a status poll) is let finish."""
+        deadline = time.monotonic() + timeout
         with self._write_lock:
-            self._con.close()
+            while True:
+                try:
+                    self._con.close()
+                    return
+                except duckdb.Error as exc:  # "connection is busy with another call"
+                    if "busy" not in str(exc) or time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.01)
 
     def __enter__(self) -> Store:
         return self
@@ -204,7 +223,7 @@ class Store(Reads):
             cur.execute(INSERT_BATCH, [
                 batch["batch_run_id"], batch["state"], batch["profile"], batch["runner"],
                 batch["item_count"], now, now, batch.get("catalog_source"),
-                json.dumps(batch["settings"]), json.dumps(batch["plan"]),
+                json.dumps(batch["settings"]), json.dumps(batch["plan"]), batch.get("name"), list(batch.get("tags") or []),
             ])
             _execute_with(cur, "plan_items", items, INSERT_ITEMS_FROM_ARROW, [batch["batch_run_id"], "queued", now])
             cur.execute(INSERT_EVENT, [
@@ -216,59 +235,33 @@ class Store(Reads):
     def commit(self, changes: Sequence[Change]) -> None:
         """Apply engine changes in order, in ONE transaction; runs of rows become set-based statements."""
         with self._transaction() as cur:
-            rows: dict[tuple[str, int], ItemRow | ItemMove] = {}
-            events: list[EventRow | ItemMove] = []
-            outcomes: dict[tuple[str, int], OutcomeRecord] = {}
+            rows = _Rows()
             for change in changes:
-                if isinstance(change, ItemMove):
-                    rows[(change.batch_run_id, change.seq)] = change  # it reads as its row
-                    events.append(change)  # and as its event
-                elif isinstance(change, ItemRow):
-                    rows[(change.batch_run_id, change.seq)] = change
-                elif isinstance(change, EventRow):
-                    events.append(change)
-                elif isinstance(change, OutcomeRecord):
-                    outcomes[(change.batch_run_id, change.seq)] = change
+                kind = type(change)
+                if kind is ItemMove:
+                    rows.move(change)
+                elif kind is MoveBlock:
+                    rows.block(change)
+                elif kind is ItemRow:
+                    rows.row(change)
+                elif kind is EventRow:
+                    rows.event(change)
+                elif kind is OutcomeRecord:
+                    rows.outcomes[(change.batch_run_id, change.seq)] = change
                 else:
-                    self._flush_rows(cur, rows, events, outcomes)
-                    rows, events, outcomes = {}, [], {}
-                    if isinstance(change, BulkMove):
+                    rows.flush(cur)
+                    if kind is BulkMove:
                         self._bulk_move(cur, change)
-                    elif isinstance(change, Interrupted):
-                        params = {"at": change.at, "max_crashes": change.max_crashes, "batch_run_id": change.batch_run_id}
-                        cur.execute(INSERT_INTERRUPTED_EVENTS, {**params, "actor": change.actor})
+                    elif kind is BatchUpdate:
+                        self._batch_update(cur, change)
+                    elif kind is Interrupted:
+                        params = {"at": change.at, "max_crashes": change.max_crashes, "batch_run_id": change.batch_run_id,
+                                  "seqs": list(change.seqs) if change.seqs is not None else None}
+                        cur.execute(INSERT_INTERRUPTED_EVENTS, {**params, "actor": change.actor, "cause": change.cause})
                         cur.execute(UPDATE_INTERRUPTED, params)
                     else:
                         self._batch_move(cur, change)
-            self._flush_rows(cur, rows, events, outcomes)
-
-    @staticmethod
-    def _flush_rows(cur: duckdb.DuckDBPyConnection, rows: dict[tuple[str, int], ItemRow | ItemMove],
-                    events: list[EventRow | ItemMove],
-                    outcomes: dict[tuple[str, int], OutcomeRecord]) -> None:
-        if rows:
-            table = pa.table({name: [getattr(r, name) for r in rows.values()] for name in ITEM_ROW_FIELDS},
-                             schema=ITEM_ROW_SCHEMA)
-            _execute_with(cur, "item_updates", table, UPDATE_ITEMS_FROM_ARROW)
-        if events:
-            table = pa.table({name: [getattr(e, name) for e in events] for name in EVENT_FIELDS},
-                             schema=EVENT_SCHEMA)
-            _execute_with(cur, "new_events", table, INSERT_EVENTS_FROM_ARROW)
-        if outcomes:
-            records = list(outcomes.values())
-            table = pa.table({name: [getattr(o, name) for o in records] for name in OUTCOME_FIELDS},
-                             schema=OUTCOME_SCHEMA)
-            fields = [{"batch_run_id": o.batch_run_id, "seq": o.seq, "product_id": o.product_id, **f}
-                      for o in records for f in o.fields]
-            cur.register("new_outcomes", table)
-            try:
-                cur.execute(UPSERT_OUTCOMES_FROM_ARROW)
-                cur.execute(DELETE_OUTCOME_FIELDS_FROM_ARROW)
-                if fields:
-                    _execute_with(cur, "new_fields", pa.Table.from_pylist(fields, schema=FIELD_SCHEMA),
-                                  INSERT_OUTCOME_FIELDS_FROM_ARROW)
-            finally:
-                cur.unregister("new_outcomes")
+            rows.flush(cur)
 
     @staticmethod
     def _bulk_move(cur: duckdb.DuckDBPyConnection, move: BulkMove) -> None:
@@ -280,26 +273,150 @@ class Store(Reads):
     @staticmethod
     def _batch_move(cur: duckdb.DuckDBPyConnection, move: BatchMove) -> None:
         cur.execute(UPDATE_BATCH_STATE, [move.state, move.at, move.at if move.started else None,
-                                         move.finished, move.at, move.event.reason, move.batch_run_id])
-        e = move.event
-        cur.execute(INSERT_EVENT, [e.batch_run_id, e.seq, e.occurred_at, e.kind, e.from_state, e.to_state,
-                                   e.attempt, e.actor, e.reason, e.data])
+                                         move.finished, move.at, move.event.reason, move.queue_rank, move.batch_run_id])
+        _insert_event(cur, move.event)
+
+    @staticmethod
+    def _batch_update(cur: duckdb.DuckDBPyConnection, update: BatchUpdate) -> None:
+        cur.execute(UPDATE_BATCH_FIELDS, {"priority": update.priority, "workers": update.workers,
+                                          "queue_rank": update.queue_rank, "at": update.at,
+                                          "batch_run_id": update.batch_run_id})
+        if update.event is not None:
+            _insert_event(cur, update.event)
+
+
+def _move_event(m: ItemMove) -> tuple:
+    """An ItemMove's event as an EventRow's values, in EVENT_FIELDS order."""
+    return (m.batch_run_id, m.seq, m.occurred_at, m.kind, m.from_state, m.state, m.attempt, m.actor, m.reason, None)
+
+
+class _Rows:
+    """A run of row changes (item rows, item moves, move blocks, events, outcomes) in commit order, written by
+    one statement per table: item rows (the last change of an item wins), events (in order), outcomes."""
+
+    def __init__(self) -> None:
+        self.rows: list[pa.Table] = []  # segments, in order
+        self.events: list[pa.Table] = []
+        self.outcomes: dict[tuple[str, int], OutcomeRecord] = {}
+        self._row_tuples: list[tuple] = []  # the segment being gathered: ItemRow / ItemMove values
+        self._event_tuples: list[tuple] = []
+        self._blocks: list[MoveBlock] = []  # or: move blocks
+
+    def move(self, m: ItemMove) -> None:
+        self._close_blocks()
+        self._row_tuples.append(m)  # it reads as its row (the ItemRow fields lead)
+        self._event_tuples.append(_move_event(m))  # and as its event
+
+    def row(self, r: ItemRow) -> None:
+        self._close_blocks()
+        self._row_tuples.append(r)
+
+    def event(self, e: EventRow) -> None:
+        self._close_blocks()
+        self._event_tuples.append(e)
+
+    def block(self, b: MoveBlock) -> None:
+        if b.size:
+            self._close_tuples()
+            self._blocks.append(b)
+
+    def _close_blocks(self) -> None:
+        if self._blocks:
+            rows, events = block_tables(self._blocks)
+            self.rows.append(rows)
+            self.events.append(events)
+            self._blocks = []
+
+    def _close_segments(self) -> None:
+        self._close_blocks()
+        self._close_tuples()
+
+    def _close_tuples(self) -> None:
+        if self._row_tuples:  # columns by one transposition, not a getattr per cell
+            columns = list(zip(*self._row_tuples))[:len(ITEM_ROW_FIELDS)]
+            self.rows.append(pa.Table.from_arrays([pa.array(c, type=f.type) for c, f in zip(columns, ITEM_ROW_SCHEMA)],
+                                                  schema=ITEM_ROW_SCHEMA))
+            self._row_tuples = []
+        if self._event_tuples:
+            columns = list(zip(*self._event_tuples))
+            self.events.append(pa.Table.from_arrays([pa.array(c, type=f.type) for c, f in zip(columns, EVENT_SCHEMA)],
+                                                    schema=EVENT_SCHEMA))
+            self._event_tuples = []
+
+    def flush(self, cur: duckdb.DuckDBPyConnection) -> None:
+        self._close_segments()
+        if self.rows:
+            _execute_with(cur, "item_updates", _last_per_item(self.rows), UPDATE_ITEMS_FROM_ARROW)
+            self.rows = []
+        if self.events:
+            table = self.events[0] if len(self.events) == 1 else pa.concat_tables(self.events)
+            _execute_with(cur, "new_events", table, INSERT_EVENTS_FROM_ARROW)
+            self.events = []
+        if self.outcomes:
+            _write_outcomes(cur, list(self.outcomes.values()))
+            self.outcomes = {}
+
+
+def _last_per_item(segments: list[pa.Table]) -> pa.Table:
+    """The rows of ``segments`` (in change order), only the last of each (batch_run_id, seq): an UPDATE must not
+    see one item twice (its dispatch and its end are often in the same commit)."""
+    table = segments[0] if len(segments) == 1 else pa.concat_tables(segments)
+    seqs = table.column("seq").to_numpy().astype(np.int64)
+    ids = pc.dictionary_encode(table.column("batch_run_id")).combine_chunks().indices.to_numpy().astype(np.int64)
+    keys = (ids << 32) | seqs
+    _, first_from_end = np.unique(keys[::-1], return_index=True)
+    if len(first_from_end) == len(keys):
+        return table
+    return table.take(np.sort(len(keys) - 1 - first_from_end))
+
+
+def _write_outcomes(cur: duckdb.DuckDBPyConnection, records: list[OutcomeRecord]) -> None:
+    table = pa.table({name: [getattr(o, name) for o in records] for name in OUTCOME_FIELDS}, schema=OUTCOME_SCHEMA)
+    fields = [{"batch_run_id": o.batch_run_id, "seq": o.seq, "product_id": o.product_id, **f}
+              for o in records for f in o.fields]
+    with _registered(cur, "new_outcomes", table):
+        cur.execute(UPSERT_OUTCOMES_FROM_ARROW)
+        cur.execute(DELETE_OUTCOME_FIELDS_FROM_ARROW)
+        if fields:
+            _execute_with(cur, "new_fields", pa.Table.from_pylist(fields, schema=FIELD_SCHEMA),
+                          INSERT_OUTCOME_FIELDS_FROM_ARROW)
+
+
+def _insert_event(cur: duckdb.DuckDBPyConnection, e: EventRow) -> None:
+    cur.execute(INSERT_EVENT, [e.batch_run_id, e.seq, e.occurred_at, e.kind, e.from_state, e.to_state,
+                               e.attempt, e.actor, e.reason, e.data])
 
 
 def _execute_with(cur: duckdb.DuckDBPyConnection, name: str, table: pa.Table, sql: str, params: list | None = None) -> None:
     """Run one set-based statement that reads ``table`` under ``name``."""
+    with _registered(cur, name, table):
+        cur.execute(sql, params or [])
+
+
+@contextmanager
+def _registered(cur: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> Iterator[None]:
+    """``table`` readable as ``name`` for the block. When the block fails, DuckDB has aborted the transaction and
+    refuses the unregister too: that refusal is dropped, so the error raised (and shown) is the block's own."""
     cur.register(name, table)
     try:
-        cur.execute(sql, params or [])
-    finally:
-        cur.unregister(name)
+        yield
+    except BaseException:
+        try:
+            cur.unregister(name)
+        except duckdb.Error:
+            pass
+        raise
+    cur.unregister(name)
 
 
 def _duckdb_config() -> dict[str, str]:
-    """DuckDB settings an operator may tune: ``INDEXLAB_CHECKPOINT_THRESHOLD`` is DuckDB's ``checkpoint_threshold``
-    (WAL size that triggers a checkpoint; DuckDB's default is 16MB)."""
+    """DuckDB's settings. Its allocator (jemalloc) gives freed memory back from background threads: without
+    them, the pages a 100k-item plan or force stop freed stayed with the process (a server grew 10-20 MB per
+    such batch, bench/soak.py). An operator may tune ``INDEXLAB_CHECKPOINT_THRESHOLD``, DuckDB's
+    ``checkpoint_threshold`` (WAL size that triggers a checkpoint; DuckDB's default is 16MB)."""
+    config = {"allocator_background_threads": "true"}
     threshold = os.environ.get("INDEXLAB_CHECKPOINT_THRESHOLD")
-    return {"checkpoint_threshold": threshold} if threshold else {}
+    return {**config, "checkpoint_threshold": threshold} if threshold else config
 
 
 def _fatal(exc: BaseException) -> bool:

@@ -7,7 +7,7 @@ Part of Store (engine/store/__init__.py); every read takes its own cursor. Also 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -23,6 +23,7 @@ from engine.store.sql import (
     SELECT_ALL_ITEMS,
     SELECT_BATCH,
     SELECT_BATCHES,
+    SELECT_BATCHES_IN,
     SELECT_BATCHES_WITH_RUNNING_ITEMS,
     SELECT_COMPLETED_DURATIONS,
     SELECT_EVENTS,
@@ -32,10 +33,14 @@ from engine.store.sql import (
     SELECT_ITEMS,
     SELECT_LATEST_BATCH_IN,
     SELECT_LATEST_OUTCOME,
+    SELECT_MEMORY_BYTES,
     SELECT_MISSING_FIELDS,
     SELECT_OUTCOME_FIELDS,
     SELECT_PRODUCT_RUNS,
     SELECT_RUNNING_ATTEMPTS,
+    SELECT_STATUS_COUNTS,
+    SELECT_STATUS_EVENTS,
+    SELECT_STATUS_ITEMS,
 )
 
 
@@ -77,10 +82,10 @@ class Reads:
         frame["last_run_at"] = pd.to_datetime(frame["last_run_at"]).dt.tz_localize("UTC")
         return frame
 
-    def latest_outcome(self, product_id: str) -> dict[str, Any]:
-        """The product's latest recorded outcome with every field and its evidence."""
+    def latest_outcome(self, product_id: str, prefer_batch: str | None = None) -> dict[str, Any]:
+        """The product's latest recorded outcome (in ``prefer_batch`` if it has one) with every field and its evidence."""
         with self._cursor() as cur:
-            row = cur.execute(SELECT_LATEST_OUTCOME, [product_id]).fetchone()
+            row = cur.execute(SELECT_LATEST_OUTCOME, [product_id, prefer_batch]).fetchone()
             if row is None:
                 raise NotFound(f"no recorded outcome for product {product_id!r}", field="product_id")
             names = [d[0] for d in cur.description]
@@ -97,6 +102,11 @@ class Reads:
     def batches_with_running_items(self) -> list[str]:
         with self._cursor() as cur:
             return [r[0] for r in cur.execute(SELECT_BATCHES_WITH_RUNNING_ITEMS).fetchall()]
+
+    def memory_bytes(self) -> int:
+        """Bytes DuckDB holds in memory (its buffer cache of pages read, indexes, ...)."""
+        with self._cursor() as cur:
+            return int(cur.execute(SELECT_MEMORY_BYTES).fetchone()[0])
 
     def running_attempts(self) -> list[tuple[str, int, int]]:
         """(batch_run_id, seq, attempt) of every item stored as running: what a dead process was doing."""
@@ -117,6 +127,29 @@ class Reads:
             rows = cur.execute(SELECT_BATCHES, [limit, offset]).fetchall()
             names = [d[0] for d in cur.description]
         return [_batch_row(names, r) for r in rows]
+
+    def batches_in(self, states: Sequence[str]) -> list[dict[str, Any]]:
+        """Every batch in one of ``states``: queue order first, then higher priority, then oldest."""
+        with self._cursor() as cur:
+            rows = cur.execute(SELECT_BATCHES_IN, [list(states)]).fetchall()
+            names = [d[0] for d in cur.description]
+        return [_batch_row(names, r) for r in rows]
+
+    def status_parts(self, batch_run_id: str, *, failures: int, events: int) -> dict[str, Any]:
+        """What a status shows of a batch, from small aggregates (no row per item): items per state, completed
+        ones needing review, the running items, the ``failures`` newest failed ones and the ``events`` newest
+        batch-level events (newest first); dict rows, timestamps aware UTC."""
+        with self._cursor() as cur:
+            counts = cur.execute(SELECT_STATUS_COUNTS, [batch_run_id]).fetchall()
+            running = _dicts(cur, SELECT_STATUS_ITEMS, [batch_run_id, "running", 10_000])
+            failed = _dicts(cur, SELECT_STATUS_ITEMS, [batch_run_id, "failed", failures])
+            feed = _dicts(cur, SELECT_STATUS_EVENTS, [batch_run_id, events])
+        for row in (*running, *failed, *feed):
+            for key in ("started_at", "finished_at", "occurred_at"):
+                if key in row:
+                    row[key] = as_utc(row[key])
+        return {"counts": {state: n for state, n, _ in counts}, "needs_review": sum(r for _, _, r in counts),
+                "running": running, "failed": failed, "events": feed}
 
     def latest_batch(self, states: Sequence[str] | None = None) -> dict[str, Any] | None:
         """The newest batch, or the newest in one of ``states``."""
@@ -157,6 +190,13 @@ class Reads:
         """
         with self._cursor() as cur:
             return cur.sql(SELECT_ITEM_TABLE, params=[batch_run_id]).to_arrow_table()
+
+    def item_batches(self, batch_run_id: str, rows: int = 65_536) -> Iterator[pa.RecordBatch]:
+        """``item_table`` as record batches of ``rows``, read as they are consumed: a large batch is never whole in
+        memory as Arrow (the engine keeps a compact copy of each batch, engine/run/items.py)."""
+        with self._cursor() as cur:
+            reader = cur.sql(SELECT_ITEM_TABLE, params=[batch_run_id]).to_arrow_reader(rows)
+            yield from reader
 
     def count_items(self, batch_run_id: str, **where: str | None) -> int:
         with self._cursor() as cur:
@@ -214,10 +254,17 @@ class Reads:
             return [r[0] for r in cur.execute(SELECT_COMPLETED_DURATIONS, [profile, runner, since, limit]).fetchall()]
 
 
+def _dicts(cur: Any, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+    rows = cur.execute(sql, params).fetchall()
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r)) for r in rows]
+
+
 def _batch_row(names: list[str], row: tuple) -> dict[str, Any]:
     batch = dict(zip(names, row))
-    for key in ("created_at", "updated_at", "started_at", "finished_at"):
+    for key in ("created_at", "updated_at", "started_at", "finished_at", "archived_at"):
         batch[key] = as_utc(batch[key])
+    batch["tags"] = list(batch["tags"] or [])
     batch["settings"] = json.loads(batch["settings"])
     batch["plan"] = json.loads(batch["plan"])
     return batch

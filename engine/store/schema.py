@@ -93,6 +93,29 @@ MIGRATIONS: list[tuple[str, ...]] = [
         "ALTER TABLE batch_items ADD COLUMN fingerprint VARCHAR",
         "ALTER TABLE batches ADD COLUMN reason VARCHAR",
     ),
+    (  # 5: many batches at once: a human name and free tags, a priority (weight in the shared worker budget),
+       # a place in the queue of batches waiting for capacity, and archiving (hidden from History, kept on disk)
+        "ALTER TABLE batches ADD COLUMN name VARCHAR",
+        "ALTER TABLE batches ADD COLUMN tags VARCHAR[] DEFAULT []",
+        "ALTER TABLE batches ADD COLUMN priority INTEGER DEFAULT 5",
+        "ALTER TABLE batches ADD COLUMN queue_rank BIGINT",
+        "ALTER TABLE batches ADD COLUMN archived_at TIMESTAMP",
+    ),
+    (  # 6: each dashboard user's builder selection (and brand order), kept across reloads and restarts
+        """CREATE TABLE saved_selections (
+            user_name VARCHAR NOT NULL,
+            catalog_source VARCHAR NOT NULL,
+            product_ids VARCHAR[] NOT NULL,
+            brand_order VARCHAR[] NOT NULL,
+            pinned VARCHAR[] NOT NULL,
+            saved_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (user_name, catalog_source)
+        )""",
+    ),
+    (  # 7: each field's evidence in the source's own words (the runner's snippet, at most MAX_SNIPPET_CHARS);
+       # fields stored before it have none, and the faces fall back to the snippet id
+        "ALTER TABLE outcome_fields ADD COLUMN snippet VARCHAR",
+    ),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

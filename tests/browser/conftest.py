@@ -10,6 +10,17 @@ import pytest
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, PageWithConsole, watch
 from tests.support.servers import Server, start_server, stop_server
 
+# Playwright's expect() waits 5 s by default: a round trip and a redraw on a loaded CI machine can take longer. It
+# only waits this long when a test is failing; a passing test goes on as soon as its condition holds.
+EXPECT_TIMEOUT_MS = 30_000
+
+
+@pytest.fixture(scope="session", autouse=True)
+def patient_expect() -> None:
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
+
 
 @pytest.fixture
 def server(tmp_path) -> Iterator[Server]:

@@ -101,4 +101,4 @@ def test_unknown_runner_in_settings_is_refused_at_start(serve, tmp_path):
     path.write_text(json.dumps({"runner": "nope"}))
     line = error_line(serve("--port", "0", "--settings", path))
     assert line == (f"indexlab: error: settings file {path}: field runner: unknown runner 'nope';"
-                    " known runners: command, harvest, noop")
+                    " known runners: command, example_specs, harvest, noop")  # example_specs: the plugin make setup installs

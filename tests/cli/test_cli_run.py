@@ -2,6 +2,7 @@
 
 import json
 import sys
+from pathlib import Path
 
 from engine.store import Store
 from tests.support.cli import run
@@ -84,7 +85,7 @@ def test_ctrl_c_once_stops_gracefully_and_resume_finishes(catalog, db, tmp_path)
 
     from tests.support.polling import wait_until
 
-    started, job = _write_job(tmp_path, "float(os.environ.get('JOB_SECONDS', '0.3'))")
+    started, job = _write_job(tmp_path, "float(os.environ.get('JOB_SECONDS', '1.0'))")
     argv = [_indexlab(), "run", "--db", str(db), "--catalog", str(catalog), "--all", "--workers", "1",
             "--command", f"{sys.executable} {job}"]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -166,3 +167,19 @@ def test_outcome_shows_fields_with_evidence(capsys, catalog, db, tmp_path):
     assert json.loads(out)["fields"][0]["value"] == 26000
     code, _, err = run(capsys, "outcome", "p2", "--db", db)
     assert code == 1 and "no recorded outcome for product 'p2'" in err
+
+
+def test_outcome_shows_each_fields_snippet_as_plain_text(capsys, catalog, db):
+    job = Path(__file__).resolve().parents[1] / "integration" / "jobs" / "snippet_job.py"
+    code, _, _ = run(capsys, "run", "--db", db, "--catalog", catalog, "--product-id", "p1",
+                     "--command", f"{sys.executable} {job} cli")
+    assert code == 0
+    code, out, _ = run(capsys, "outcome", "p1", "--db", db)
+    assert code == 0 and all(c.isprintable() or c in " \n" for c in out)  # nothing a terminal would act on
+    lines = out.splitlines()
+    weight = lines.index(next(line for line in lines if line.strip().startswith("weight")))
+    assert "https://maker.example/p1/specs  snippet s-weight" in lines[weight + 1]
+    assert lines[weight + 2].strip() == "“Weight: <b>58 g</b> without cable (cli)”"  # markup is text
+    assert "“The sensor is the \\u202eFocus Pro 30K\\u202c caf\ufffd \\x00 made in-house”" in out  # escaped
+    buttons = lines.index(next(line for line in lines if line.strip().startswith("buttons")))
+    assert "snippet s-buttons" in lines[buttons + 1] and lines[buttons + 2].strip().startswith("coating")

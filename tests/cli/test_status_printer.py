@@ -35,3 +35,17 @@ def test_the_printer_takes_the_typed_read_models_and_prints_the_api_document_the
     assert exit_code(typed) == exit_code(as_api_document(status)) == 4
     print_failure_groups(typed_groups, typed.outcomes.failed)
     assert capsys.readouterr().out.startswith("failures      3 failed in 1 reason group\n")
+
+
+def test_the_executor_line_names_the_cluster_and_its_dashboard():
+    from engine.cli.status import executor_line
+    from engine.service import ExecutorInfo
+
+    local = ExecutorInfo(executor="local", max_workers=4, workers=1, worker_threads=4)
+    assert executor_line(local) == "local: 4 threads in the server"
+    dask = ExecutorInfo(executor="dask", max_workers=8, workers=4, worker_threads=8, scheduler="tcp://10.0.0.5:8786",
+                        status="running", dashboard_link="http://10.0.0.5:8787/status")
+    assert executor_line(dask) == ("dask: 4 workers, 8 threads at tcp://10.0.0.5:8786; budget 8; "
+                                   "dashboard http://10.0.0.5:8787/status")
+    away = dask.model_copy(update={"status": "unreachable", "dashboard_link": None})
+    assert executor_line(away) == "dask: 4 workers, 8 threads at tcp://10.0.0.5:8786 (unreachable); budget 8"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import panel as pn
 import pytest
 
 from dashboard.context import AppContext
@@ -44,3 +45,41 @@ def test_a_page_load_restores_the_live_batch_and_opens_its_summary(context):
     context.service.start(batch)
     tabs = build_tabs(context)
     wait_until(lambda: tabs.active == TABS.index("Batch Run Summary"), timeout=10, message="never opened the summary")
+
+
+def test_panels_stylesheets_come_from_this_server_before_the_page_is_rendered(context):
+    """Panel points a document's models at its CDN until the page's HTML sets ``dist_url``; models made before that
+    (page-load work) kept the CDN address and the browser asked cdn.holoviz.org for loading.css."""
+    from bokeh.document import Document
+    from panel.io.state import set_curdoc
+
+    from dashboard.views.app import create_app
+
+    doc = Document()
+    with set_curdoc(doc):
+        create_app(context=context)
+        root = pn.pane.HTML("x", loading=True).get_root(doc)
+    urls = [str(s.url) for s in root.stylesheets if hasattr(s, "url")]
+    assert urls and not [u for u in urls if "cdn" in u or u.startswith("http")], urls
+    assert any(u.startswith("static/extensions/panel/css/loading.css") for u in urls), urls
+
+
+def test_a_component_rendered_without_the_sessions_document_takes_its_stylesheets_from_this_server(monkeypatch):
+    """Panel falls back to its CDN where a document has no ``dist_url`` (a component rendered on its own gets a fresh
+    document): the Bootstrap design's sheets then came from cdn.holoviz.org (a red CI run: the GUI proof's page asked
+    for bootstrap.min.css and theme/bootstrap*.css). A serving process takes them from this server."""
+    import panel.io.resources as resources
+    import panel.reactive as reactive
+    from bokeh.document import Document
+    from panel.theme import Bootstrap
+
+    from dashboard.views.local_css import keep_css_local
+
+    for module in (resources, reactive):  # put Panel back as it was after this test
+        monkeypatch.setattr(module, "patch_stylesheet", module.patch_stylesheet)
+    keep_css_local(Document())
+    root = pn.widgets.Button(label="x", design=Bootstrap).get_root()  # a document of its own, with no dist_url
+    urls = [str(s.url) for s in root.stylesheets if hasattr(s, "url")]
+    assert any("bootstrap.min.css" in u for u in urls), urls  # the design's sheets are there: the check proves something
+    assert [u for u in urls if u.startswith("http")] == [], urls
+    assert all(u.startswith("static/extensions/panel/") for u in urls), urls

@@ -257,8 +257,11 @@ def test_the_order_survives_a_selection_change_within_its_brands(state):
 
 def test_settings_changes_reach_the_preview(state):
     state.select_brand("Razer")
-    state.workers = 8
-    assert state.preview.summary.estimate.workers == 8
+    state.workers = 3
+    assert state.preview.summary.estimate.workers == 3
+    state.workers = 8  # more than the server's budget of 4: the estimate runs 4 at a time, and says where
+    estimate = state.preview.summary.estimate
+    assert estimate.workers == 4 and estimate.basis_text.endswith("; 4 at a time on this server's threads")
 
 
 # ------------------------------------------------------------------ guards

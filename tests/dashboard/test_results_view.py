@@ -24,7 +24,7 @@ from dashboard.views.summary import BatchRunSummary
 from dashboard.views.theme import PALETTE, RESULT_COLORS
 from engine.core.catalog import Catalog
 from engine.core.plan import PlanRequest, Selection
-from engine.core.settings import BatchSettings
+from engine.core.settings import BatchSettings, Capacity
 from engine.run.engine import BatchEngine
 from engine.runners import RunnerError, register
 from engine.service import BatchService
@@ -278,7 +278,7 @@ def test_thousands_of_failures_group_into_five_and_one_group_retries_alone(tmp_p
     rows = [(f"f-{i}", "mouse", ["A", "B", "C"][i % 3], f"M{i}", "") for i in range(n)]
     store = Store(tmp_path / "many.duckdb")
     catalog = Catalog(products=products_frame(rows), problems=(), source="test")
-    engine = BatchEngine(store, abandon_grace=0.5).open()
+    engine = BatchEngine(store, abandon_grace=0.5, capacity=Capacity(max_workers=8)).open()  # 8 at once, as before
     ctx = AppContext(store, catalog, engine, BatchService(store, catalog, engine))
     try:
         batch = run_batch(ctx, runner="triage-many", workers=8, fail_fast_failures=0)

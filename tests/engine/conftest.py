@@ -23,6 +23,7 @@ def script():
     SCRIPT.plan.clear()
     SCRIPT.calls.clear()
     SCRIPT.started.clear()
+    SCRIPT.returned.clear()
     SCRIPT.default = "ok"
     SCRIPT.gate = threading.Event()
     yield SCRIPT

@@ -158,7 +158,7 @@ def test_estimates_learn_only_from_real_runs_and_say_so(inline_engine, plan_batc
     service = _service(store, inline_engine, 12)
     request = PlanRequest(selection=Selection(all=True), settings=BatchSettings(runner="half-covered"))
     assert service.preview(request).summary.estimate.basis == "profile_default"
-    assert "needed to learn from" in service.preview(request).summary.estimate.basis_text
+    assert "no history: rough guess" in service.preview(request).summary.estimate.basis_text
     batch = plan_batch(12, runner="half-covered")
     _run(inline_engine, batch)
     estimate = service.preview(request).summary.estimate

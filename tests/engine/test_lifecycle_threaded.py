@@ -1,14 +1,10 @@
-"""Lifecycle with real threads: pause, stop, force stop, deadlines, one batch at a time, recovery."""
+"""Lifecycle with real threads: pause, stop, force stop, deadlines, two batches at once, recovery."""
 
 import os
 import sys
 import threading
-import time
 from pathlib import Path
 
-import pytest
-
-from engine.core.errors import IllegalTransition
 from engine.run.engine import BatchEngine
 from tests.support.polling import wait_until
 
@@ -25,11 +21,11 @@ def test_pause_lets_running_items_finish_and_dispatches_nothing_new(engine, plan
     engine.pause(batch)
     script.gate.set()
     wait_until(lambda: engine.status(batch)["counts"]["completed"] == 2)
-    assert engine.wait_idle(10)
+    assert engine.wait_idle(60)
     assert len(script.started) == 2 and _state(store, batch) == "paused"
     assert store.counts_by_state(batch) == {"completed": 2, "queued": 4}
     engine.resume(batch)
-    assert engine.wait_idle(10)
+    assert engine.wait_idle(60)
     assert store.counts_by_state(batch) == {"completed": 6} and _state(store, batch) == "completed"
     assert len(script.calls) == 6  # nothing lost, nothing repeated
 
@@ -42,10 +38,10 @@ def test_graceful_stop_finishes_in_flight_and_stops_the_queue(engine, plan_batch
     status = engine.stop(batch)
     assert status["state"] == "stopping"
     script.gate.set()
-    assert engine.wait_idle(10)
+    assert engine.wait_idle(60)
     assert _state(store, batch) == "stopped" and store.counts_by_state(batch) == {"completed": 1, "stopped": 4}
     engine.start(batch)
-    assert engine.wait_idle(10)
+    assert engine.wait_idle(60)
     assert store.counts_by_state(batch) == {"completed": 5} and len(script.calls) == 5
 
 
@@ -54,10 +50,9 @@ def test_force_stop_returns_fast_even_if_the_runner_ignores_cancellation(engine,
     script.default = "ignore-cancel"
     engine.start(batch)
     wait_until(lambda: len(script.started) == 2)
-    began = time.monotonic()
     status = engine.stop(batch, force=True)
-    elapsed = time.monotonic() - began
-    assert elapsed < 2.0, f"force stop took {elapsed:.2f}s"
+    # the gate is not set: both attempts still wait on it, so force stop answered without waiting for them
+    assert not script.gate.is_set() and script.returned == []
     assert status["state"] == "stopped" and status["counts"]["stopped"] == 4
     assert store.counts_by_state(batch) == {"stopped": 4}
 
@@ -97,27 +92,28 @@ def test_attempt_ignoring_its_deadline_is_abandoned_and_the_batch_goes_on(engine
     script.gate.set()
 
 
-def test_only_one_batch_runs_at_a_time(engine, plan_batch, script, store):
-    first, second = plan_batch(3), plan_batch(3)
+def test_two_batches_run_at_once_within_the_server_budget(engine, plan_batch, script, store):
+    """Was test_only_one_batch_runs_at_a_time: a second start no longer answers "one batch runs at a time"."""
+    first, second = plan_batch(3, workers=2), plan_batch(3, workers=2)
     script.default = "block"
     engine.start(first)
-    with pytest.raises(IllegalTransition, match=f"batch {first} is running: one batch runs at a time"):
-        engine.start(second)
-    assert _state(store, second) == "planned"
+    assert engine.start(second)["state"] == "running"
+    wait_until(lambda: len(script.started) == 4)  # max_workers 4: two of each
+    assert sorted(engine.running_batch_ids()) == sorted([first, second])
     script.gate.set()
-    assert engine.wait_idle(10)
-    engine.start(second)
-    assert engine.wait_idle(10) and _state(store, second) == "completed"
+    assert engine.wait_idle(60)
+    assert _state(store, first) == _state(store, second) == "completed"
 
 
 def test_workers_cap_concurrency(engine, plan_batch, script, store):
     batch = plan_batch(8, workers=3)
     script.default = "block"
     engine.start(batch)
-    wait_until(lambda: engine.status(batch)["counts"]["running"] == 3)  # the status shows committed moves
+    # the status shows committed moves, a moment before the worker thread calls its runner: wait for both
+    wait_until(lambda: engine.status(batch)["counts"]["running"] == 3 and len(script.started) == 3)
     assert len(engine.status(batch)["running"]) == 3 and len(script.started) == 3
     script.gate.set()
-    assert engine.wait_idle(10) and store.counts_by_state(batch) == {"completed": 8}
+    assert engine.wait_idle(60) and store.counts_by_state(batch) == {"completed": 8}
 
 
 def test_a_shutdown_requeues_running_items_without_counting_a_crash_and_the_restart_resumes(plan_batch, script, store):
@@ -133,7 +129,7 @@ def test_a_shutdown_requeues_running_items_without_counting_a_crash_and_the_rest
     script.default = "ok"
     reopened = BatchEngine(store).open()
     try:
-        assert reopened.wait_idle(10)
+        assert reopened.wait_idle(60)
         assert store.counts_by_state(batch) == {"completed": 4} and _state(store, batch) == "completed"
         interrupted = [e for e in store.events(batch) if e["reason"] and e["reason"].startswith("interrupted")]
         assert len(interrupted) == 2 and all("shut down" in e["reason"] for e in interrupted)
@@ -151,12 +147,12 @@ def test_restart_keeps_a_paused_batch_paused(plan_batch, script, store):
     wait_until(lambda: len(script.started) == 2)
     engine.pause(batch)
     script.gate.set()
-    assert engine.wait_idle(10)
+    assert engine.wait_idle(60)
     engine.close()
     reopened = BatchEngine(store).open()
     try:
-        assert reopened.active_batch_id() == batch and reopened.status(batch)["state"] == "paused"
-        assert reopened.wait_idle(5) and store.counts_by_state(batch)["queued"] == 1
+        assert reopened.status(batch)["state"] == "paused" and reopened.running_batch_ids() == []
+        assert reopened.wait_idle(60) and store.counts_by_state(batch)["queued"] == 1
     finally:
         reopened.close()
 

@@ -13,11 +13,22 @@ from engine.core.errors import ConfirmationRequired, NotFound, SchemaTooNew, Sto
 from engine.core.plan import PlanRequest, PlanSummary, Selection
 from engine.service import BatchService
 from engine.store import SCHEMA_VERSION, ItemMove, Store, utcnow
+from engine.store.sql import INSERT_ITEMS_FROM_ARROW
 from tests.support.catalogs import products_frame
 
 
 def _service(store, products):
     return BatchService(store, Catalog(products=products, problems=(), source="test"))
+
+
+def test_duckdb_hands_freed_memory_back_from_background_threads(tmp_path, monkeypatch):
+    """Its allocator's background threads purge freed pages (a server kept them, bench/soak.py); the operator's
+    checkpoint threshold still applies beside it."""
+    monkeypatch.setenv("INDEXLAB_CHECKPOINT_THRESHOLD", "1MB")
+    with Store(tmp_path / "tuned.duckdb") as store:
+        setting = "SELECT current_setting('allocator_background_threads'), current_setting('checkpoint_threshold')"
+        background, threshold = store._con.execute(setting).fetchone()
+    assert background is True and threshold == "976.5 KiB"  # 1MB, as DuckDB spells it
 
 
 def test_new_database_is_at_the_current_schema_version(store):
@@ -29,8 +40,12 @@ def test_opening_an_older_database_migrates_it_and_keeps_its_data(tmp_path, smal
     with Store(path, target_version=1) as old:
         assert old.version == 1
         items = pa.Table.from_pandas(small_products.assign(seq=range(1, len(small_products) + 1)), preserve_index=False)
-        old.save_plan({"batch_run_id": "b-old", "state": "planned", "profile": "standard", "runner": "noop",
-                       "item_count": len(small_products), "settings": {}, "plan": {}}, items, actor="test", reason="v1")
+        with old._transaction() as cur:  # a batch as version 1 wrote it (save_plan writes today's columns)
+            cur.execute("INSERT INTO batches (batch_run_id, state, profile, runner, item_count, created_at, updated_at, "
+                        "settings, plan) VALUES ('b-old', 'planned', 'standard', 'noop', ?, now(), now(), '{}', '{}')",
+                        [len(small_products)])
+            cur.register("plan_items", items)
+            cur.execute(INSERT_ITEMS_FROM_ARROW, ["b-old", "queued", None])
     with Store(path) as new:
         assert new.version == SCHEMA_VERSION
         assert new.get_batch("b-old")["item_count"] == len(small_products)

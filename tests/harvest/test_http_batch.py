@@ -66,7 +66,7 @@ def finished_batch(batch_store, http_corpus):
         engine.start(batch_id)
         wait_until(lambda: engine.status(batch_id)["state"] == "completed", timeout=60,
                    message=f"batch did not complete: {engine.status(batch_id)['counts']}")
-        engine.wait_idle(10)
+        engine.wait_idle(60)
         yield engine, batch_id
     finally:
         engine.close()

@@ -64,6 +64,7 @@ def test_missing_required_fields_come_back_from_the_llm_with_tier_llm(thorough_r
     assert fields["connectivity"]["tier"] == "retailer"  # the rules read it: never asked
     assert outcome["llm"]["evidence"] == {"sensor": SENSOR_SAYS}
     assert fields["sensor"]["flag"] == f"LLM answer quoting: {SENSOR_SAYS}"
+    assert fields["sensor"]["snippet"] == SENSOR_SAYS  # its evidence is the quote
     assert fields["sensor"]["confidence"] < fields["weight"]["confidence"]
     assert outcome["missing"] == [] and outcome["coverage"] == 1.0
 

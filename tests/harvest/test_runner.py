@@ -14,7 +14,7 @@ MAKER = page(spec_table({"Max DPI": "26,000 DPI", "Weight": "58 g", "Polling rat
                          "Sensor": "Focus Pro 30K", "Connectivity": "USB-C, 2.4 GHz wireless"}))
 LAB = page("<p>We measured 60 g on our scale. The sensor is rated for 26K DPI.</p><ul><li>Weight: 60 g</li></ul>")
 SHOP = page("<ul><li>Weight: 0.13 lb</li><li>DPI: 16000</li><li>Polling rate: 8 kHz</li></ul>")
-FIELD_KEYS = {"field", "value", "unit", "confidence", "tier", "source_url", "snippet_id", "conflict", "support"}
+FIELD_KEYS = {"field", "value", "unit", "confidence", "tier", "source_url", "snippet_id", "snippet", "conflict", "support"}
 
 
 @pytest.fixture
@@ -43,6 +43,17 @@ def test_values_come_from_the_best_supported_sources(corpus):
     assert fields["max_dpi"]["value"] == 26000 and fields["max_dpi"]["conflict"]
     assert fields["polling_rate"]["value"] == 8000 and not fields["polling_rate"]["conflict"]
     assert fields["connectivity"]["value"] == ["2.4 GHz wireless", "USB-C"]
+
+
+def test_each_value_carries_the_words_its_page_wrote_it_in(corpus):
+    """The snippet is the reported source's own statement: its label and the raw value as the page wrote it."""
+    fields = {f["field"]: f for f in run(PRODUCT, corpus=corpus)["fields"]}
+    maker = "https://acme.example/maker-1"
+    for name, label, raw in (("weight", "Weight", "58 g"), ("max_dpi", "Max DPI", "26,000 DPI"),
+                             ("polling_rate", "Polling rate", "8000 Hz"), ("sensor", "Sensor", "Focus Pro 30K")):
+        assert label in fields[name]["snippet"] and raw in fields[name]["snippet"], fields[name]
+        assert fields[name]["source_url"] == maker and fields[name]["tier"] == "manufacturer"
+    assert "1 g" not in fields["weight"]["snippet"]  # not the page furniture's "Weight: 1 g"
 
 
 def test_coverage_counts_required_fields(corpus):

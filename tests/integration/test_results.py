@@ -87,7 +87,8 @@ def lab(tmp_path_factory) -> Iterator[Lab]:
     root = tmp_path_factory.mktemp("results")
     write_catalog(root / "catalog.csv", numbered_rows(N_PRODUCTS, BRANDS, id_format="item-{}", start=1))
     server = start_server(root / "results.duckdb", root / "catalog.csv", log=root / "server.log",
-                          env={"INDEXLAB_API_ALLOW_COMMAND": "1", "INDEXLAB_API_TOKEN": ""})
+                          env={"INDEXLAB_API_ALLOW_COMMAND": "1", "INDEXLAB_API_TOKEN": "",
+                               "INDEXLAB_MAX_WORKERS": "8"})  # the triage test runs 8 jobs at once
     with httpx.Client(base_url=server.url, timeout=30) as client:
         yield Lab(server, client, root)
     stop_server(server)

@@ -23,7 +23,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(tmp_path):
         result = subprocess.run(
             [exe, "run", f"{server.url}/api/v1/openapi.json", "-u", server.url, "--checks", checks,
              "--max-examples", "25", "--seed", "1",
-             "--max-response-time", "5"],
+             "--max-response-time", "30"],
             capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
     finally:
         stop_server(server)

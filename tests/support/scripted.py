@@ -20,6 +20,7 @@ class Script:
     calls: list[tuple[str, int]] = field(default_factory=list)
     gate: threading.Event = field(default_factory=threading.Event)  # "block" waits for it
     started: list[str] = field(default_factory=list)
+    returned: list[str] = field(default_factory=list)  # products whose "ignore-cancel" attempt has returned
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def behaviour(self, product_id: str, attempt: int) -> str:
@@ -53,6 +54,8 @@ def scripted_runner(product: dict[str, Any], settings: BatchSettings, ctx) -> di
         return {"product_id": pid, "fields": {}}
     if action == "ignore-cancel":  # ignores its cancel token entirely
         SCRIPT.gate.wait(30)
+        with SCRIPT.lock:
+            SCRIPT.returned.append(pid)
         return {"product_id": pid, "fields": {"late": True}}
     raise AssertionError(f"unknown behaviour {action}")
 

@@ -30,6 +30,7 @@ class SummaryServer:
     gate: Path
     job_log: Path
     process: subprocess.Popen | None = None
+    env: dict[str, str] = field(default_factory=dict)  # more INDEXLAB_* settings (e.g. the worker budget)
     client: httpx.Client = field(init=False)
 
     def __post_init__(self) -> None:
@@ -40,7 +41,8 @@ class SummaryServer:
         return self.url + "/summary_app"
 
     def start(self) -> None:
-        env = {"INDEXLAB_DB": str(self.db), "INDEXLAB_CATALOG": str(self.catalog), "INDEXLAB_API_ALLOW_COMMAND": "1"}
+        env = {"INDEXLAB_DB": str(self.db), "INDEXLAB_CATALOG": str(self.catalog), "INDEXLAB_API_ALLOW_COMMAND": "1",
+               **self.env}
         self.process = panel_serve(APP, log=self.log, env=env, port=urlsplit(self.url).port, plugin=True).process
 
     def stop(self) -> None:
@@ -50,13 +52,14 @@ class SummaryServer:
         self.process = None
 
     def halt(self) -> None:
-        """Force-stop the active batch: under ``panel serve`` nothing closes the engine before the interpreter exits."""
+        """Force-stop every batch the server works on: under ``panel serve`` nothing closes the engine before the
+        interpreter exits."""
         self.gate.touch()  # release any job still waiting
         if self.process is None:
             return
-        active = self.client.get("/healthz").json().get("active_batch_run_id")
-        if active and self.status(active)["state"] in ("running", "paused", "stopping"):
-            self.client.post(f"{B}/stop", json={"batch_run_id": active, "force": True})
+        for state in ("running", "paused", "stopping", "queued"):
+            for batch in self.client.get(f"{B}", params={"state": state, "limit": 100}).json().get("batches", []):
+                self.client.post(f"{B}/stop", json={"batch_run_id": batch["batch_run_id"], "force": True})
 
     # ------------------------------------------------------------------ REST
     def post(self, action: str, body: dict) -> dict:
@@ -78,10 +81,12 @@ def server_errors(log: Path) -> list[str]:
     return log.read_text(errors="replace").replace("\x00", "").split("Traceback (most recent call last):")[1:]
 
 
-def serve_summary(tmp_path: Path, catalog: Path, db_name: str = "summary.duckdb") -> Iterator[SummaryServer]:
+def serve_summary(tmp_path: Path, catalog: Path, db_name: str = "summary.duckdb",
+                  env: dict[str, str] | None = None) -> Iterator[SummaryServer]:
     """A started SummaryServer on a free loopback port; stopped after, and its log must hold no error."""
     srv = SummaryServer(url=f"http://127.0.0.1:{free_port()}", db=tmp_path / db_name, catalog=catalog,
-                        log=tmp_path / "server.log", gate=tmp_path / "gate", job_log=tmp_path / "jobs.log")
+                        log=tmp_path / "server.log", gate=tmp_path / "gate", job_log=tmp_path / "jobs.log",
+                        env=env or {})
     srv.start()
     yield srv
     srv.halt()

@@ -1,5 +1,7 @@
 """Derived run order: brand priority, then natural model, variant, product_id (DESIGN §2)."""
 
+import tracemalloc
+
 import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -59,6 +61,29 @@ def test_empty_variant_comes_before_named_variants_then_variants_naturally():
 def test_product_id_breaks_remaining_ties():
     df = products_frame([("z", "m", "B", "X", "Black"), ("a", "m", "B", "X", "Black")])
     assert _order(df, ["B"]) == ["a", "z"]
+
+
+def test_remaining_ties_break_in_code_point_order_as_python_sorts_text():
+    ids = ["é1", "e1", "Z", "ß", "😀", "a", "E1", "\u00a0x", "a\u0301"]
+    df = products_frame([(i, "m", "B", "X", "Black") for i in ids])
+    assert _order(df, ["B"]) == sorted(ids)
+    models = ["02", "2", "Ä", "A", "a"]  # "02" and "2" are the same number: the raw text breaks the tie
+    df = products_frame([(f"p{n}", "m", "B", model, "") for n, model in enumerate(models)])
+    assert [df.set_index("product_id").loc[p, "model"] for p in _order(df, ["B"])] == ["02", "2", "A", "a", "Ä"]
+
+
+def test_one_long_id_does_not_make_ordering_hold_every_id_at_its_width():
+    """Text is ranked as Arrow strings: a numpy fixed-width array held 20,000 ids at 400 characters each (32 MB)."""
+    rows = [(f"id{n:05d}", "m", "B", f"M{n % 997}", "") for n in range(20_000)]
+    rows[7] = ("x" * 400, "m", "B", "M7" + "y" * 400, "")
+    df = products_frame(rows)
+    tracemalloc.start()
+    try:
+        ordered = order_items(df, ["B"])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(ordered) == 20_000 and peak < 12 * 2**20, f"{peak / 2**20:.1f} MB"
 
 
 def test_brand_priority_dominates_model_order():

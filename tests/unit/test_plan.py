@@ -91,8 +91,16 @@ def test_estimate_uses_history_quartiles_when_there_is_enough():
     assert (est.seconds_per_product_low, est.seconds_per_product_high) == (3.0, 7.0)
 
 
-def test_too_little_history_falls_back_to_defaults():
-    assert estimate(4, BatchSettings(), durations=[1.0] * (MIN_HISTORY_SAMPLES - 1)).basis == "profile_default"
+def test_a_little_history_is_used_and_called_rough():
+    """A fast job that ran in 2 s must not be estimated at the profile's minutes; a few runs are said to be few."""
+    est = estimate(4, BatchSettings(workers=4), durations=[2.0] * (MIN_HISTORY_SAMPLES - 1))
+    assert est.basis == "history" and est.runtime_seconds_high == 2.0
+    assert est.basis_text.startswith("only from 4 runs") and "rough estimate" in est.basis_text
+
+
+def test_no_history_says_it_is_a_rough_guess():
+    est = estimate(4, BatchSettings())
+    assert est.basis == "profile_default" and est.basis_text.startswith("no history: rough guess")
 
 
 def test_settings_reject_command_runner_without_argv():

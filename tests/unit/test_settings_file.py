@@ -119,3 +119,25 @@ def test_the_servers_settings_refuse_a_runner_this_process_lacks(tmp_path):
         server_settings(write(tmp_path, "s.json", json.dumps({"runner": "no-such-runner"})))
     assert raised.value.field == "runner"
     assert server_settings(None).defaults == BatchSettings()
+
+
+def test_the_worker_budget_comes_from_the_file_and_a_bad_one_names_its_field(tmp_path):
+    good = tmp_path / "budget.json"
+    good.write_text(json.dumps({"workers": 3, "max_workers": 12, "max_running_batches": 2}))
+    server = load_server_settings(good)
+    assert (server.capacity.max_workers, server.capacity.max_running_batches, server.defaults.workers) == (12, 2, 3)
+    assert load_server_settings(tmp_path / "budget.json").capacity == server.capacity
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"max_workers": 0}))
+    with pytest.raises(SettingsFileError, match=r"bad.json: field max_workers: Input should be greater than or equal to 1"):
+        load_server_settings(bad)
+
+
+def test_the_environment_sets_the_worker_budget_and_a_bad_value_names_the_variable(monkeypatch):
+    from engine.core.config import ConfigError, capacity_overrides, load_config
+
+    monkeypatch.setenv("INDEXLAB_MAX_WORKERS", "9")
+    assert capacity_overrides(load_config()) == {"max_workers": 9}
+    monkeypatch.setenv("INDEXLAB_MAX_RUNNING_BATCHES", "0")
+    with pytest.raises(ConfigError, match="INDEXLAB_MAX_RUNNING_BATCHES='0'"):
+        load_config()

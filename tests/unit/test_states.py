@@ -23,6 +23,9 @@ LEGAL_BATCH_MOVES = {
     ("running", "stopping"), ("paused", "stopping"), ("stopping", "stopped"),
     ("running", "stopped"), ("paused", "stopped"), ("running", "completed"),
     ("stopped", "running"), ("completed", "running"),
+    # the batch queue (waiting for the server's worker budget): entered by a start, left by admission, pause or stop
+    ("planned", "queued"), ("paused", "queued"), ("stopped", "queued"), ("completed", "queued"),
+    ("queued", "running"), ("queued", "paused"), ("queued", "stopped"),
 }
 
 

@@ -17,6 +17,7 @@ from tornado.web import Application
 from dashboard.api import endpoints, handlers
 from engine.core.errors import NotFound
 from engine.service import BatchStatus
+from tests.support.polling import wait_until_async
 
 BATCH = "b-1"
 URL = f"/api/v1/indexlab/batch/{BATCH}/status"
@@ -29,6 +30,7 @@ class SlowService:
         self.calls = 0
         self.release = threading.Event()
         self.missing = False
+        self.version = 0  # what status_version answers: another face's change of the batch bumps it
 
     def status(self, batch_run_id: str) -> dict[str, Any]:
         self.calls += 1
@@ -45,6 +47,9 @@ class SlowService:
                 "result": None, "outcomes": {"succeeded": self.calls, "needs_review": 0, "failed": 0, "skipped": 0,
                                              "stopped": 0, "unfinished": 1},
                 "result_text": f"{self.calls} succeeded, 1 not run yet", "reason": "started"}
+
+    def status_version(self, batch_run_id: str) -> int:
+        return self.version
 
     def batch_status(self, batch_run_id: str) -> BatchStatus:  # the typed read the API serves
         return BatchStatus.model_validate(self.status(batch_run_id))
@@ -70,13 +75,6 @@ async def _serve(service: SlowService) -> tuple[HTTPServer, str]:
     return server, f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
-async def _until(condition, timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
-
-
 def _run(scenario, *, missing: bool = False) -> None:
     """Serve the status route over a SlowService and run ``scenario(service, client)`` against it."""
     async def main() -> None:
@@ -92,10 +90,11 @@ def _run(scenario, *, missing: bool = False) -> None:
     asyncio.run(main())
 
 
-def test_concurrent_pollers_share_one_refresh():
+def test_concurrent_pollers_share_one_refresh(monkeypatch):
+    monkeypatch.setattr(endpoints, "STATUS_TTL_S", 3600.0)  # a slow machine's requests may be 0.2 s apart
     async def scenario(service: SlowService, client: httpx.AsyncClient) -> None:
         polls = [asyncio.ensure_future(client.get(URL)) for _ in range(10)]
-        await _until(lambda: service.calls == 1 and not any(p.done() for p in polls) and len(endpoints._status_pending) == 1)
+        await wait_until_async(lambda: service.calls == 1 and not any(p.done() for p in polls) and len(endpoints._status_pending) == 1)
         service.release.set()
         answers = await asyncio.gather(*polls)
         assert {a.status_code for a in answers} == {200}
@@ -105,10 +104,11 @@ def test_concurrent_pollers_share_one_refresh():
     _run(scenario)
 
 
-def test_a_refresh_begun_before_a_lifecycle_call_is_not_cached():
+def test_a_refresh_begun_before_a_lifecycle_call_is_not_cached(monkeypatch):
+    monkeypatch.setattr(endpoints, "STATUS_TTL_S", 3600.0)  # a slow machine's requests may be 0.2 s apart
     async def scenario(service: SlowService, client: httpx.AsyncClient) -> None:
         poll = asyncio.ensure_future(client.get(URL))
-        await _until(lambda: service.calls == 1)
+        await wait_until_async(lambda: service.calls == 1)
         endpoints._forget_status(BATCH)  # what start, pause, stop, retry and skip do once they are committed
         service.release.set()
         assert (await poll).json()["counts"]["completed"] == 1
@@ -122,7 +122,7 @@ def test_a_refresh_begun_before_a_lifecycle_call_is_not_cached():
 def test_every_waiting_poller_gets_the_refresh_error():
     async def scenario(service: SlowService, client: httpx.AsyncClient) -> None:
         polls = [asyncio.ensure_future(client.get(URL)) for _ in range(5)]
-        await _until(lambda: service.calls == 1 and len(endpoints._status_pending) == 1)
+        await wait_until_async(lambda: service.calls == 1 and len(endpoints._status_pending) == 1)
         service.release.set()
         answers = await asyncio.gather(*polls)
         assert [a.status_code for a in answers] == [404] * 5
@@ -130,3 +130,20 @@ def test_every_waiting_poller_gets_the_refresh_error():
         assert not endpoints._status_pending and not endpoints._status_cache
 
     _run(scenario, missing=True)
+
+
+def test_a_state_changed_by_another_face_is_never_served_from_the_cache(monkeypatch):
+    """The dashboard (or the engine) pauses a batch without going through the API: the next API poll, however soon,
+    reads the engine again (it once served 'running' for 0.2 s after the dashboard showed 'paused')."""
+    monkeypatch.setattr(endpoints, "STATUS_TTL_S", 3600.0)  # a cached copy would otherwise still be fresh
+
+    async def scenario(service: SlowService, client: httpx.AsyncClient) -> None:
+        service.release.set()
+        assert (await client.get(URL)).json()["counts"]["completed"] == 1
+        assert (await client.get(URL)).json()["counts"]["completed"] == 1  # cached: same version
+        service.version += 1  # e.g. the dashboard paused the batch
+        assert (await client.get(URL)).json()["counts"]["completed"] == 2
+        assert (await client.get(URL)).json()["counts"]["completed"] == 2
+        assert service.calls == 2
+
+    _run(scenario)

@@ -117,11 +117,12 @@ class FieldResult:
     support: float
     groups: list[Group] = field(default_factory=list, repr=False)
     flag: str | None = None  # why the value needs a look although it was chosen ("lone retailer value")
+    snippet: str | None = None  # the words the value was read from (the LLM's quote for an LLM value)
 
     def to_dict(self) -> dict[str, Any]:
         found = {"field": self.field, "value": self.value, "unit": self.unit, "confidence": self.confidence,
                  "tier": self.tier, "source_url": self.source_url, "snippet_id": self.snippet_id,
-                 "conflict": self.conflict, "support": self.support}
+                 "snippet": self.snippet, "conflict": self.conflict, "support": self.support}
         return {**found, "flag": self.flag} if self.flag else found
 
 
@@ -182,7 +183,8 @@ def decide(fd: FieldDef, groups: list[Group]) -> FieldResult | None:
     return FieldResult(field=fd.name, value=head.value.value, unit=fd.unit if fd.type == "number" else None,
                        confidence=confidence(win, share), tier=head.tier,
                        source_url=head.url or None, snippet_id=head.snippet_id or None,
-                       conflict=len(groups) > 1, support=round(win.support, 3), groups=groups, flag=flag)
+                       conflict=len(groups) > 1, support=round(win.support, 3), groups=groups, flag=flag,
+                       snippet=head.snippet or None)
 
 
 def reconcile(fields: tuple[FieldDef, ...], evidence: list[Evidence]) -> dict[str, FieldResult]:

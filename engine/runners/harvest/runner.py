@@ -8,7 +8,8 @@ required fields still missing or in conflict) -> ``finalize`` (the outcome below
 Outcome (plain JSON; the engine persists it)::
 
     {"runner": "harvest", "profile", "product_id", "category",
-     "fields": [{"field", "value", "unit", "confidence", "tier", "source_url", "snippet_id", "conflict", "support"}],
+     "fields": [{"field", "value", "unit", "confidence", "tier", "source_url", "snippet_id", "snippet", "conflict",
+                 "support"}],
      "coverage": required found at confidence >= COVERAGE_CONFIDENCE / required,
      "confidence": mean over found fields, "conflicts": int,
      "missing": [required fields not found], "unconfirmed": [required fields found below COVERAGE_CONFIDENCE],
@@ -16,7 +17,9 @@ Outcome (plain JSON; the engine persists it)::
      "sources": [{"source_id", "url", "domain", "tier", "status": ok|duplicate|error, "error", "content_hash"}],
      "llm": {"used": bool, ...}}
 
-``support`` is the summed tier weight of the sources that agree with the value.
+``support`` is the summed tier weight of the sources that agree with the value. ``snippet`` is the text the value
+was read from on the page ``source_url`` names (whitespace collapsed, at most ``extract.MAX_SNIPPET`` characters;
+the LLM's quote for a value only the LLM gave); ``snippet_id`` names that place on that page.
 """
 
 from __future__ import annotations
@@ -134,7 +137,8 @@ def _ask_llm(product: dict[str, Any], fields: tuple[FieldDef, ...], results: dic
         if held is None:  # only a field the rules could not find; the quote is its evidence
             results[fd.name] = FieldResult(fd.name, parsed.value, fd.unit if fd.type == "number" else None,
                                            LLM_CONFIDENCE, LLM_TIER, None, None, False, LLM_WEIGHT,
-                                           [Group([vote])], flag=f"LLM answer quoting: {quote[:200]}")
+                                           [Group([vote])], flag=f"LLM answer quoting: {quote[:200]}",
+                                           snippet=quote or None)
             continue
         agreeing = [g for g in held.groups if _agrees(fd, g, parsed)]
         if agreeing:  # a tie-breaker for the group it agrees with, never a new contender

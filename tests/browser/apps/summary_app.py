@@ -13,6 +13,7 @@ import panel as pn  # noqa: E402
 from dashboard.context import get_context  # noqa: E402
 from dashboard.views.history import History  # noqa: E402
 from dashboard.views.run_state import RunState  # noqa: E402
+from dashboard.views.running import RunningNow  # noqa: E402
 from dashboard.views.sessions import quiet_closed_pages  # noqa: E402
 from dashboard.views.summary import BatchRunSummary  # noqa: E402
 
@@ -24,8 +25,19 @@ if not getattr(context, "_closes_at_exit", False):  # panel serve has no shutdow
     atexit.register(context.close)
     object.__setattr__(context, "_closes_at_exit", True)
 run = RunState(context)
-pn.Tabs(
+tabs = pn.Tabs(sizing_mode="stretch_width", margin=(10, 20))
+
+
+async def view(batch_run_id: str) -> None:
+    tabs.active = 0
+    await run.follow_async(batch_run_id)
+
+
+running = RunningNow(context, run_state=run, on_view=view, shown=lambda: tabs.active == 2)
+tabs.extend([
     ("Batch Run Summary", BatchRunSummary(run=run)),
     ("History", History(context, run_state=run)),
-    sizing_mode="stretch_width", margin=(10, 20),
-).servable(title="IndexLab Batch: run summary")
+    ("Running & queued", running),
+])
+tabs.param.watch(lambda e: running.refresh() if e.new == 2 else None, "active")
+tabs.servable(title="IndexLab Batch: run summary")

@@ -1,0 +1,1 @@
+"""Scale-out on a Dask cluster (optional: pip install indexlab[dask])."""
