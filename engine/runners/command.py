@@ -42,7 +42,7 @@ from typing import IO, Any
 from engine.core.limits import Cancelled, DeadlineExceeded
 from engine.core.settings import BatchSettings
 from engine.runners.base import Outcome, RunContext, RunnerError
-from engine.runners.orphans import JOB_ENV, die_with_parent, job_id
+from engine.runners.orphans import JOB_ENV, job_id, start_process
 from engine.runners.registry import register
 
 KILL_GRACE_SECONDS = 1.0  # between SIGTERM and SIGKILL: time to flush, short enough for force stop's 2 s
@@ -216,8 +216,8 @@ def run_command(product: dict[str, Any], settings: BatchSettings, ctx: RunContex
            "INDEXLAB_ATTEMPT": str(ctx.attempt), JOB_ENV: job_id(ctx.batch_run_id, ctx.seq, ctx.attempt)}
     started = time.monotonic()
     try:
-        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                env=env, start_new_session=True, preexec_fn=die_with_parent())
+        proc = start_process(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env=env, start_new_session=True)
     except (OSError, ValueError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
         raise RunnerError(f"cannot start command {argv[0]!r}: {reason}; check settings.command "

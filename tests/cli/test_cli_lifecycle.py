@@ -87,8 +87,11 @@ def test_ctrl_c_on_start_stops_gracefully_and_resume_finishes_without_stdin(caps
     """No terminal, no stdin at all (fd 0 closed, as some CI runners start jobs): the job still gets its product."""
     started, job = _job(tmp_path, "float(os.environ.get('JOB_SECONDS', '1.0'))")
     batch = plan(capsys, db, catalog, "--all", "--workers", "1", "--command", f"{sys.executable} {job}")
-    proc = subprocess.Popen([indexlab(), "start", batch, "--db", str(db)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, preexec_fn=lambda: os.close(0))
+    # fd 0 is closed by a launcher that then execs the CLI: no preexec_fn, so no Python runs between fork and exec
+    # (in a process with DuckDB's threads that can hang the child: see engine/runners/orphans.py)
+    no_stdin = [sys.executable, "-c", "import os, sys; os.close(0); os.execv(sys.argv[1], sys.argv[1:])"]
+    proc = subprocess.Popen([*no_stdin, indexlab(), "start", batch, "--db", str(db)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
     wait_until(lambda: started.exists() and started.read_text().count("\n") >= 1, timeout=60)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)

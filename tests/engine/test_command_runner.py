@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import signal
+import subprocess
 import sys
 import threading
 import time
@@ -13,7 +17,7 @@ import pytest
 from engine.core.limits import Cancelled, CancelToken, DeadlineExceeded, Limits
 from engine.core.settings import BatchSettings
 from engine.runners import command as command_runner
-from engine.runners import get_runner
+from engine.runners import get_runner, orphans
 from engine.runners.base import RunContext, RunnerError
 from engine.runners.command import run_command
 from tests.support.polling import wait_until
@@ -231,3 +235,69 @@ def test_leftover_processes_in_the_group_are_killed_when_the_command_exits(tmp_p
     assert outcome["background"] is True
     pid = int((tmp_path / "grandchild.pid").read_text())
     wait_until(lambda: _gone(pid), timeout=30, message=f"grandchild {pid} survived")
+
+
+_AT_FORK: dict[str, object] = {}
+
+
+def _after_fork_in_child() -> None:
+    """Python that CPython runs in a forked child before exec, when Popen has a ``preexec_fn``: armed, it
+    waits on a lock another thread held at the fork, as CPython's own after-fork code can (gh-112275)."""
+    lock, record = _AT_FORK.get("lock"), _AT_FORK.get("record")
+    if isinstance(lock, type(threading.Lock())) and isinstance(record, Path):
+        with record.open("a") as out:
+            out.write(f"{os.getpid()}\n")
+        lock.acquire()  # held in the parent at the fork: the child's copy never opens
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def test_the_program_starts_while_another_thread_holds_a_lock_a_forked_childs_python_would_wait_on(tmp_path):
+    """No Python runs between fork and exec. With ``preexec_fn`` it did, and a child could hang forever on a
+    lock a DuckDB thread held at the fork: Popen never returned and the item held its worker slot for good."""
+    held, stuck = threading.Lock(), tmp_path / "stuck-children"
+    result: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            result["outcome"] = _run("echo")
+        except Exception as exc:  # reported by the assertion below
+            result["error"] = exc
+
+    held.acquire()
+    _AT_FORK.update(lock=held, record=stuck)
+    try:
+        runner = threading.Thread(target=run, daemon=True)
+        runner.start()
+        wait_until(lambda: result, timeout=30, message="the command never started: Popen hangs in the forked child")
+    finally:
+        _AT_FORK.clear()
+        for pid in stuck.read_text().split() if stuck.exists() else ():
+            os.kill(int(pid), signal.SIGKILL)  # lets a hung Popen return
+        held.release()
+    assert "outcome" in result, result
+    assert not stuck.exists()
+
+
+def test_a_missing_program_is_reported_from_the_launcher_with_its_errno(tmp_path):
+    """The launcher's failed exec comes back as the OSError Popen would raise, and nothing is left running."""
+    with pytest.raises(OSError) as err:
+        orphans.start_process([str(tmp_path / "no-such-program")], stdout=subprocess.PIPE)
+    assert err.value.errno == errno.ENOENT and err.value.filename == str(tmp_path / "no-such-program")
+
+
+_PRINT_PID_AND_PDEATHSIG = (
+    "import ctypes, os\n"
+    "sig = ctypes.c_int(-1)\n"
+    "ctypes.CDLL(None, use_errno=True).prctl(2, ctypes.byref(sig), 0, 0, 0)\n"  # PR_GET_PDEATHSIG
+    "print(os.getpid(), sig.value)\n")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux only")
+def test_the_program_runs_in_the_process_popen_returned_with_the_parent_death_signal():
+    """The launcher execs in place: the pid Popen holds is the program's, and it carries SIGKILL on parent death."""
+    proc = orphans.start_process([sys.executable, "-c", _PRINT_PID_AND_PDEATHSIG], stdout=subprocess.PIPE)
+    out, _ = proc.communicate(timeout=60)
+    pid, sig = (int(x) for x in out.split())
+    assert (pid, sig, proc.returncode) == (proc.pid, signal.SIGKILL, 0)
