@@ -6,6 +6,7 @@ scripts and tests. Product text reaches the page only through Tabulator cells (p
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -110,33 +111,34 @@ class History(pn.viewable.Viewer):
         self._layout = self._compose()
 
     # ------------------------------------------------------------------ actions
-    def refresh(self) -> None:
-        """Re-read the list (and the opened batch) off the event loop."""
-        schedule(self.refresh_async)
+    def refresh(self, *, resend: bool = False) -> None:
+        """Re-read the list (and the opened batch) off the event loop; ``resend`` (the Refresh button) sends the
+        tables' rows to the browser even when they did not change, in case it dropped them."""
+        schedule(functools.partial(self.refresh_async, resend=resend))
 
-    async def refresh_async(self) -> None:
+    async def refresh_async(self, *, resend: bool = False) -> None:
         if self.selected:
-            await self.open_async(self.selected, keep_page=True)  # re-reads the list too
+            await self.open_async(self.selected, keep_page=True, resend=resend)  # re-reads the list too
         else:
-            await self.batches.refresh()
+            await self.batches.refresh(resend=resend)
 
     def open(self, batch_run_id: str) -> None:
         """Open a batch: its counts, items and events (read off the event loop when served)."""
         self.selected = batch_run_id
         schedule(self.open_async, batch_run_id)
 
-    async def open_async(self, batch_run_id: str, *, keep_page: bool = False) -> None:
+    async def open_async(self, batch_run_id: str, *, keep_page: bool = False, resend: bool = False) -> None:
         self.selected = batch_run_id
         detail = await off_loop(self._read_detail, batch_run_id)
         if self.selected != batch_run_id:
             return
         self.detail = detail
-        await self.batches.refresh()  # its counts move with the batch
+        await self.batches.refresh(resend=resend)  # its counts move with the batch
         for table in (self.items, self.events):
             if not keep_page:
                 with param.discard_events(table):
                     table.page = 1
-            await table.refresh()
+            await table.refresh(resend=resend)
 
     def open_now(self, batch_run_id: str) -> None:
         """``open`` in this thread (scripts, notebooks, tests)."""
@@ -239,7 +241,7 @@ class History(pn.viewable.Viewer):
     def _compose(self) -> pn.viewable.Viewable:
         card = {"styles": dict(CARD_STYLES), "sizing_mode": "stretch_width", "margin": (6, 6)}
         refresh = pn.widgets.Button(label="Refresh", color="default", variant="outline", width=90)
-        pn.bind(lambda _: self.refresh(), refresh.param.clicks, watch=True)
+        pn.bind(lambda _: self.refresh(resend=True), refresh.param.clicks, watch=True)
         listing = pn.Column(
             pn.Row(pn.pane.HTML(section("History", "past batches, newest first · click one to open it"),
                                 stylesheets=[HTML_CSS], sizing_mode="stretch_width"), refresh,

@@ -58,8 +58,10 @@ class BatchActions(pn.viewable.Viewer):
             self.param.update(message=exc.message, failed=True)
             return
         words = {"archive": "Archived", "unarchive": "Unarchived", "delete": "Deleted"}[action]
-        self.param.update(message=f"{words} batch {self.detail.get('name') or batch_run_id}.", failed=False)
-        await self._done(batch_run_id, action)
+        news = f"{words} batch {self.detail.get('name') or batch_run_id}."
+        await self._done(batch_run_id, action)  # a deleted batch is closed, which clears a message about another
+        if self._batch_run_id in (batch_run_id, None):  # not if another batch was opened meanwhile
+            self.param.update(message=news, failed=False)
 
     async def archive(self, _clicks: int = 0) -> None:
         await self._call("unarchive" if self.detail.get("archived_at") else "archive")

@@ -49,6 +49,7 @@ class PagedTable(pn.viewable.Viewer):
         self._on_click = on_click
         self._running = False
         self._again = False
+        self._resend = False
         self._table = pn.widgets.Tabulator(
             pd.DataFrame(columns=columns), show_index=False, disabled=True, pagination=None,
             titles=dict(titles or {}), widths=dict(widths or {}), formatters=dict(formatters or {}),
@@ -71,8 +72,14 @@ class PagedTable(pn.viewable.Viewer):
         """Read the page now, in this thread (scripts, notebooks and tests; the UI uses ``refresh``)."""
         self._apply(*self._read())
 
-    async def refresh(self) -> None:
-        """Re-read the page off the event loop; calls that arrive meanwhile collapse into one more read."""
+    async def refresh(self, *, resend: bool = False) -> None:
+        """Re-read the page off the event loop; calls that arrive meanwhile collapse into one more read.
+
+        ``resend`` sends the rows to the browser even if they did not change: Panel 1.9's Tabulator drops rows that
+        arrive while the browser is still building the table (a first page under load), and the server cannot
+        tell; an explicit Refresh is the user's way to get them.
+        """
+        self._resend = self._resend or resend
         if self._running:
             self._again = True
             return
@@ -84,6 +91,9 @@ class PagedTable(pn.viewable.Viewer):
                 result = await off_loop(self._read)
                 if not self._again:
                     self._apply(*result)
+                    if self._resend:
+                        self._resend = False
+                        self._show(resend=True)
                     break
         finally:
             self._running = False
@@ -123,7 +133,7 @@ class PagedTable(pn.viewable.Viewer):
     def _pages(self, total: int) -> int:
         return max(1, -(-total // self.page_size))
 
-    def _show(self, *_: object) -> None:
+    def _show(self, *_: object, resend: bool = False) -> None:
         # The table holds exactly its columns, always: Panel's Tabulator applies a change of columns even while its
         # table is still being built, which throws in the browser. A click reads its whole row from ``frame``.
         # And every column as objects, as in the empty table it starts with: a number column makes Panel add a sorter
@@ -131,7 +141,7 @@ class PagedTable(pn.viewable.Viewer):
         # that arrive while it builds (an empty page, then a filled one, under load: the old rows stayed for good).
         value = self.frame.reindex(columns=self._columns).astype(object)
         current = self._table.value
-        if current is not None and current.equals(value):
+        if current is not None and current.equals(value) and not resend:
             return  # the same rows: no redraw (Tabulator redraws on every new value)
         self._table.value = value
 

@@ -95,6 +95,7 @@ def test_archive_and_delete_from_history_with_confirmation(context):
     assert history.actions.confirming and "cannot be undone" in history.actions._confirm_html(True, history.detail)
     asyncio.run(history.actions.confirm_delete())
     assert history.selected is None and _names(history) == ["kept"]
+    assert history.actions.message == "Deleted batch old run."  # closing the deleted batch keeps the news
     assert [r["batch_run_id"] for r in context.store.deleted_batches()] == [batch]
     assert context.service.batch(kept)["name"] == "kept"
 
