@@ -13,6 +13,7 @@ import param
 from bokeh.models import ColumnDataSource, CustomJSTickFormatter, FactorRange
 from bokeh.plotting import figure
 
+from dashboard.views.bokeh_edits import in_panel_order
 from dashboard.views.formats import alert
 from dashboard.views.offloop import off_loop
 from dashboard.views.plain import TEXT_TOOLTIP
@@ -117,8 +118,12 @@ class PlanPreview(pn.viewable.Viewer):
     # ------------------------------------------------------------------ a new preview (actions, not copies)
     @param.depends("state.preview", watch=True)
     def _draw_chart(self) -> None:
-        """The chart's Bokeh models take the new plan's brands (set in place: Bokeh is not bound to params)."""
-        plan = self.state.preview
+        """The chart's Bokeh models take the new plan's brands (set in place: Bokeh is not bound to params), sent after
+        whatever Panel has queued (the tab's own models, just shown: dashboard/views/bokeh_edits.py)."""
+        with in_panel_order():
+            self._set_chart(self.state.preview)
+
+    def _set_chart(self, plan: Any) -> None:
         if plan is None:
             self._source.data = {"brand": [], "count": [], "label": []}
             return

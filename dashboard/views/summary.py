@@ -20,6 +20,7 @@ import param
 from panel.io.callbacks import PeriodicCallback
 
 from dashboard.views import summary_html as html
+from dashboard.views.bokeh_edits import in_panel_order
 from dashboard.views.charts import ProgressCharts
 from dashboard.views.formats import esc
 from dashboard.views.offloop import off_loop, on_loop, schedule
@@ -206,9 +207,12 @@ class BatchRunSummary(SummaryPanes, pn.viewable.Viewer):
 
     # ------------------------------------------------------------------ live updates
     def _stream(self) -> None:
-        """Bring the charts up to ``run.series``. Changes Bokeh models: only where the document is locked."""
+        """Bring the charts up to ``run.series``. Changes Bokeh models: only where the document is locked, and sent
+        after whatever Panel has queued (the tab's own models, just shown: dashboard/views/bokeh_edits.py)."""
         run = self.run
-        if not self._charts.sync(run.series, run.series_version, window=run.chart_window(), pauses=run.pauses()):
+        with in_panel_order():
+            changed = self._charts.sync(run.series, run.series_version, window=run.chart_window(), pauses=run.pauses())
+        if not changed:
             return
         if not (pn.state.curdoc and pn.state.curdoc.session_context):
             try:  # a notebook: in-place Bokeh changes are pushed explicitly
