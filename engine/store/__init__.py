@@ -91,6 +91,7 @@ class Store(Reads, BatchAdmin, Exports, SavedSelections):
             raise StoreError(f"cannot open database {self.path}: {exc}") from None
         self._write_lock = threading.RLock()
         self._broken = False  # DuckDB invalidated the connection (a fatal error): reopen before the next use
+        self._closed = False  # closed for good: every later read or write is one clear StoreError
         try:
             self.version = self._migrate(target_version)
         except BaseException:
@@ -99,9 +100,11 @@ class Store(Reads, BatchAdmin, Exports, SavedSelections):
 
     # ------------------------------------------------------------------ plumbing
     def close(self, timeout: float = 5.0) -> None:
-        """Close the database; a read still running on another thread's cursor (a status poll) is let finish."""
+        """Close the database; a read still running on another thread's cursor (a status poll) is let finish.
+        Idempotent. A read or write that comes later (a page's read, as a server shuts down) raises StoreError."""
         deadline = time.monotonic() + timeout
         with self._write_lock:
+            self._closed = True
             while True:
                 try:
                     self._con.close()
@@ -123,6 +126,8 @@ class Store(Reads, BatchAdmin, Exports, SavedSelections):
         try:
             yield cur
         except duckdb.Error as exc:
+            if self._closed:
+                raise _closed_error() from exc
             if _fatal(exc):
                 self._broken = True
                 raise StoreUnavailable(f"the database failed: {_cause(exc)}") from exc
@@ -163,6 +168,8 @@ class Store(Reads, BatchAdmin, Exports, SavedSelections):
                         _cause(exc))
 
     def _connection(self) -> duckdb.DuckDBPyConnection:
+        if self._closed:
+            raise _closed_error()
         if self._broken:
             with self._write_lock:
                 if self._broken:
@@ -180,6 +187,8 @@ class Store(Reads, BatchAdmin, Exports, SavedSelections):
     def _write_error(self, exc: BaseException) -> BaseException:
         if isinstance(exc, (IndexLabError, KeyboardInterrupt, SystemExit)):
             return exc
+        if self._closed:
+            return _closed_error()
         if isinstance(exc, _CANNOT_WRITE) or _fatal(exc) or (
                 isinstance(exc, duckdb.TransactionException) and "commit" in str(exc).lower()):
             self._broken = self._broken or _fatal(exc)
@@ -417,6 +426,10 @@ def _duckdb_config() -> dict[str, str]:
     config = {"allocator_background_threads": "true"}
     threshold = os.environ.get("INDEXLAB_CHECKPOINT_THRESHOLD")
     return {**config, "checkpoint_threshold": threshold} if threshold else config
+
+
+def _closed_error() -> StoreError:
+    return StoreError("the database is closed (this process is shutting down); nothing was read or written")
 
 
 def _fatal(exc: BaseException) -> bool:

@@ -9,10 +9,17 @@ import pyarrow as pa
 import pytest
 
 from engine.core.catalog import Catalog
-from engine.core.errors import ConfirmationRequired, NotFound, SchemaTooNew, StoreLocked
+from engine.core.errors import (
+    ConfirmationRequired,
+    NotFound,
+    SchemaTooNew,
+    StoreError,
+    StoreLocked,
+    StoreUnavailable,
+)
 from engine.core.plan import PlanRequest, PlanSummary, Selection
 from engine.service import BatchService
-from engine.store import SCHEMA_VERSION, ItemMove, Store, utcnow
+from engine.store import SCHEMA_VERSION, EventRow, ItemMove, Store, utcnow
 from engine.store.sql import INSERT_ITEMS_FROM_ARROW
 from tests.support.catalogs import products_frame
 
@@ -156,3 +163,18 @@ def test_a_database_held_by_another_process_names_its_pid(tmp_path):
         holder.wait(timeout=30)
     with Store(path) as store:  # free again once the holder is gone
         assert store.version == SCHEMA_VERSION
+
+
+def test_a_read_after_the_store_closed_is_a_clear_store_error_not_a_duckdb_traceback(tmp_path):
+    """A server shutting down closes the store while a page's read may still be on its way (a red CI run logged
+    "Connection already closed!" with a traceback): such a read gets one sentence, and so does a later read or write."""
+    store = Store(tmp_path / "closing.duckdb")
+    with pytest.raises(StoreError, match="the database is closed") as inflight, store._cursor() as cur:
+        store.close()  # a read was already under way
+        cur.execute("SELECT 1").fetchone()
+    assert not isinstance(inflight.value, StoreUnavailable)  # not "cannot be written now": it will not come back
+    with pytest.raises(StoreError, match="the database is closed"):
+        store.get_batch("b-1")
+    with pytest.raises(StoreError, match="the database is closed"):
+        store.commit([EventRow("b", None, utcnow(), "note", reason="late")])
+    store.close()  # idempotent
