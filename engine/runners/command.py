@@ -41,6 +41,7 @@ from typing import IO, Any
 
 from engine.core.limits import Cancelled, DeadlineExceeded
 from engine.core.settings import BatchSettings
+from engine.core.text import repaired
 from engine.runners.base import Outcome, RunContext, RunnerError
 from engine.runners.orphans import JOB_ENV, job_id, start_process
 from engine.runners.registry import register
@@ -203,11 +204,21 @@ def _outcome(out: _Output) -> Outcome:
     return outcome
 
 
+def _check_encodable(product: dict[str, Any]) -> None:
+    """The product reaches the job as UTF-8 (stdin, env, argv): a lone surrogate cannot, so the item fails here, with
+    the field named, before anything starts (the catalog refuses such text; a plugin or a script may still pass it)."""
+    for field, value in product.items():
+        if isinstance(value, str) and repaired(value)[1]:
+            raise RunnerError(f"the product's {field} holds an unpaired surrogate (text that is not valid Unicode); "
+                              "fix it in the catalog", retryable=False)
+
+
 @register("command")
 def run_command(product: dict[str, Any], settings: BatchSettings, ctx: RunContext) -> Outcome:
     """Run ``settings.command`` for one product and return the JSON object it prints."""
     if not settings.command:
         raise RunnerError("runner 'command' needs settings.command (an argv list)", retryable=False)
+    _check_encodable(product)
     argv = build_argv(settings.command, product)
     ctx.cancel.raise_if_cancelled()
     product_json = json.dumps(product, ensure_ascii=False, default=str)

@@ -301,3 +301,15 @@ def test_the_program_runs_in_the_process_popen_returned_with_the_parent_death_si
     out, _ = proc.communicate(timeout=60)
     pid, sig = (int(x) for x in out.split())
     assert (pid, sig, proc.returncode) == (proc.pid, signal.SIGKILL, 0)
+
+
+@pytest.mark.parametrize("bad", ["bad\ud800surrogate", "escaped\udce9byte"])
+def test_a_product_text_with_a_lone_surrogate_fails_its_item_clearly_and_starts_nothing(bad, tmp_path):
+    """No UTF-8 can carry it to the job (stdin, env, argv): before, one blamed the program ("cannot start command") and
+    the other (a surrogateescape byte, which the env accepts) started the job, then raised UnicodeEncodeError."""
+    started, job = tmp_path / "started", tmp_path / "job.py"
+    job.write_text("import sys\nopen(sys.argv[1], 'w').close()\n")
+    settings = BatchSettings(runner="command", command=[sys.executable, str(job), str(started)])
+    with pytest.raises(RunnerError, match="the product's model holds an unpaired surrogate") as err:
+        run_command({**PRODUCT, "model": bad}, settings, Recorder().context())
+    assert err.value.retryable is False and not started.exists()
