@@ -6,7 +6,6 @@ scripts and tests. Product text reaches the page only through Tabulator cells (p
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -114,7 +113,7 @@ class History(pn.viewable.Viewer):
     def refresh(self, *, resend: bool = False) -> None:
         """Re-read the list (and the opened batch) off the event loop; ``resend`` (the Refresh button) sends the
         tables' rows to the browser even when they did not change, in case it dropped them."""
-        schedule(functools.partial(self.refresh_async, resend=resend))
+        schedule(self.refresh_async, resend=resend)
 
     async def refresh_async(self, *, resend: bool = False) -> None:
         if self.selected:

@@ -21,10 +21,10 @@ async def off_loop(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     return await asyncio.get_running_loop().run_in_executor(None, functools.partial(fn, *args, **kwargs))
 
 
-def schedule(callback: Callable[..., Any], *args: Any, later: bool = False) -> None:
+def schedule(callback: Callable[..., Any], *args: Any, later: bool = False, **kwargs: Any) -> None:
     """Run a callback (async or not) the way Panel runs callbacks: on the session's loop when served, at once otherwise.
     ``later``: on the next tick of the session's loop (with the document locked), never inside this call."""
-    pn.state.execute(functools.partial(callback, *args), schedule=later)
+    pn.state.execute(functools.partial(callback, *args, **kwargs), schedule=later)
 
 
 def on_loop() -> bool:

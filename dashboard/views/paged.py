@@ -90,10 +90,9 @@ class PagedTable(pn.viewable.Viewer):
                 self._again = False
                 result = await off_loop(self._read)
                 if not self._again:
-                    self._apply(*result)
+                    self._apply(*result)  # shows changed rows (and consumes a resend)
                     if self._resend:
-                        self._resend = False
-                        self._show(resend=True)
+                        self._show()  # the same rows: sent again all the same
                     break
         finally:
             self._running = False
@@ -133,14 +132,14 @@ class PagedTable(pn.viewable.Viewer):
     def _pages(self, total: int) -> int:
         return max(1, -(-total // self.page_size))
 
-    def _show(self, *_: object, resend: bool = False) -> None:
+    def _show(self, *_: object) -> None:
         # The table holds exactly its columns, always: Panel's Tabulator applies a change of columns even while its
         # table is still being built, which throws in the browser. A click reads its whole row from ``frame``.
         # And every column as objects, as in the empty table it starts with: a number column makes Panel add a sorter
         # to the table's configuration, and a new configuration rebuilds the table in the browser, which drops rows
         # that arrive while it builds (an empty page, then a filled one, under load: the old rows stayed for good).
         value = self.frame.reindex(columns=self._columns).astype(object)
-        current = self._table.value
+        current, resend, self._resend = self._table.value, self._resend, False
         if current is not None and current.equals(value) and not resend:
             return  # the same rows: no redraw (Tabulator redraws on every new value)
         self._table.value = value

@@ -22,7 +22,6 @@ Two guards, because either alone leaves a gap:
 
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import subprocess
@@ -34,7 +33,7 @@ from typing import Any
 JOB_ENV = "INDEXLAB_JOB_ID"
 PR_SET_PDEATHSIG = 1
 _PROC = Path("/proc")
-_libc = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+_LINUX = sys.platform.startswith("linux")  # PR_SET_PDEATHSIG is Linux only
 
 
 def job_id(batch_run_id: str, seq: int, attempt: int) -> str:
@@ -58,7 +57,7 @@ except OSError as exc:
 """
 
 
-def die_with_parent(argv: Sequence[str], error_fd: int) -> list[str]:
+def _launcher_argv(argv: Sequence[str], error_fd: int) -> list[str]:
     """The argv that runs ``argv`` with a parent-death SIGKILL (Linux), reporting a failed exec on ``error_fd``.
 
     If this process died between the launcher's start and its prctl call, the launcher is already
@@ -73,11 +72,11 @@ def start_process(argv: Sequence[str], **popen: Any) -> subprocess.Popen[bytes]:
     Raises ``OSError`` (errno and strerror of the failed exec, filename ``argv[0]``) when the program
     cannot be started, like ``Popen`` does. Without ``PR_SET_PDEATHSIG`` (not Linux) it is plain Popen.
     """
-    if _libc is None:
+    if not _LINUX:
         return subprocess.Popen(list(argv), **popen)
     read_end, write_end = os.pipe()
     try:
-        proc = subprocess.Popen(die_with_parent(argv, write_end), pass_fds=(write_end,), **popen)
+        proc = subprocess.Popen(_launcher_argv(argv, write_end), pass_fds=(write_end,), **popen)
     finally:
         os.close(write_end)
     try:

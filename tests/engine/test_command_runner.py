@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -237,17 +238,16 @@ def test_leftover_processes_in_the_group_are_killed_when_the_command_exits(tmp_p
     wait_until(lambda: _gone(pid), timeout=30, message=f"grandchild {pid} survived")
 
 
-_AT_FORK: dict[str, object] = {}
+_AT_FORK: dict[str, Any] = {}
 
 
 def _after_fork_in_child() -> None:
     """Python that CPython runs in a forked child before exec, when Popen has a ``preexec_fn``: armed, it
     waits on a lock another thread held at the fork, as CPython's own after-fork code can (gh-112275)."""
-    lock, record = _AT_FORK.get("lock"), _AT_FORK.get("record")
-    if isinstance(lock, type(threading.Lock())) and isinstance(record, Path):
-        with record.open("a") as out:
+    if _AT_FORK:
+        with _AT_FORK["record"].open("a") as out:
             out.write(f"{os.getpid()}\n")
-        lock.acquire()  # held in the parent at the fork: the child's copy never opens
+        _AT_FORK["lock"].acquire()  # held in the parent at the fork: the child's copy never opens
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
